@@ -1,0 +1,29 @@
+import { z } from 'zod';
+
+/** Event type names route events to destinations; kept short and printable so they are safe as log fields. */
+export const EVENT_TYPE_PATTERN = '^[A-Za-z0-9_.:/-]{1,128}$';
+
+/**
+ * The ingest contract. `{"userID", "payload"}` is the original (seed) format and must keep working;
+ * `type` is optional and used for routing. Unknown fields are rejected so typos are noticed.
+ */
+export const IngestEvent = z
+  .object({
+    userID: z.string().min(1, 'userID must not be empty').max(256),
+    payload: z.json(),
+    type: z.string().regex(new RegExp(EVENT_TYPE_PATTERN), 'type must be 1-128 characters of A-Z a-z 0-9 _ . : / -').optional(),
+  })
+  .strict();
+export type IngestEvent = z.infer<typeof IngestEvent>;
+
+/** Type used when a producer sends none; filters with `*` match it like any other. */
+export const DEFAULT_EVENT_TYPE = 'event';
+
+/** The JSON body POSTed to every destination. Serialised once at ingest and stored once. */
+export interface DeliveryBody {
+  id: string;
+  type: string;
+  timestamp: string;
+  userID: string;
+  payload: unknown;
+}

@@ -1,0 +1,3 @@
+export * from './destination.js';
+export * from './duration.js';
+export * from './event.js';

@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { durationString, parseDuration } from '../api/duration.js';
+
+const SIZE_RE = /^([0-9]+)(b|kb|kib|mb|mib)?$/i;
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1000, kib: 1024, mb: 1_000_000, mib: 1024 * 1024 };
+
+/** Parses `1mb`, `512kib`, `65536` into bytes. */
+export function parseSize(text: string): number {
+  const m = SIZE_RE.exec(text.trim());
+  if (!m) throw new Error(`invalid size "${text}": use bytes or a unit (kb, kib, mb, mib), e.g. "1mib"`);
+  return Number(m[1]) * SIZE_UNITS[(m[2] ?? 'b').toLowerCase()]!;
+}
+
+const ms = durationString.transform(parseDuration);
+const bytes = z.string().regex(SIZE_RE, 'must be a size such as "1mib" or "65536"').transform(parseSize);
+const port = z.coerce.number().int().min(0).max(65535);
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+/**
+ * Every environment variable Herald reads, in one place. Parsed once per process, frozen,
+ * and any error lists every bad variable so a misconfigured pod fails with one readable message.
+ */
+export const ConfigSchema = z.object({
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  /** Key prefix for everything Herald stores, so several installations can share one Redis. */
+  HERALD_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('herald'),
+  HERALD_HTTP_PORT: port.default(8080),
+  HERALD_HTTP_HOST: z.string().default('0.0.0.0'),
+  HERALD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HERALD_MAX_BODY: bytes.default(parseSize('1mib')),
+  HERALD_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
+  HERALD_IDEMPOTENCY_TTL: ms.default(parseDuration('24h')),
+  HERALD_SHUTDOWN_TIMEOUT: ms.default(parseDuration('25s')),
+  HERALD_SECRETS_DIR: z.string().default('/var/run/herald/secrets'),
+  /** Loopback and private destinations are refused outside `herald dev` unless allowed here. */
+  HERALD_ALLOW_PRIVATE_DESTINATIONS: bool.default(false),
+  SMTP_URL: z.string().optional(),
+  ALERT_EMAIL_TO: z.string().optional(),
+  ALERT_EMAIL_FROM: z.string().default('herald@localhost'),
+  HERALD_DIGEST_WINDOW: ms.default(parseDuration('1m')),
+  HERALD_DIGEST_SUPPRESS: ms.default(parseDuration('1h')),
+  /** Shown in digest emails so the replay command works where the reader runs it. */
+  HERALD_NAMESPACE: z.string().optional(),
+});
+
+export type Config = Readonly<z.output<typeof ConfigSchema>>;
+
+export class ConfigError extends Error {
+  readonly code = 'HERALD_CONFIG';
+  constructor(readonly issues: string[]) {
+    super(`invalid configuration:\n  ${issues.join('\n  ')}`);
+  }
+}
+
+/** Reads configuration from an environment (process.env in cmd/, a literal object in tests). */
+export function loadConfig(env: Record<string, string | undefined>, overrides: Partial<Record<keyof z.input<typeof ConfigSchema>, string>> = {}): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(ConfigSchema.shape)) {
+    const v = (overrides as Record<string, string | undefined>)[key] ?? env[key];
+    if (v !== undefined && v !== '') input[key] = v;
+  }
+  const parsed = ConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  return Object.freeze(parsed.data);
+}

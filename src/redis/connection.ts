@@ -1,0 +1,38 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+export class RedisPolicyError extends Error {
+  readonly code = 'HERALD_REDIS_POLICY';
+}
+
+/**
+ * Opens an ioredis client suited to Herald: retries forever with capped backoff (a Redis restart must
+ * not kill the process), and fails commands fast while disconnected so ingest can answer 503 instead of
+ * holding requests. BullMQ workers need `maxRetriesPerRequest: null`; pass `forBullmqWorker`.
+ */
+export function createRedis(url: string, opts: { forBullmqWorker?: boolean; name?: string } = {}): Redis {
+  const options: RedisOptions = {
+    connectionName: opts.name,
+    lazyConnect: false,
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: opts.forBullmqWorker ? null : 1,
+    enableOfflineQueue: opts.forBullmqWorker ? true : false,
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    reconnectOnError: () => true,
+  };
+  return new Redis(url, options);
+}
+
+/**
+ * Refuses to run against a Redis that may evict keys: an evicted queue entry or event body is a lost
+ * event that nobody notices. Run once at start-up and by readiness checks.
+ */
+export async function assertNoEviction(redis: Redis): Promise<void> {
+  const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
+  const policy = reply[1];
+  if (policy !== undefined && policy !== 'noeviction') {
+    throw new RedisPolicyError(
+      `Redis maxmemory-policy is "${policy}"; Herald requires "noeviction" so queued events are never silently evicted. ` +
+        'Set `maxmemory-policy noeviction` in redis.conf or run `CONFIG SET maxmemory-policy noeviction`.',
+    );
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * The Redis key layout (docs/adr/0001-redis-layout.md). Everything per destination shares the
+ * hash tag `{d:<name>}`, so on Redis Cluster one destination's queue, stats and alerts live in one
+ * slot while different destinations spread across the cluster. Event bodies are stored once,
+ * tagged by event id, and referenced by every destination's job.
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  /** BullMQ prefix of a destination's queue; BullMQ appends `:deliveries:<suffix>`. */
+  queuePrefix(destination: string): string {
+    return `${this.prefix}:{d:${destination}}`;
+  }
+  /** Counters and last error of a destination (delivered, deadLettered, lastError, lastErrorAt, lastSuccessAt). */
+  stats(destination: string): string {
+    return `${this.prefix}:{d:${destination}}:stats`;
+  }
+  /** Dead letters not yet reported by email (a stream, so several workers can share one digest). */
+  alertPending(destination: string): string {
+    return `${this.prefix}:{d:${destination}}:alerts:pending`;
+  }
+  /** Digest state: when the last digest went out and whether the destination is in an alerting episode. */
+  alertState(destination: string): string {
+    return `${this.prefix}:{d:${destination}}:alerts:state`;
+  }
+  /** Lock so only one worker replica sends a destination's digest at a time. */
+  alertLock(destination: string): string {
+    return `${this.prefix}:{d:${destination}}:alerts:lock`;
+  }
+  /** One stored delivery body plus its reference count. */
+  event(id: string): string {
+    return `${this.prefix}:{e:${id}}`;
+  }
+  idempotency(scope: string, key: string): string {
+    return `${this.prefix}:idem:${scope}:${key}`;
+  }
+  /** The active destination set: hash of name → JSON spec. */
+  destinations(): string {
+    return `${this.prefix}:destinations`;
+  }
+  /** Pub/sub channel announcing a change of the destination set. */
+  destinationsChannel(): string {
+    return `${this.prefix}:destinations:changed`;
+  }
+}
+
+export const QUEUE_NAME = 'deliveries';

@@ -1,0 +1,75 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort } from './net.js';
+import { waitFor } from './wait.js';
+
+export interface RedisServer {
+  url: string;
+  port: number;
+  dir: string;
+  /** Stops the server (SIGTERM unless `kill`); data in `dir` is kept so `start()` brings it back. */
+  stop(opts?: { kill?: boolean }): Promise<void>;
+  start(): Promise<void>;
+  client(): Redis;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a private redis-server on a free port with AOF on, as production runs it.
+ * Each test file gets its own, so files run in parallel without sharing state.
+ */
+export async function startRedis(extraArgs: string[] = []): Promise<RedisServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'herald-redis-'));
+  const port = await freePort();
+  let proc: ChildProcess | undefined;
+  const clients: Redis[] = [];
+
+  const start = async () => {
+    proc = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction', ...extraArgs],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    await waitFor(async () => {
+      try {
+        if (probe.status !== 'ready') await probe.connect();
+        return (await probe.ping()) === 'PONG';
+      } catch {
+        probe.disconnect();
+        return false;
+      }
+    }, { timeoutMs: 10_000, what: `redis-server on port ${port}` });
+    probe.disconnect();
+  };
+
+  const stop = async ({ kill = false } = {}) => {
+    const p = proc;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill(kill ? 'SIGKILL' : 'SIGTERM');
+    await exited;
+  };
+
+  await start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    dir,
+    stop,
+    start,
+    client() {
+      const c = new Redis({ port, host: '127.0.0.1' });
+      clients.push(c);
+      return c;
+    },
+    async close() {
+      for (const c of clients) c.disconnect();
+      await stop({ kill: true });
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
