@@ -1,0 +1,67 @@
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
+import type { RetryPolicy } from '../delivery/retry-policy.js';
+
+/** What a delivery job carries: only the event id; the body lives once in the EventStore. */
+export interface DeliveryJobData {
+  e: string;
+}
+
+/** BullMQ backoff type name; the worker's backoffStrategy applies Herald's own decision. */
+export const HERALD_BACKOFF = 'herald';
+
+/** Job options for a delivery. The job id is the event id, so re-adding it (an idempotent retry of ingest) is a no-op. */
+export function deliveryJobOptions(eventId: string, policy: Pick<RetryPolicy, 'maxAttempts'>): JobsOptions {
+  return {
+    jobId: eventId,
+    attempts: policy.maxAttempts,
+    backoff: { type: HERALD_BACKOFF },
+    removeOnComplete: true,
+    // Failed jobs are the dead-letter store: kept until replayed or purged.
+    removeOnFail: false,
+  };
+}
+
+export function openDeliveryQueue(connection: ConnectionOptions, keys: RedisKeys, destination: string): Queue<DeliveryJobData> {
+  return new Queue<DeliveryJobData>(QUEUE_NAME, {
+    connection,
+    prefix: keys.queuePrefix(destination),
+    // Bounded event stream: QueueEvents consumers are optional and the stream must not grow with the backlog.
+    streams: { events: { maxLen: 1000 } },
+  });
+}
+
+/**
+ * Keeps one BullMQ Queue handle per destination on a shared connection, opened on first use
+ * and closed when the destination disappears.
+ */
+export class DeliveryQueues {
+  private readonly queues = new Map<string, Queue<DeliveryJobData>>();
+
+  constructor(private readonly connection: ConnectionOptions, private readonly keys: RedisKeys) {}
+
+  get(destination: string): Queue<DeliveryJobData> {
+    let q = this.queues.get(destination);
+    if (!q) {
+      q = openDeliveryQueue(this.connection, this.keys, destination);
+      this.queues.set(destination, q);
+    }
+    return q;
+  }
+
+  /** Closes handles of destinations no longer in `keep`. */
+  async retain(keep: Set<string>): Promise<void> {
+    for (const [name, q] of this.queues) {
+      if (!keep.has(name)) {
+        this.queues.delete(name);
+        await q.close();
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.queues.values()];
+    this.queues.clear();
+    await Promise.allSettled(all.map((q) => q.close()));
+  }
+}

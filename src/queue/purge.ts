@@ -1,0 +1,37 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { EventStore } from '../events/event-store.js';
+import type { RedisKeys } from '../redis/keys.js';
+import type { DeliveryJobData } from './delivery-queue.js';
+
+const PAGE = 500;
+
+/**
+ * Deletes every delivery of a destination, dead letters included, and its stats and alert state,
+ * releasing the destination's reference on each event body so shared bodies are freed when no other
+ * destination needs them. Safe to run again after a crash midway: released jobs are gone, so nothing
+ * is released twice. Workers of the destination must be stopped first.
+ */
+export async function purgeDestination(queue: Queue<DeliveryJobData>, events: EventStore, redis: Redis, keys: RedisKeys, destination: string): Promise<number> {
+  let purged = 0;
+  for (const state of ['waiting', 'prioritized', 'delayed', 'failed', 'active', 'completed'] as const) {
+    for (;;) {
+      const jobs = await queue.getJobs([state], 0, PAGE - 1);
+      if (jobs.length === 0) break;
+      let removed = 0;
+      for (const job of jobs) {
+        if (!job?.id) continue;
+        // Remove first: a job that cannot be removed (still locked) must keep its reference.
+        const ok = await job.remove().then(() => true, () => false);
+        if (!ok) continue;
+        await events.release(job.data.e);
+        removed++;
+      }
+      purged += removed;
+      if (jobs.length < PAGE || removed === 0) break;
+    }
+  }
+  await queue.obliterate({ force: true });
+  await redis.del(keys.stats(destination), keys.alertPending(destination), keys.alertState(destination), keys.alertLock(destination));
+  return purged;
+}
