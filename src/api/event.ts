@@ -10,7 +10,8 @@ export const EVENT_TYPE_PATTERN = '^[A-Za-z0-9_.:/-]{1,128}$';
 export const IngestEvent = z
   .object({
     userID: z.string().min(1, 'userID must not be empty').max(256),
-    payload: z.json(),
+    // Bodies arrive through JSON.parse, so any defined value is JSON; only absence is an error.
+    payload: z.unknown().refine((v) => v !== undefined, 'payload is required: any JSON value (string, number, object, array, true/false or null)'),
     type: z.string().regex(new RegExp(EVENT_TYPE_PATTERN), 'type must be 1-128 characters of A-Z a-z 0-9 _ . : / -').optional(),
   })
   .strict();

@@ -32,11 +32,12 @@ export function createLogger(opts: { level: string; name?: string }, stream?: De
   );
 }
 
-/** Removes user:password from a URL before it is logged. */
+/** Removes credentials and query (tokens often ride there) from a URL before it is logged. */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = 'redacted';
+    if (u.search) u.search = '?redacted';
     return u.toString();
   } catch {
     return '[unparseable url]';

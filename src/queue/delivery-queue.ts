@@ -4,7 +4,10 @@ import type { RetryPolicy } from '../delivery/retry-policy.js';
 
 /** What a delivery job carries: only the event id; the body lives once in the EventStore. */
 export interface DeliveryJobData {
+  /** Event id. */
   e: string;
+  /** When a dead letter was replayed: the retry window starts again from here. */
+  r?: number;
 }
 
 /** BullMQ backoff type name; the worker's backoffStrategy applies Herald's own decision. */

@@ -1,0 +1,204 @@
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { IngestEvent } from '../api/event.js';
+import type { Logger } from '../log/logger.js';
+import type { IngestMetrics } from '../metrics/metrics.js';
+import { addOpsRoutes, type ReadinessCheck } from '../server/ops-routes.js';
+import type { Registry } from 'prom-client';
+import { IngestError } from './errors.js';
+import type { IngestRequest, IngestService } from './ingest-service.js';
+
+/** Who sent a request, as decided by an authenticator (issue: API keys); absent means anonymous. */
+export interface Principal {
+  name: string;
+  allowsType?: (type: string) => boolean;
+}
+
+export interface IngestAppDeps {
+  service: IngestService;
+  metrics: IngestMetrics;
+  registry: Registry;
+  logger: Logger;
+  maxBodyBytes: number;
+  maxBatch: number;
+  readiness: ReadinessCheck[];
+  isShuttingDown?: () => boolean;
+  /** Resolves the caller or throws an IngestError (401/403/429). Omitted: no authentication. */
+  authenticate?: (req: Request) => Promise<Principal | undefined>;
+}
+
+const IDEMPOTENCY_KEY = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'Idempotency-Key must be 1-255 printable ASCII characters');
+
+/**
+ * The ingest HTTP API. Kept thin: one raw body read with a size limit, one JSON parse, one zod
+ * validation, then the IngestService. All errors leave through `errorHandler`, which never leaks a
+ * stack trace and never answers 500 for a client's mistake.
+ */
+export function createIngestApp(deps: IngestAppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(securityHeaders);
+  addOpsRoutes(app, { registry: deps.registry, readiness: deps.readiness, isShuttingDown: deps.isShuttingDown });
+
+  const raw = express.raw({ type: () => true, limit: deps.maxBodyBytes });
+  const timed = (route: string) => (req: Request, res: Response, next: NextFunction) => {
+    const end = deps.metrics.duration.startTimer({ route });
+    res.once('finish', () => {
+      end();
+      deps.metrics.requests.inc({ route, code: String(res.statusCode) });
+    });
+    next();
+  };
+
+  app.post('/ingest', timed('/ingest'), requireContentType(['application/json']), raw, async (req, res) => {
+    const principal = await deps.authenticate?.(req);
+    const event = parseEvent(parseJson(req.body as Buffer));
+    checkType(principal, event);
+    const idempotencyKey = headerKey(req);
+    const result = await deps.service.accept(withPrincipal({ event, ...(idempotencyKey ? { idempotencyKey } : {}) }, principal));
+    if (result.duplicate) res.set('idempotent-replayed', 'true');
+    deps.logger.debug({ eventId: result.id, destinations: result.destinations, duplicate: result.duplicate }, 'Accepted event');
+    res.status(202).json({ id: result.id, destinations: result.destinations, ...(result.duplicate ? { duplicate: true } : {}) });
+  });
+
+  app.post('/ingest/batch', timed('/ingest/batch'), requireContentType(['application/json', 'application/x-ndjson']), raw, async (req, res) => {
+    const principal = await deps.authenticate?.(req);
+    const items = parseBatch(req.body as Buffer, req.headers['content-type'] ?? '', deps.maxBatch);
+    const results: Array<{ index: number; status: number; id?: string; error?: unknown }> = [];
+    const valid: Array<{ index: number; req: IngestRequest }> = [];
+    items.forEach((item, index) => {
+      const parsed = IngestEvent.safeParse(item);
+      if (!parsed.success) {
+        results[index] = { index, status: 400, error: { code: 'invalid_event', issues: parsed.error.issues } };
+        deps.metrics.events.inc({ result: 'invalid' });
+      } else if (principal?.allowsType && !principal.allowsType(parsed.data.type ?? 'event')) {
+        results[index] = { index, status: 403, error: { code: 'type_forbidden', message: `this key may not send events of type "${parsed.data.type ?? 'event'}"` } };
+      } else {
+        valid.push({ index, req: withPrincipal({ event: parsed.data }, principal) });
+      }
+    });
+    if (valid.length > 0) {
+      const accepted = await deps.service.acceptMany(valid.map((v) => v.req));
+      accepted.forEach((r, i) => {
+        const index = valid[i]!.index;
+        results[index] = { index, status: 202, id: r.id };
+      });
+    }
+    const acceptedCount = valid.length;
+    res.status(acceptedCount === items.length ? 202 : acceptedCount === 0 ? 400 : 207).json({ accepted: acceptedCount, rejected: items.length - acceptedCount, results });
+  });
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: { code: 'not_found', message: 'no such endpoint; events go to POST /ingest or POST /ingest/batch' } });
+  });
+  app.use(errorHandler(deps));
+  return app;
+}
+
+function withPrincipal(req: IngestRequest, principal: Principal | undefined): IngestRequest {
+  return principal ? { ...req, scope: principal.name, producer: principal.name } : req;
+}
+
+function checkType(principal: Principal | undefined, event: IngestEvent): void {
+  const type = event.type ?? 'event';
+  if (principal?.allowsType && !principal.allowsType(type)) {
+    throw new IngestError(403, 'type_forbidden', `this key may not send events of type "${type}"`);
+  }
+}
+
+function headerKey(req: Request): string | undefined {
+  const v = req.headers['idempotency-key'];
+  if (v === undefined) return undefined;
+  const parsed = IDEMPOTENCY_KEY.safeParse(Array.isArray(v) ? v[0] : v);
+  if (!parsed.success) throw new IngestError(400, 'invalid_idempotency_key', parsed.error.issues[0]!.message);
+  return parsed.data;
+}
+
+function requireContentType(allowed: string[]) {
+  return (req: Request, _res: Response, next: NextFunction) => {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (!allowed.includes(type)) {
+      next(new IngestError(415, 'unsupported_media_type', `content-type must be ${allowed.join(' or ')}, got "${type || 'none'}"`));
+      return;
+    }
+    next();
+  };
+}
+
+function parseJson(body: Buffer | undefined): unknown {
+  if (!body || body.length === 0) throw new IngestError(400, 'empty_body', 'the request body is empty; send a JSON event');
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new IngestError(400, 'malformed_json', `the body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function parseEvent(value: unknown): IngestEvent {
+  const parsed = IngestEvent.safeParse(value);
+  if (!parsed.success) {
+    throw new IngestError(400, 'invalid_event', 'the event does not match the schema {"userID": string, "payload": any JSON, "type"?: string}', parsed.error.issues);
+  }
+  return parsed.data;
+}
+
+function parseBatch(body: Buffer | undefined, contentType: string, max: number): unknown[] {
+  let items: unknown[];
+  if (contentType.toLowerCase().startsWith('application/x-ndjson')) {
+    const lines = (body ?? Buffer.alloc(0)).toString('utf8').split('\n').filter((l) => l.trim() !== '');
+    items = lines.map((line, i) => {
+      try {
+        return JSON.parse(line);
+      } catch (err) {
+        throw new IngestError(400, 'malformed_json', `line ${i + 1} is not valid JSON: ${(err as Error).message}`);
+      }
+    });
+  } else {
+    const v = parseJson(body);
+    if (!Array.isArray(v)) throw new IngestError(400, 'invalid_batch', 'a batch is a JSON array of events (or NDJSON with content-type application/x-ndjson)');
+    items = v;
+  }
+  if (items.length === 0) throw new IngestError(400, 'empty_batch', 'the batch contains no events');
+  if (items.length > max) throw new IngestError(413, 'batch_too_large', `a batch holds at most ${max} events, got ${items.length}`);
+  return items;
+}
+
+function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
+  res.set({
+    'x-content-type-options': 'nosniff',
+    'cache-control': 'no-store',
+    'x-frame-options': 'DENY',
+    'content-security-policy': "default-src 'none'",
+    'referrer-policy': 'no-referrer',
+  });
+  next();
+}
+
+/** Maps every error to a JSON answer; only a genuine server fault becomes 500, and even then without a stack. */
+function errorHandler(deps: IngestAppDeps) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    let status = 500;
+    let body: Record<string, unknown> = { code: 'internal', message: 'internal error; the event may not have been stored, retry it' };
+    let headers: Record<string, string> = {};
+    if (err instanceof IngestError) {
+      status = err.status;
+      body = { code: err.code, message: err.message, ...(err.details !== undefined ? { issues: err.details } : {}) };
+      headers = err.headers;
+    } else if (isHttpError(err)) {
+      // body-parser's errors: 413 entity.too.large, 400 for aborted or badly encoded bodies.
+      status = err.status;
+      body = err.type === 'entity.too.large'
+        ? { code: 'body_too_large', message: `the body exceeds the limit of ${deps.maxBodyBytes} bytes` }
+        : { code: err.type ?? 'bad_request', message: err.message };
+    }
+    if (status >= 500) deps.logger.error({ err, path: req.path }, 'Ingest request failed');
+    if (status === 503 || (status >= 400 && status < 500)) deps.metrics.events.inc({ result: status === 503 ? 'unavailable' : 'invalid' });
+    if (res.headersSent) return;
+    res.status(status).set(headers).json({ error: body });
+  };
+}
+
+function isHttpError(err: unknown): err is { status: number; type?: string; message: string } {
+  return typeof err === 'object' && err !== null && typeof (err as { status?: unknown }).status === 'number' && (err as { status: number }).status >= 400 && (err as { status: number }).status < 500;
+}

@@ -1,0 +1,26 @@
+/** Errors ingest maps to HTTP answers in one place (app.ts). Each has a stable `code` clients can branch on. */
+export class IngestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** Redis could not store the event: nothing was accepted, the client should retry. */
+export class StoreUnavailableError extends IngestError {
+  constructor(cause: unknown) {
+    super(503, 'store_unavailable', 'the event store is unavailable; nothing was stored, retry later', undefined, { 'retry-after': '1' });
+    this.cause = cause;
+  }
+}
+
+export class IdempotencyConflictError extends IngestError {
+  constructor() {
+    super(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different body');
+  }
+}

@@ -1,0 +1,25 @@
+import nodemailer from 'nodemailer';
+
+export interface Mail {
+  subject: string;
+  text: string;
+}
+
+/** Sends an alert email; the one seam between Herald and SMTP so tests use a real SMTP server. */
+export interface Mailer {
+  send(mail: Mail): Promise<void>;
+  close(): void;
+}
+
+/** A nodemailer transport from an `smtp://user:pass@host:port` URL (`smtps://` for implicit TLS). */
+export function createSmtpMailer(opts: { smtpUrl: string; from: string; to: string }): Mailer {
+  const transport = nodemailer.createTransport(opts.smtpUrl, { from: opts.from });
+  return {
+    async send(mail) {
+      await transport.sendMail({ from: opts.from, to: opts.to, subject: mail.subject, text: mail.text });
+    },
+    close() {
+      transport.close();
+    },
+  };
+}

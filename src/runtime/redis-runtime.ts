@@ -1,0 +1,83 @@
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import { redisMetrics } from '../metrics/metrics.js';
+import { assertNoEviction, createRedis } from '../redis/connection.js';
+import { RedisKeys } from '../redis/keys.js';
+import type { ReadinessCheck } from '../server/ops-routes.js';
+
+/** The Redis connections of one process, its health gauge and its readiness check. */
+export class RedisRuntime {
+  readonly keys: RedisKeys;
+  private readonly extra: Redis[] = [];
+  private readonly gauge;
+  private timer: NodeJS.Timeout | undefined;
+
+  private constructor(readonly redis: Redis, private readonly config: Config, private readonly logger: Logger, registry: Registry) {
+    this.keys = new RedisKeys(config.HERALD_REDIS_PREFIX);
+    this.gauge = redisMetrics(registry).up;
+  }
+
+  /**
+   * Connects and checks the eviction policy. A Redis that is down is waited for (the process stays
+   * unready); one that may evict keys is refused at once, since it would silently lose events.
+   */
+  static async open(config: Config, logger: Logger, registry: Registry, name: string): Promise<RedisRuntime> {
+    const rt = new RedisRuntime(createRedis(config.REDIS_URL, { name }), config, logger, registry);
+    rt.redis.on('error', (err) => logger.debug({ err: err.message }, 'Redis connection error'));
+    let warned = false;
+    while (rt.redis.status !== 'ready') {
+      if (!warned && rt.redis.status !== 'connecting' && rt.redis.status !== 'connect' && rt.redis.status !== 'wait') {
+        logger.warn('Waiting for Redis');
+        warned = true;
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 1_000);
+        rt.redis.once('ready', () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    await assertNoEviction(rt.redis);
+    rt.gauge.set(1);
+    rt.timer = setInterval(() => void rt.probe(), 5_000);
+    rt.timer.unref();
+    return rt;
+  }
+
+  private async probe(): Promise<void> {
+    try {
+      await this.redis.ping();
+      this.gauge.set(1);
+    } catch {
+      this.gauge.set(0);
+    }
+  }
+
+  readiness(): ReadinessCheck {
+    return {
+      name: 'redis',
+      check: async () => {
+        await this.redis.ping();
+        await assertNoEviction(this.redis);
+      },
+    };
+  }
+
+  /** A new connection for BullMQ workers (blocking commands, retried forever) or pub/sub. */
+  connection(kind: 'worker' | 'subscriber'): Redis {
+    const c = createRedis(this.config.REDIS_URL, { forBullmqWorker: true, name: kind });
+    c.on('error', (err) => this.logger.debug({ err: err.message, connection: kind }, 'Redis connection error'));
+    this.extra.push(c);
+    return c;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    for (const c of [...this.extra, this.redis]) {
+      await c.quit().catch(() => c.disconnect());
+    }
+  }
+}

@@ -1,0 +1,142 @@
+import type { Registry } from 'prom-client';
+import type { ResolvedDestination } from '../api/destination.js';
+import type { Config } from '../config/config.js';
+import { DeliveryStatsStore } from '../delivery/delivery-stats.js';
+import { DeliveryWorker } from '../delivery/delivery-worker.js';
+import { readSecretHeaders } from '../delivery/secret-headers.js';
+import { DestinationRegistry, DestinationWatcher } from '../destinations/registry.js';
+import { EventStore } from '../events/event-store.js';
+import type { Logger } from '../log/logger.js';
+import { deliveryMetrics } from '../metrics/metrics.js';
+import { DeadLetterAlerts } from '../notify/dead-letter-alerts.js';
+import type { Mailer } from '../notify/mailer.js';
+import type { RedisRuntime } from './redis-runtime.js';
+
+export interface WorkerPoolOptions {
+  config: Config;
+  logger: Logger;
+  registry: Registry;
+  rt: RedisRuntime;
+  /** Destinations to serve; undefined serves every destination in the registry (`herald dev`). */
+  only?: string[];
+  mailer?: Mailer;
+  version: string;
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  alertIntervalMs?: number;
+}
+
+/**
+ * Runs delivery workers for the destinations in the registry: starts one when a destination
+ * appears, applies spec changes, stops it when the destination goes away.
+ */
+export class WorkerPool {
+  private readonly workers = new Map<string, { worker: DeliveryWorker; alerts: DeadLetterAlerts; spec: string }>();
+  private readonly watcher: DestinationWatcher;
+  private readonly events: EventStore;
+  private readonly stats: DeliveryStatsStore;
+  private readonly metrics;
+  private readonly log: Logger;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: WorkerPoolOptions) {
+    const { rt } = opts;
+    this.log = opts.logger.child({ component: 'worker-pool' });
+    this.events = new EventStore(rt.redis, rt.keys);
+    this.stats = new DeliveryStatsStore(rt.redis, rt.keys);
+    this.metrics = deliveryMetrics(opts.registry);
+    this.watcher = new DestinationWatcher(new DestinationRegistry(rt.redis, rt.keys), rt.connection('subscriber'), rt.keys, this.log);
+  }
+
+  async start(): Promise<void> {
+    this.watcher.onChange((d) => this.enqueueSync(d));
+    await this.watcher.start();
+    this.enqueueSync(this.watcher.destinations);
+    await this.chain;
+    if (this.opts.only) {
+      const missing = this.opts.only.filter((n) => !this.workers.has(n));
+      if (missing.length > 0) this.log.warn({ destinations: missing }, 'Destination not in the registry yet; waiting for it to be published');
+    }
+  }
+
+  get running(): string[] {
+    return [...this.workers.keys()];
+  }
+
+  /** Serialises syncs so a burst of registry changes cannot start the same worker twice. */
+  private enqueueSync(dests: readonly ResolvedDestination[]): void {
+    this.chain = this.chain.then(() => this.sync(dests)).catch((err) => this.log.error({ err }, 'Worker sync failed'));
+  }
+
+  private async sync(dests: readonly ResolvedDestination[]): Promise<void> {
+    const wanted = dests.filter((d) => !this.opts.only || this.opts.only.includes(d.name));
+    for (const d of wanted) {
+      const specJson = JSON.stringify(d.spec);
+      const existing = this.workers.get(d.name);
+      if (existing && existing.spec === specJson) continue;
+      if (existing) {
+        await existing.worker.update(d);
+        existing.spec = specJson;
+        continue;
+      }
+      await this.startOne(d, specJson);
+    }
+    for (const [name, w] of this.workers) {
+      if (!wanted.some((d) => d.name === name)) {
+        this.workers.delete(name);
+        await Promise.all([w.worker.close(this.opts.config.HERALD_SHUTDOWN_TIMEOUT), w.alerts.close()]);
+        this.log.info({ destination: name }, 'Stopped delivery worker');
+      }
+    }
+  }
+
+  private async startOne(d: ResolvedDestination, specJson: string): Promise<void> {
+    const { opts } = this;
+    const logger = opts.logger.child({ destination: d.name });
+    let secretHeaders: Record<string, string> | undefined;
+    if (d.spec.headersFrom) {
+      try {
+        secretHeaders = await readSecretHeaders(opts.config.HERALD_SECRETS_DIR, d.spec.headersFrom.secretRef.name);
+      } catch (err) {
+        logger.error({ err }, 'Cannot read header secret; not starting this worker until it exists');
+        return;
+      }
+    }
+    const alerts = new DeadLetterAlerts({
+      redis: opts.rt.redis,
+      keys: opts.rt.keys,
+      destination: d.name,
+      ...(opts.mailer ? { mailer: opts.mailer } : {}),
+      stats: this.stats,
+      metrics: this.metrics,
+      logger,
+      timing: { windowMs: opts.config.HERALD_DIGEST_WINDOW, suppressMs: opts.config.HERALD_DIGEST_SUPPRESS },
+      ...(opts.config.HERALD_NAMESPACE ? { namespace: opts.config.HERALD_NAMESPACE } : {}),
+    });
+    const worker = new DeliveryWorker(d, {
+      workerConnection: opts.rt.connection('worker'),
+      redis: opts.rt.redis,
+      keys: opts.rt.keys,
+      events: this.events,
+      stats: this.stats,
+      alerts,
+      metrics: this.metrics,
+      logger: opts.logger,
+      version: opts.version,
+      ...(secretHeaders ? { secretHeaders } : {}),
+      ...(opts.lockDurationMs ? { lockDurationMs: opts.lockDurationMs } : {}),
+      ...(opts.stalledIntervalMs ? { stalledIntervalMs: opts.stalledIntervalMs } : {}),
+    });
+    this.workers.set(d.name, { worker, alerts, spec: specJson });
+    await worker.start();
+    alerts.start(opts.alertIntervalMs);
+  }
+
+  async close(timeoutMs = this.opts.config.HERALD_SHUTDOWN_TIMEOUT): Promise<void> {
+    await this.watcher.close();
+    await this.chain;
+    const all = [...this.workers.values()];
+    this.workers.clear();
+    await Promise.allSettled(all.flatMap((w) => [w.worker.close(timeoutMs), w.alerts.close()]));
+  }
+}

@@ -1,0 +1,4 @@
+import pkg from '../package.json' with { type: 'json' };
+
+/** Herald's version, sent as `User-Agent: Herald/<version>` and exported as herald_build_info. */
+export const VERSION: string = pkg.version;
