@@ -32,6 +32,8 @@ export const ConfigSchema = z.object({
   HERALD_IDEMPOTENCY_TTL: ms.default(parseDuration('24h')),
   HERALD_SHUTDOWN_TIMEOUT: ms.default(parseDuration('25s')),
   HERALD_SECRETS_DIR: z.string().default('/var/run/herald/secrets'),
+  /** A killed worker's in-flight deliveries are handed to another worker after about this long. */
+  HERALD_LOCK_DURATION: ms.default(parseDuration('30s')),
   /** Loopback and private destinations are refused outside `herald dev` unless allowed here. */
   HERALD_ALLOW_PRIVATE_DESTINATIONS: bool.default(false),
   SMTP_URL: z.string().optional(),

@@ -17,7 +17,8 @@ export function createRedis(url: string, opts: { forBullmqWorker?: boolean; name
     maxRetriesPerRequest: opts.forBullmqWorker ? null : 1,
     enableOfflineQueue: opts.forBullmqWorker ? true : false,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
-    reconnectOnError: () => true,
+    // Only a failover (the old primary turned replica) warrants a reconnect; OOM and script errors do not.
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
   };
   return new Redis(url, options);
 }

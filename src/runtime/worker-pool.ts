@@ -124,8 +124,8 @@ export class WorkerPool {
       logger: opts.logger,
       version: opts.version,
       ...(secretHeaders ? { secretHeaders } : {}),
-      ...(opts.lockDurationMs ? { lockDurationMs: opts.lockDurationMs } : {}),
-      ...(opts.stalledIntervalMs ? { stalledIntervalMs: opts.stalledIntervalMs } : {}),
+      lockDurationMs: opts.lockDurationMs ?? opts.config.HERALD_LOCK_DURATION,
+      stalledIntervalMs: opts.stalledIntervalMs ?? Math.max(1_000, Math.floor(opts.config.HERALD_LOCK_DURATION / 2)),
     });
     this.workers.set(d.name, { worker, alerts, spec: specJson });
     await worker.start();

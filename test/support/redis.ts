@@ -63,6 +63,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
     start,
     client() {
       const c = new Redis({ port, host: '127.0.0.1' });
+      c.on('error', () => undefined); // tests stop the server on purpose
       clients.push(c);
       return c;
     },

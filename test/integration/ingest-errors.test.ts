@@ -1,0 +1,126 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisServer } from '../support/redis.js';
+import { startHerald, type HeraldUnderTest } from '../support/herald.js';
+import { startReceiver, type Receiver } from '../support/receiver.js';
+import { waitFor } from '../support/wait.js';
+
+let redis: RedisServer;
+let herald: HeraldUnderTest;
+let receiver: Receiver;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  receiver = await startReceiver();
+  herald = await startHerald({ redisUrl: redis.url, env: { HERALD_MAX_BODY: '1kib', HERALD_MAX_BATCH: '3' } });
+  await herald.publish('sink', { url: receiver.url });
+});
+
+afterAll(async () => {
+  await herald?.close();
+  await receiver?.close();
+  await redis?.close();
+});
+
+describe('bad input gets a clear error and stores nothing', () => {
+  it('400 for malformed JSON, naming the problem', async () => {
+    const res = await herald.postRaw('{"userID": "u", "payload": ');
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('malformed_json');
+    expect(res.body.error.message).toMatch(/not valid JSON/);
+  });
+
+  it('400 with the zod issues for a schema violation', async () => {
+    const res = await herald.post({ userID: 42, payload: 'x', extra: true });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_event');
+    const paths = res.body.error.issues.map((i: { path: string[]; keys?: string[] }) => i.path.join('.') || i.keys?.join(','));
+    expect(paths).toContain('userID');
+    expect(paths).toContain('extra');
+  });
+
+  it('400 when payload is missing', async () => {
+    const res = await herald.post({ userID: 'u' });
+    expect(res.status).toBe(400);
+    expect(res.body.error.issues[0].message).toMatch(/payload is required/);
+  });
+
+  it('400 for an empty body and for a bad Idempotency-Key', async () => {
+    expect((await herald.postRaw('')).status).toBe(400);
+    const res = await herald.post({ userID: 'u', payload: 1 }, { 'idempotency-key': 'x'.repeat(300) });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_idempotency_key');
+  });
+
+  it('415 for a non-JSON content type', async () => {
+    const res = await herald.postRaw('userID=u', { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(res.status).toBe(415);
+    expect(res.body.error.code).toBe('unsupported_media_type');
+  });
+
+  it('413 for a body over the limit, and for a batch over the event limit', async () => {
+    const res = await herald.post({ userID: 'u', payload: 'x'.repeat(2_000) });
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('body_too_large');
+    const batch = await herald.postRaw(JSON.stringify([1, 2, 3, 4].map((n) => ({ userID: 'u', payload: n }))), {}, '/ingest/batch');
+    expect(batch.status).toBe(413);
+    expect(batch.body.error.code).toBe('batch_too_large');
+  });
+
+  it('404 in JSON for unknown paths, security headers everywhere, no stack traces', async () => {
+    const res = await herald.postRaw('{}', {}, '/nope');
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('not_found');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('x-powered-by')).toBeNull();
+    expect(JSON.stringify(res.body)).not.toMatch(/at .*\.js:\d+/);
+  });
+
+  it('none of the rejected requests stored an event', async () => {
+    expect(receiver.received).toHaveLength(0);
+    const keys = await herald.redis.keys(`${herald.config.HERALD_REDIS_PREFIX}:{e:*`);
+    expect(keys).toEqual([]);
+  });
+});
+
+describe('Redis outage', () => {
+  it('answers 503 with Retry-After while Redis is down, never 202, and recovers by itself', async () => {
+    await redis.stop();
+    const during = await herald.post({ userID: 'u', payload: 'during outage' });
+    expect(during.status).toBe(503);
+    expect(during.headers.get('retry-after')).toBe('1');
+    expect(during.body.error.code).toBe('store_unavailable');
+    const ready = await fetch(`${herald.url}/readyz`);
+    expect(ready.status).toBe(503);
+
+    await redis.start();
+    const after = await waitFor(
+      async () => {
+        const r = await herald.post({ userID: 'u', payload: 'after outage' });
+        return r.status === 202 ? r : undefined;
+      },
+      { what: 'ingest to accept again', timeoutMs: 20_000 },
+    );
+    expect(after.body.id).toMatch(/^evt_/);
+    await waitFor(() => receiver.delivered().some((r) => r.json.id === after.body.id), { what: 'delivery after recovery', timeoutMs: 20_000 });
+    expect(receiver.received.map((r) => r.json.payload)).not.toContain('during outage');
+  });
+
+  it('refuses readiness when Redis may evict keys', async () => {
+    const c = redis.client();
+    await c.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    const res = await fetch(`${herald.url}/readyz`);
+    expect(res.status).toBe(503);
+    expect(JSON.stringify(await res.json())).toContain('noeviction');
+    await c.config('SET', 'maxmemory-policy', 'noeviction');
+    expect((await fetch(`${herald.url}/readyz`)).status).toBe(200);
+  });
+
+  it('answers 503 (not 500) when Redis is out of memory, and accepts again once there is room', async () => {
+    const c = redis.client();
+    await c.config('SET', 'maxmemory', '1');
+    const res = await herald.post({ userID: 'u', payload: 'oom' });
+    expect(res.status).toBe(503);
+    await c.config('SET', 'maxmemory', '0');
+    expect((await herald.post({ userID: 'u', payload: 'room' })).status).toBe(202);
+  });
+});

@@ -1,0 +1,157 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { Agent, request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeliveryTimeoutError, ResponseBodyError } from '../../../src/security/errors.js';
+import { DEFAULT_MAX_BODY_BYTES, readCappedBody } from '../../../src/security/read-body.js';
+import { waitFor } from '../../support/wait.js';
+
+const MiB = 1024 * 1024;
+const bomb = gzipSync(Buffer.alloc(10 * MiB));
+
+/** What the server saw of each response, by path, so tests can assert how the client left. */
+const seen = new Map<string, { sent: number; closed: boolean; finished: boolean }>();
+
+type Handler = (req: IncomingMessage, res: ServerResponse, track: { sent: number }) => void;
+
+const routes: Record<string, Handler> = {
+  '/hello': (_req, res) => res.end('hello ✓'),
+  '/exact': (_req, res) => res.end(Buffer.alloc(DEFAULT_MAX_BODY_BYTES, 'a')),
+  '/exact-plus-one': (_req, res) => res.end(Buffer.alloc(DEFAULT_MAX_BODY_BYTES + 1, 'a')),
+  '/trickle': (_req, res, track) => {
+    res.writeHead(500, { 'content-type': 'text/plain' });
+    res.flushHeaders();
+    const timer = setInterval(() => {
+      res.write('x');
+      track.sent += 1;
+    }, 50);
+    res.on('close', () => clearInterval(timer));
+  },
+  '/ten-mib': (_req, res, track) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(10 * MiB) });
+    const chunk = Buffer.alloc(64 * 1024, 'b');
+    const pump = () => {
+      while (track.sent < 10 * MiB && !res.destroyed) {
+        track.sent += chunk.length;
+        if (!res.write(chunk)) return res.once('drain', pump);
+      }
+      if (track.sent >= 10 * MiB) res.end();
+    };
+    pump();
+  },
+  '/gzip-bomb': (_req, res) => {
+    // A receiver ignoring accept-encoding: identity and answering with 10 MiB of zeros, gzipped.
+    res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': String(bomb.length) });
+    res.end(bomb);
+  },
+  '/reset': (_req, res) => {
+    res.writeHead(200, { 'content-length': '1000' });
+    res.write('partial', () => res.socket?.destroy());
+  },
+};
+
+let server: Server;
+let base: string;
+const agent = new Agent();
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const track = { sent: 0, closed: false, finished: false };
+    seen.set(req.url ?? '', track);
+    res.on('finish', () => (track.finished = true));
+    res.on('close', () => (track.closed = true));
+    routes[req.url ?? '']?.(req, res, track);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await agent.close();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+async function body(path: string, signal?: AbortSignal) {
+  const res = await request(`${base}${path}`, { dispatcher: agent, headers: { 'accept-encoding': 'identity' }, signal });
+  return res.body;
+}
+
+describe('readCappedBody', () => {
+  it('returns a short body whole', async () => {
+    expect(await readCappedBody(await body('/hello'), { deadline: AbortSignal.timeout(5_000) })).toEqual({
+      text: 'hello ✓',
+      truncated: false,
+      bytes: Buffer.byteLength('hello ✓'),
+    });
+  });
+
+  it('reads only the first 64 KiB of a 10 MiB response and closes the connection', async () => {
+    const result = await readCappedBody(await body('/ten-mib'), { deadline: AbortSignal.timeout(5_000) });
+    expect(result.truncated).toBe(true);
+    expect(result.bytes).toBe(64 * 1024);
+    expect(result.text).toBe('b'.repeat(64 * 1024));
+    const track = await waitFor(() => (seen.get('/ten-mib')?.closed ? seen.get('/ten-mib') : undefined), {
+      what: 'the server to see the connection closed',
+    });
+    expect(track.finished).toBe(false);
+  });
+
+  it('honours a custom cap', async () => {
+    expect(await readCappedBody(await body('/hello'), { maxBytes: 5, deadline: AbortSignal.timeout(5_000) })).toEqual({
+      text: 'hello',
+      truncated: true,
+      bytes: 5,
+    });
+  });
+
+  it('does not call a body of exactly maxBytes truncated, but one byte more is', async () => {
+    const exact = await readCappedBody(await body('/exact'), { deadline: AbortSignal.timeout(5_000) });
+    expect(exact).toMatchObject({ truncated: false, bytes: DEFAULT_MAX_BODY_BYTES });
+    const plusOne = await readCappedBody(await body('/exact-plus-one'), { deadline: AbortSignal.timeout(5_000) });
+    expect(plusOne).toMatchObject({ truncated: true, bytes: DEFAULT_MAX_BODY_BYTES });
+  });
+
+  it('stops at the total deadline while the receiver trickles one byte every 50 ms', async () => {
+    const started = performance.now();
+    const stream = await body('/trickle');
+    const error = await readCappedBody(stream, { deadline: AbortSignal.timeout(300) }).catch((err: unknown) => err);
+    const elapsed = performance.now() - started;
+
+    expect(error).toBeInstanceOf(DeliveryTimeoutError);
+    expect((error as DeliveryTimeoutError).code).toBe('HERALD_DELIVERY_TIMEOUT');
+    expect((error as Error).message).toMatch(/^Delivery deadline passed while reading the response body \(\d+ bytes read\)$/);
+    expect((error as Error).cause).toBeInstanceOf(DOMException);
+    // Trickling bytes kept arriving, yet the read ended at the deadline rather than on idleness.
+    expect(seen.get('/trickle')!.sent).toBeGreaterThan(1);
+    expect(elapsed).toBeGreaterThanOrEqual(290);
+    expect(elapsed).toBeLessThan(2_000);
+    await waitFor(() => seen.get('/trickle')?.closed, { what: 'the trickling response to be closed' });
+  });
+
+  it('reports the deadline as DeliveryTimeoutError when the same signal also aborts the request', async () => {
+    const deadline = AbortSignal.timeout(300);
+    const stream = await body('/trickle', deadline);
+    await expect(readCappedBody(stream, { deadline })).rejects.toBeInstanceOf(DeliveryTimeoutError);
+  });
+
+  it('fails at once with DeliveryTimeoutError when the deadline has already passed', async () => {
+    const stream = await body('/hello');
+    await expect(readCappedBody(stream, { deadline: AbortSignal.abort() })).rejects.toBeInstanceOf(DeliveryTimeoutError);
+  });
+
+  it('does not inflate a gzip response, so a gzip bomb stays small', async () => {
+    const result = await readCappedBody(await body('/gzip-bomb'), { deadline: AbortSignal.timeout(5_000) });
+    expect(result.truncated).toBe(false);
+    expect(result.bytes).toBe(bomb.length);
+    expect(result.bytes).toBeLessThan(64 * 1024);
+  });
+
+  it('wraps a connection reset mid-body in ResponseBodyError', async () => {
+    const error = await readCappedBody(await body('/reset'), { deadline: AbortSignal.timeout(5_000) }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(ResponseBodyError);
+    expect((error as ResponseBodyError).code).toBe('HERALD_RESPONSE_BODY');
+    expect((error as Error).cause).toBeInstanceOf(Error);
+  });
+});

@@ -1,0 +1,130 @@
+import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import type { DestinationSpecInput, ResolvedDestination } from '../../src/api/destination.js';
+import { DestinationSpec } from '../../src/api/destination.js';
+import { loadConfig, type Config } from '../../src/config/config.js';
+import { DestinationRegistry } from '../../src/destinations/registry.js';
+import { createLogger, type Logger } from '../../src/log/logger.js';
+import { createRegistry } from '../../src/metrics/metrics.js';
+import { createSmtpMailer } from '../../src/notify/mailer.js';
+import { RedisRuntime } from '../../src/runtime/redis-runtime.js';
+import { startIngest, type IngestHandle } from '../../src/runtime/ingest-runtime.js';
+import { WorkerPool } from '../../src/runtime/worker-pool.js';
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [k: string]: unknown;
+}
+
+/** Captures pino output in memory so tests can assert on log lines. */
+export function memoryLogger(): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as LogLine);
+      cb();
+    },
+  });
+  return { logger: createLogger({ level: 'debug' }, stream), lines };
+}
+
+export interface HeraldUnderTest {
+  config: Config;
+  url: string;
+  ingest: IngestHandle;
+  workers: WorkerPool;
+  registry: Registry;
+  rt: RedisRuntime;
+  redis: Redis;
+  logs: LogLine[];
+  publish(name: string, spec: DestinationSpecInput): Promise<ResolvedDestination>;
+  unpublish(name: string): Promise<void>;
+  post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  postRaw(body: string | Buffer, headers?: Record<string, string>, path?: string): Promise<{ status: number; body: any; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Runs Herald's ingest and a worker pool in this process against a real Redis, with timings
+ * shortened (locks, digest windows) so failure paths finish in seconds.
+ */
+export async function startHerald(opts: { redisUrl: string; prefix?: string; env?: Record<string, string>; smtpUrl?: string; withWorkers?: boolean }): Promise<HeraldUnderTest> {
+  const config = loadConfig({
+    REDIS_URL: opts.redisUrl,
+    HERALD_REDIS_PREFIX: opts.prefix ?? `t${Math.random().toString(36).slice(2, 8)}`,
+    HERALD_HTTP_PORT: '0',
+    HERALD_HTTP_HOST: '127.0.0.1',
+    HERALD_ALLOW_PRIVATE_DESTINATIONS: 'true',
+    HERALD_DIGEST_WINDOW: '300ms',
+    HERALD_DIGEST_SUPPRESS: '1h',
+    HERALD_SHUTDOWN_TIMEOUT: '5s',
+    ...(opts.smtpUrl ? { SMTP_URL: opts.smtpUrl, ALERT_EMAIL_TO: 'ops@example.test' } : {}),
+    ...opts.env,
+  });
+  const { logger, lines } = memoryLogger();
+  const registry = createRegistry('test', '0.0.0-test');
+  const rt = await RedisRuntime.open(config, logger, registry, 'test');
+  const destinations = new DestinationRegistry(rt.redis, rt.keys);
+  const ingest = await startIngest({ config, logger, registry, rt });
+  const workers = new WorkerPool({
+    config,
+    logger,
+    registry,
+    rt,
+    version: '0.0.0-test',
+    lockDurationMs: 2_000,
+    stalledIntervalMs: 1_000,
+    alertIntervalMs: 100,
+    ...(opts.smtpUrl ? { mailer: createSmtpMailer({ smtpUrl: opts.smtpUrl, from: 'herald@example.test', to: 'ops@example.test' }) } : {}),
+  });
+  if (opts.withWorkers !== false) await workers.start();
+  const url = `http://127.0.0.1:${ingest.port}`;
+  const redis = new Redis(opts.redisUrl);
+  redis.on('error', () => undefined); // tests stop Redis on purpose
+  const postRaw = async (body: string | Buffer, headers: Record<string, string> = {}, path = '/ingest') => {
+    const res = await fetch(url + path, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON; keep the text
+    }
+    return { status: res.status, body: parsed as any, headers: res.headers };
+  };
+  return {
+    config,
+    url,
+    ingest,
+    workers,
+    registry,
+    rt,
+    redis,
+    logs: lines,
+    async publish(name, spec) {
+      const d = { name, spec: DestinationSpec.parse(spec) };
+      await destinations.put(d);
+      // Wait until ingest routes to it, so the test's next event is not sent before the change lands.
+      const deadline = Date.now() + 5_000;
+      while (!ingest.watcher.destinations.some((x) => x.name === name && JSON.stringify(x.spec) === JSON.stringify(d.spec))) {
+        if (Date.now() > deadline) throw new Error(`ingest did not see destination ${name}`);
+        await ingest.watcher.refresh();
+      }
+      return d;
+    },
+    async unpublish(name) {
+      await destinations.remove(name);
+      await ingest.watcher.refresh();
+    },
+    post: (body, headers) => postRaw(JSON.stringify(body), headers),
+    postRaw,
+    async close() {
+      await ingest.close();
+      await workers.close(2_000);
+      await rt.close();
+      redis.disconnect();
+    },
+  };
+}
