@@ -1,0 +1,57 @@
+# Herald — the commands a newcomer needs:
+#   make dev     run Herald locally (ingest + workers + a demo receiver, private Redis)
+#   make test    install what the tests need (cached) and run every test
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export HERALD_TOOLS_DIR ?= $(CURDIR)/.tools
+NPM_STAMP := node_modules/.package-lock.json
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+.PHONY: deps
+deps: $(NPM_STAMP) ## install npm dependencies
+
+.PHONY: build
+build: $(NPM_STAMP) ## compile TypeScript into dist/
+	npm run build
+
+.PHONY: dev
+dev: build ## run Herald locally with manifests/dev/destinations.yaml and a demo receiver on :9999
+	@command -v redis-server >/dev/null || [ -n "$$REDIS_URL" ] || bash test/tools/system-deps.sh
+	node dist/cmd/herald.js dev --destinations manifests/dev/destinations.yaml --receiver 9999
+
+.PHONY: tools
+tools: ## build kube-apiserver, etcd, kube-controller-manager and helm from the Go module proxy (cached)
+	bash test/tools/build.sh
+
+.PHONY: system-deps
+system-deps: ## install redis-server and promtool when missing (apt)
+	bash test/tools/system-deps.sh
+
+.PHONY: typecheck
+typecheck: $(NPM_STAMP) ## type-check everything, tests included
+	npx tsc -p tsconfig.json --noEmit
+
+.PHONY: test
+test: system-deps tools build typecheck ## run every test (unit, integration, cluster, chart)
+	npx vitest run
+
+.PHONY: test-unit
+test-unit: $(NPM_STAMP) ## run only the unit tests (no services needed)
+	npx vitest run test/unit
+
+.PHONY: test-chaos
+test-chaos: system-deps build ## the long fault-injection tests
+	npx vitest run --config vitest.chaos.config.ts
+
+.PHONY: clean
+clean: ## remove build output and the dev Redis data
+	rm -rf dist .dev
+
+-include mk/*.mk
