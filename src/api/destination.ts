@@ -63,6 +63,33 @@ export const DestinationSpec = z
       }),
     /** Headers read from a Secret: each key is a header name, each value its value. */
     headersFrom: z.object({ secretRef }).strict().optional(),
+    /**
+     * Standard Webhooks signing secrets from a Secret: key `secret` (`whsec_<base64>`) signs every
+     * delivery; during a rotation key `previous` signs too, until the time in `previous-expires-at`.
+     */
+    signing: z.object({ secretRef }).strict().optional(),
+    /**
+     * Opt-in circuit breaker: after `failureThreshold` failures in a row the destination's queue stops,
+     * one probe is sent every `probeInterval` (doubling up to `maxProbeInterval`), and deliveries
+     * resume by themselves on success. Waiting events keep their attempts; once the circuit has been
+     * open for `maxOpenDuration` they are dead-lettered as usual.
+     */
+    circuitBreaker: z
+      .object({
+        failureThreshold: z.number().int().min(1).max(1000).default(5),
+        probeInterval: durationString.default('10s'),
+        maxProbeInterval: durationString.default('5m'),
+        maxOpenDuration: durationString.default('24h'),
+      })
+      .strict()
+      .optional(),
+    /** Deliveries per second across all worker replicas of this destination. */
+    rateLimit: z
+      .object({
+        perSecond: z.number().int().min(1).max(100_000),
+      })
+      .strict()
+      .optional(),
     /** A paused destination keeps queueing events but delivers none until resumed. */
     paused: z.boolean().default(false),
     /** What happens to queued events when the Destination is deleted. */

@@ -42,7 +42,13 @@ export async function runDev(argv: string[], env: Env): Promise<void> {
   const dests = await loadDestinationsFile(file);
   let localRedis: Awaited<ReturnType<typeof startLocalRedis>> | undefined;
   const redisUrl = env.REDIS_URL || (localRedis = await startLocalRedis(resolve(values['data-dir'] ?? '.dev/redis'))).url;
-  const ctx = bootstrap('dev', env, { REDIS_URL: redisUrl, HERALD_ALLOW_PRIVATE_DESTINATIONS: 'true', ...(values.port ? { HERALD_HTTP_PORT: values.port } : {}) });
+  // On a laptop: loopback receivers allowed, and no API keys unless a key file is configured.
+  const ctx = bootstrap('dev', env, {
+    REDIS_URL: redisUrl,
+    HERALD_ALLOW_PRIVATE_DESTINATIONS: 'true',
+    ...(env.HERALD_API_KEYS_FILE ? {} : { HERALD_INGEST_AUTH: 'off' }),
+    ...(values.port ? { HERALD_HTTP_PORT: values.port } : {}),
+  });
   const { logger, shutdown } = ctx;
   shutdown.listen();
   if (localRedis) logger.info({ redis: redisUrl }, 'Started a private redis-server (set REDIS_URL to use your own)');

@@ -5,6 +5,7 @@ import { devHelp, runDev } from './dev.js';
 import { dlqHelp, runDlq } from './dlq.js';
 import { ingestHelp, runIngest } from './ingest.js';
 import { runWorker, workerHelp } from './worker.js';
+import { keysHelp, runKeys } from './keys.js';
 
 interface Command {
   summary: string;
@@ -17,7 +18,11 @@ const commands: Record<string, Command> = {
   ingest: { summary: 'serve the ingest API (POST /ingest)', help: ingestHelp, run: runIngest },
   worker: { summary: 'deliver the queued events of one destination', help: workerHelp, run: runWorker },
   dlq: { summary: 'list, show, replay or purge dead letters', help: dlqHelp, run: runDlq },
+  keys: { summary: 'make ingest API keys and webhook signing secrets', help: keysHelp, run: runKeys },
 };
+
+/** Commands that finish (as opposed to servers that run until signalled). */
+const ONE_SHOT = new Set(['dlq', 'keys']);
 
 /** Registers a subcommand from a module that is loaded lazily (the controller pulls in the Kubernetes client). */
 export function registerCommand(name: string, cmd: Command): void {
@@ -61,7 +66,7 @@ export async function main(argv: string[], env: Env): Promise<number | undefined
   }
   try {
     await cmd.run(rest, env);
-    return name === 'dlq' ? 0 : undefined;
+    return ONE_SHOT.has(name) ? 0 : undefined;
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`herald ${name}: ${(err as Error).message}\n\n${cmd.help}\n`);

@@ -36,6 +36,16 @@ export const ConfigSchema = z.object({
   HERALD_LOCK_DURATION: ms.default(parseDuration('30s')),
   /** Loopback and private destinations are refused outside `herald dev` unless allowed here. */
   HERALD_ALLOW_PRIVATE_DESTINATIONS: bool.default(false),
+  /** Comma-separated CIDRs deliveries may reach although they are private (an operator's own network). */
+  HERALD_DELIVERY_ALLOW_CIDRS: z.string().default(''),
+  /** Comma-separated CIDRs deliveries may never reach, e.g. the cluster's API server and Redis. */
+  HERALD_DELIVERY_DENY_CIDRS: z.string().default(''),
+  /** Verify receivers' TLS certificates (turn off only for testing). */
+  HERALD_TLS_VERIFY: bool.default(true),
+  /** YAML/JSON list of API keys as hashes (`herald keys hash`); required by `herald ingest` unless auth is off. */
+  HERALD_API_KEYS_FILE: z.string().optional(),
+  /** `required` (default for `herald ingest`) or `off` (default for `herald dev` without a keys file). */
+  HERALD_INGEST_AUTH: z.enum(['required', 'off']).default('required'),
   SMTP_URL: z.string().optional(),
   ALERT_EMAIL_TO: z.string().optional(),
   ALERT_EMAIL_FROM: z.string().default('herald@localhost'),

@@ -18,7 +18,11 @@ export interface Outcome {
  * receiver point Herald anywhere) fails permanently at once.
  */
 export function classifyAttempt(result: AttemptResult, now: number): Outcome {
-  if (result.kind === 'error') return { outcome: 'retry', reason: `${result.code}: ${result.message}` };
+  if (result.kind === 'error') {
+    // The SSRF guard's refusal will not change on retry: the address is forbidden by policy.
+    if (result.code === 'HERALD_SSRF_BLOCKED') return { outcome: 'permanent', reason: `blocked: ${result.message}` };
+    return { outcome: 'retry', reason: `${result.code}: ${result.message}` };
+  }
   const { status } = result;
   if (status >= 200 && status < 300) return { outcome: 'success', reason: `HTTP ${status}` };
   if (status === 408 || status === 425 || status === 429 || status >= 500) {

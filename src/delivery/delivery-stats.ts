@@ -8,6 +8,9 @@ export interface DeliveryStats {
   lastError?: string;
   lastErrorAt?: number;
   lastSuccessAt?: number;
+  /** Set while the destination is disabled because its receiver answered 410 Gone. */
+  disabledReason?: string;
+  disabledAt?: number;
 }
 
 /** Durable per-destination counters, kept in Redis so they survive worker restarts and add up across replicas. */
@@ -26,6 +29,20 @@ export class DeliveryStatsStore {
     await this.redis.hincrby(this.keys.stats(destination), 'deadLettered', count);
   }
 
+  /** Marks the destination disabled for `url` (a 410 Gone); a spec with another URL is not disabled. */
+  async disable(destination: string, url: string, reason: string, at: number): Promise<void> {
+    await this.redis.hset(this.keys.stats(destination), 'disabledUrl', url, 'disabledReason', reason, 'disabledAt', String(at));
+  }
+
+  async disabled(destination: string, url: string): Promise<boolean> {
+    return (await this.redis.hget(this.keys.stats(destination), 'disabledUrl')) === url;
+  }
+
+  /** Clears a 410 disablement (`herald resume`). */
+  async enable(destination: string): Promise<void> {
+    await this.redis.hdel(this.keys.stats(destination), 'disabledUrl', 'disabledReason', 'disabledAt');
+  }
+
   async read(destination: string): Promise<DeliveryStats> {
     const h = await this.redis.hgetall(this.keys.stats(destination));
     return {
@@ -34,6 +51,7 @@ export class DeliveryStatsStore {
       ...(h.lastError ? { lastError: h.lastError } : {}),
       ...(h.lastErrorAt ? { lastErrorAt: Number(h.lastErrorAt) } : {}),
       ...(h.lastSuccessAt ? { lastSuccessAt: Number(h.lastSuccessAt) } : {}),
+      ...(h.disabledReason ? { disabledReason: h.disabledReason, disabledAt: Number(h.disabledAt ?? 0) } : {}),
     };
   }
 }

@@ -1,4 +1,8 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { BreakerStore } from '../circuit/breaker-store.js';
+import { admit, resolveBreakerConfig, type BreakerConfig } from '../circuit/circuit-breaker.js';
+import type { SigningKeyring } from '../signing/signing-keyring.js';
+import { sign } from '../signing/standard-webhooks.js';
 import type { Redis } from 'ioredis';
 import { parseDuration } from '../api/duration.js';
 import type { ResolvedDestination } from '../api/destination.js';
@@ -12,7 +16,7 @@ import type { AttemptRecord } from './attempt-record.js';
 import { classifyAttempt } from './classify.js';
 import type { DeliveryStatsStore } from './delivery-stats.js';
 import { RetryableDeliveryError } from './errors.js';
-import { HttpSender } from './http-sender.js';
+import type { HttpSender } from './http-sender.js';
 import { decideRetry, resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
 
 export interface DeliveryWorkerDeps {
@@ -26,7 +30,10 @@ export interface DeliveryWorkerDeps {
   metrics: DeliveryMetrics;
   logger: Logger;
   version: string;
-  sender?: HttpSender;
+  /** One sender (connection pool behind the SSRF guard) per destination. */
+  sender: HttpSender;
+  /** Standard Webhooks secrets; without them deliveries go unsigned. */
+  keyring?: SigningKeyring;
   /** Header values from the destination's Secret; merged over `spec.headers`. */
   secretHeaders?: Record<string, string>;
   /** How long a job's lock lives without renewal; a killed worker's jobs are redelivered after about this long. */
@@ -51,14 +58,18 @@ export class DeliveryWorker {
   private timeoutMs: number;
   private readonly sender: HttpSender;
   private readonly log: Logger;
+  private readonly breaker: BreakerStore;
+  private breakerConfig: BreakerConfig | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(destination: ResolvedDestination, private readonly deps: DeliveryWorkerDeps) {
     this.dest = destination;
     this.policy = resolveRetryPolicy(destination.spec.retry);
     this.timeoutMs = parseDuration(destination.spec.timeout);
-    this.sender = deps.sender ?? new HttpSender();
+    this.sender = deps.sender;
     this.log = deps.logger.child({ component: 'worker', destination: destination.name });
+    this.breaker = new BreakerStore(deps.redis, deps.keys, destination.name);
+    this.breakerConfig = destination.spec.circuitBreaker ? resolveBreakerConfig(destination.spec.circuitBreaker) : undefined;
     this.queue = new Queue<DeliveryJobData>(QUEUE_NAME, { connection: deps.redis, prefix: deps.keys.queuePrefix(destination.name) });
   }
 
@@ -75,6 +86,8 @@ export class DeliveryWorker {
       stalledInterval: this.deps.stalledIntervalMs ?? 15_000,
       maxStalledCount: MAX_STALLED,
       autorun: false,
+      // BullMQ's limiter lives in Redis, so the rate holds across every replica of the destination.
+      ...(this.dest.spec.rateLimit ? { limiter: limiterFor(this.dest.spec.rateLimit.perSecond) } : {}),
       settings: {
         backoffStrategy: (_attempts, _type, err) => (err instanceof RetryableDeliveryError ? err.delayMs : 1_000),
       },
@@ -90,17 +103,20 @@ export class DeliveryWorker {
     this.dest = destination;
     this.policy = resolveRetryPolicy(destination.spec.retry);
     this.timeoutMs = parseDuration(destination.spec.timeout);
+    this.breakerConfig = destination.spec.circuitBreaker ? resolveBreakerConfig(destination.spec.circuitBreaker) : undefined;
     if (this.worker) this.worker.concurrency = destination.spec.concurrency;
     await this.applyPause();
   }
 
   private async applyPause(): Promise<void> {
     // Pausing the queue (in Redis) rather than this worker holds every replica, and survives restarts.
+    // A destination whose receiver answered 410 Gone stays paused until its spec changes.
     const paused = await this.queue.isPaused();
-    if (this.dest.spec.paused && !paused) {
+    const gone = await this.deps.stats.disabled(this.dest.name, this.dest.spec.url);
+    if ((this.dest.spec.paused || gone) && !paused) {
       await this.queue.pause();
       this.log.info('Paused destination');
-    } else if (!this.dest.spec.paused && paused) {
+    } else if (!this.dest.spec.paused && !gone && paused) {
       await this.queue.resume();
       this.log.info('Resumed destination');
     }
@@ -120,19 +136,37 @@ export class DeliveryWorker {
       log.warn('Event body is gone (purged); dropping delivery');
       return;
     }
+    let probing = false;
+    if (this.breakerConfig) {
+      const verdict = admit(await this.breaker.read(), this.breakerConfig, now());
+      if (verdict.action === 'hold' || (verdict.action === 'probe' && !(probing = await this.breaker.tryProbe(this.timeoutMs + 5_000)))) {
+        // Stop the whole queue (every replica) until the next probe; this job goes back to waiting
+        // without using an attempt.
+        const delayMs = verdict.action === 'hold' ? verdict.delayMs : 1_000;
+        await this.queue.rateLimit(delayMs);
+        throw Worker.RateLimitError();
+      }
+      if (verdict.action === 'expire') {
+        return this.deadLetter(job, attempt, 'exhausted', 'circuit open longer than maxOpenDuration', 'circuit open longer than maxOpenDuration', undefined, log);
+      }
+    }
+    const timestamp = Math.floor(now() / 1000);
     const headers: Record<string, string> = {
       ...this.dest.spec.headers,
       ...this.deps.secretHeaders,
       'content-type': 'application/json',
       'user-agent': `Herald/${this.deps.version}`,
       'webhook-id': eventId,
-      'webhook-timestamp': String(Math.floor(now() / 1000)),
+      'webhook-timestamp': String(timestamp),
     };
+    const secrets = this.deps.keyring?.activeAt(new Date(now()));
+    if (secrets && secrets.length > 0) headers['webhook-signature'] = sign({ id: eventId, timestamp, body: stored.body, secrets });
     metrics.inFlight.inc({ destination });
     const sent = await this.sender.send({ url: this.dest.spec.url, body: stored.body, headers, timeoutMs: this.timeoutMs }).finally(() => metrics.inFlight.dec({ destination }));
     const finished = now();
     const outcome = classifyAttempt(sent.result, finished);
     const status = sent.result.kind === 'response' ? sent.result.status : undefined;
+    if (this.breakerConfig) await this.recordBreaker(outcome.outcome === 'success', probing, finished, log);
 
     if (outcome.outcome === 'success') {
       metrics.deliveries.inc({ destination, outcome: 'success' });
@@ -164,15 +198,42 @@ export class DeliveryWorker {
     metrics.duration.observe({ destination, outcome: decision.action === 'retry' ? 'retry' : 'failed' }, sent.durationMs / 1000);
     metrics.deliveries.inc({ destination, outcome: decision.action === 'retry' ? 'retry' : 'failed' });
 
+    if (outcome.gone) await this.disable(outcome.reason, finished, log);
     if (decision.action === 'retry') {
       log.warn({ status, error: outcome.reason, outcome: 'retry', retryInMs: decision.delayMs }, 'Delivery failed; will retry');
       throw new RetryableDeliveryError(outcome.reason, decision.delayMs);
     }
-    metrics.deadLetters.inc({ destination, reason: decision.reason });
-    metrics.attempts.observe({ destination, result: 'dead' }, attempt);
-    await Promise.all([stats.deadLettered(destination), this.deps.alerts?.note({ id: eventId, error: outcome.reason, at: finished })]);
-    log.error({ status, error: outcome.reason, outcome: 'dead', reason: decision.reason, gone: outcome.gone ?? false }, 'Delivery dead-lettered');
-    throw new UnrecoverableError(`${decision.detail}: ${outcome.reason}`);
+    return this.deadLetter(job, attempt, decision.reason, `${decision.detail}: ${outcome.reason}`, outcome.reason, status, log);
+  }
+
+  /** Moves a delivery to the dead-letter store (BullMQ's failed set) and notes it for the digest email. */
+  private async deadLetter(job: Job<DeliveryJobData>, attempt: number, reason: 'permanent' | 'exhausted', detail: string, error: string, status: number | undefined, log: Logger): Promise<never> {
+    const destination = this.dest.name;
+    const at = (this.deps.clock ?? Date.now)();
+    this.deps.metrics.deadLetters.inc({ destination, reason });
+    this.deps.metrics.attempts.observe({ destination, result: 'dead' }, attempt);
+    await Promise.all([this.deps.stats.deadLettered(destination), this.deps.alerts?.note({ id: job.data.e, error, at })]);
+    log.error({ status, error, outcome: 'dead', reason, detail }, 'Delivery dead-lettered');
+    throw new UnrecoverableError(detail);
+  }
+
+  private async recordBreaker(success: boolean, probing: boolean, now: number, log: Logger): Promise<void> {
+    const { before, after } = await this.breaker.record(success, this.breakerConfig!, now);
+    if (probing) await this.breaker.releaseProbe();
+    this.deps.metrics.circuitOpen.set({ destination: this.dest.name }, after.open ? 1 : 0);
+    if (!before.open && after.open) log.warn({ failures: after.failures, probeInMs: after.probeIntervalMs }, 'Circuit opened; holding deliveries and probing');
+    else if (before.open && !after.open) log.info('Circuit closed; deliveries resume');
+  }
+
+  /**
+   * A 410 Gone means the receiver retired this endpoint: stop sending (pause the queue, keep the
+   * events) until an operator points the destination elsewhere or resumes it.
+   */
+  private async disable(reason: string, at: number, log: Logger): Promise<void> {
+    await this.deps.stats.disable(this.dest.name, this.dest.spec.url, reason, at);
+    this.deps.metrics.disabled.set({ destination: this.dest.name }, 1);
+    await this.queue.pause();
+    log.error({ error: reason }, 'Receiver answered 410 Gone; destination disabled (queue paused, events kept)');
   }
 
   /**
@@ -202,4 +263,13 @@ function redactedUrl(url: string): string {
   } catch {
     return '[invalid url]';
   }
+}
+
+/**
+ * BullMQ's limiter counts in fixed windows, which allows up to twice the rate across a window edge.
+ * Short windows (one job per 1/rate s, or a tenth of the rate per 100 ms) keep bursts near the rate.
+ */
+export function limiterFor(perSecond: number): { max: number; duration: number } {
+  if (perSecond <= 10) return { max: 1, duration: Math.round(1000 / perSecond) };
+  return { max: Math.ceil(perSecond / 10), duration: 100 };
 }

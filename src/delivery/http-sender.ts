@@ -1,4 +1,7 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
+import { readCappedBody } from '../security/read-body.js';
+import { createDeliveryAgent } from '../security/guarded-dispatcher.js';
+import type { AddressPolicy } from '../security/address.js';
 import type { AttemptResult } from './classify.js';
 
 export interface SendRequest {
@@ -15,9 +18,7 @@ export interface SendResult {
   responseSnippet?: string;
 }
 
-/** How much of a receiver's response body is read; the rest is discarded unread. */
-export const MAX_RESPONSE_BYTES = 64 * 1024;
-const SNIPPET_BYTES = 512;
+const SNIPPET_CHARS = 512;
 
 /**
  * Sends deliveries over one keep-alive connection pool (per destination: the worker owns one sender
@@ -25,7 +26,14 @@ const SNIPPET_BYTES = 512;
  * body, so a receiver that trickles bytes cannot hold a worker slot past `timeoutMs`.
  */
 export class HttpSender {
-  constructor(private readonly dispatcher: Dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 128 })) {}
+  private readonly dispatcher: Dispatcher;
+
+  /** Every connection goes through the SSRF guard of `policy`, checked on the resolved address. */
+  constructor(opts: { policy: AddressPolicy; connections?: number; verifyTls?: boolean; dispatcher?: Dispatcher }) {
+    this.dispatcher =
+      opts.dispatcher ??
+      createDeliveryAgent({ policy: opts.policy, connections: opts.connections ?? 128, keepAliveTimeoutMs: 30_000, tls: { rejectUnauthorized: opts.verifyTls ?? true } });
+  }
 
   async send(req: SendRequest): Promise<SendResult> {
     const started = performance.now();
@@ -40,7 +48,8 @@ export class HttpSender {
         headersTimeout: req.timeoutMs,
         bodyTimeout: req.timeoutMs,
       });
-      const snippet = await readCapped(res.body, MAX_RESPONSE_BYTES, SNIPPET_BYTES);
+      const { text } = await readCappedBody(res.body, { deadline: signal });
+      const snippet = text.slice(0, SNIPPET_CHARS);
       const retryAfter = res.headers['retry-after'];
       return {
         result: { kind: 'response', status: res.statusCode, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter },
@@ -49,7 +58,7 @@ export class HttpSender {
       };
     } catch (err) {
       const e = err as { code?: string; name?: string; message?: string };
-      const timedOut = signal.aborted || e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT';
+      const timedOut = signal.aborted || e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT' || e.code === 'HERALD_DELIVERY_TIMEOUT';
       return {
         result: timedOut
           ? { kind: 'error', code: 'timeout', message: `no complete response within ${req.timeoutMs} ms` }
@@ -62,23 +71,4 @@ export class HttpSender {
   async close(): Promise<void> {
     await this.dispatcher.close().catch(() => undefined);
   }
-}
-
-/** Reads at most `max` bytes (keeping the first `keep`), then drops the connection rather than reading a huge body. */
-async function readCapped(body: Dispatcher.ResponseData['body'], max: number, keep: number): Promise<string> {
-  let read = 0;
-  const chunks: Buffer[] = [];
-  let kept = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    read += chunk.length;
-    if (kept < keep) {
-      chunks.push(chunk.subarray(0, keep - kept));
-      kept += Math.min(chunk.length, keep - kept);
-    }
-    if (read >= max) {
-      body.destroy();
-      break;
-    }
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { IngestEvent } from '../api/event.js';
@@ -39,6 +40,7 @@ export function createIngestApp(deps: IngestAppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(securityHeaders);
+  app.use(requestId);
   addOpsRoutes(app, { registry: deps.registry, readiness: deps.readiness, isShuttingDown: deps.isShuttingDown });
 
   const raw = express.raw({ type: () => true, limit: deps.maxBodyBytes });
@@ -58,7 +60,7 @@ export function createIngestApp(deps: IngestAppDeps): Express {
     const idempotencyKey = headerKey(req);
     const result = await deps.service.accept(withPrincipal({ event, ...(idempotencyKey ? { idempotencyKey } : {}) }, principal));
     if (result.duplicate) res.set('idempotent-replayed', 'true');
-    deps.logger.debug({ eventId: result.id, destinations: result.destinations, duplicate: result.duplicate }, 'Accepted event');
+    deps.logger.debug({ eventId: result.id, requestId: res.locals.requestId, producer: principal?.name, destinations: result.destinations, duplicate: result.duplicate }, 'Accepted event');
     res.status(202).json({ id: result.id, destinations: result.destinations, ...(result.duplicate ? { duplicate: true } : {}) });
   });
 
@@ -164,6 +166,15 @@ function parseBatch(body: Buffer | undefined, contentType: string, max: number):
   return items;
 }
 
+/** Echoes the caller's X-Request-Id (or makes one) so a request can be followed through logs. */
+function requestId(req: Request, res: Response, next: NextFunction): void {
+  const given = req.headers['x-request-id'];
+  const id = typeof given === 'string' && /^[\x21-\x7e]{1,128}$/.test(given) ? given : randomUUID();
+  res.locals.requestId = id;
+  res.set('x-request-id', id);
+  next();
+}
+
 function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
   res.set({
     'x-content-type-options': 'nosniff',
@@ -192,7 +203,8 @@ function errorHandler(deps: IngestAppDeps) {
         ? { code: 'body_too_large', message: `the body exceeds the limit of ${deps.maxBodyBytes} bytes` }
         : { code: err.type ?? 'bad_request', message: err.message };
     }
-    if (status >= 500) deps.logger.error({ err, path: req.path }, 'Ingest request failed');
+    if (status === 503) deps.logger.warn({ err: (err as Error).cause ?? err, requestId: res.locals.requestId }, 'Event store unavailable; answered 503');
+    else if (status >= 500) deps.logger.error({ err, path: req.path, requestId: res.locals.requestId }, 'Ingest request failed');
     if (status === 503 || (status >= 400 && status < 500)) deps.metrics.events.inc({ result: status === 503 ? 'unavailable' : 'invalid' });
     if (res.headersSent) return;
     res.status(status).set(headers).json({ error: body });

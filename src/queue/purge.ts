@@ -32,6 +32,6 @@ export async function purgeDestination(queue: Queue<DeliveryJobData>, events: Ev
     }
   }
   await queue.obliterate({ force: true });
-  await redis.del(keys.stats(destination), keys.alertPending(destination), keys.alertState(destination), keys.alertLock(destination));
+  await redis.del(keys.stats(destination), keys.alertPending(destination), keys.alertState(destination), keys.alertLock(destination), keys.breaker(destination));
   return purged;
 }

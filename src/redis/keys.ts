@@ -27,6 +27,10 @@ export class RedisKeys {
   alertLock(destination: string): string {
     return `${this.prefix}:{d:${destination}}:alerts:lock`;
   }
+  /** The destination's circuit breaker state, shared by its replicas. */
+  breaker(destination: string): string {
+    return `${this.prefix}:{d:${destination}}:breaker`;
+  }
   /** One stored delivery body plus its reference count. */
   event(id: string): string {
     return `${this.prefix}:{e:${id}}`;

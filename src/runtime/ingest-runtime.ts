@@ -9,6 +9,9 @@ import type { Logger } from '../log/logger.js';
 import { ingestMetrics } from '../metrics/metrics.js';
 import { DeliveryQueues } from '../queue/delivery-queue.js';
 import { boundPort, closeServer, listen } from '../server/listen.js';
+import { ConfigError } from '../config/config.js';
+import { IngestAuth } from '../ingest/authenticate.js';
+import { TokenBucket } from '../ratelimit/token-bucket.js';
 import type { RedisRuntime } from './redis-runtime.js';
 
 export interface IngestHandle {
@@ -27,6 +30,7 @@ export async function startIngest(opts: {
   rt: RedisRuntime;
   port?: number;
   isShuttingDown?: () => boolean;
+  /** Overrides HERALD_INGEST_AUTH/HERALD_API_KEYS_FILE (tests). */
   authenticate?: IngestAppDeps['authenticate'];
 }): Promise<IngestHandle> {
   const { config, rt, registry } = opts;
@@ -38,6 +42,17 @@ export async function startIngest(opts: {
   watcher.onChange((d) => service.setDestinations(d));
   await watcher.start();
   service.setDestinations(watcher.destinations);
+  let auth: IngestAuth | undefined;
+  let authenticate = opts.authenticate;
+  if (!authenticate && config.HERALD_API_KEYS_FILE) {
+    auth = await IngestAuth.open(config.HERALD_API_KEYS_FILE, new TokenBucket({ redis: rt.redis, prefix: rt.keys.prefix }), logger);
+    authenticate = auth.authenticate;
+    logger.info({ file: config.HERALD_API_KEYS_FILE }, 'Ingest requires an API key (Authorization: Bearer)');
+  } else if (!authenticate && config.HERALD_INGEST_AUTH === 'required') {
+    throw new ConfigError(['HERALD_API_KEYS_FILE: ingest requires API keys; point HERALD_API_KEYS_FILE at a key file, or set HERALD_INGEST_AUTH=off to accept anonymous events']);
+  } else if (!authenticate) {
+    logger.warn('Ingest authentication is OFF: anyone who reaches this port can send events');
+  }
   const app = createIngestApp({
     service,
     metrics,
@@ -47,7 +62,7 @@ export async function startIngest(opts: {
     maxBatch: config.HERALD_MAX_BATCH,
     readiness: [rt.readiness()],
     ...(opts.isShuttingDown ? { isShuttingDown: opts.isShuttingDown } : {}),
-    ...(opts.authenticate ? { authenticate: opts.authenticate } : {}),
+    ...(authenticate ? { authenticate } : {}),
   });
   const server = await listen(app, opts.port ?? config.HERALD_HTTP_PORT, config.HERALD_HTTP_HOST);
   const port = boundPort(server);
@@ -59,6 +74,7 @@ export async function startIngest(opts: {
     watcher,
     async close() {
       await closeServer(server);
+      auth?.close();
       await watcher.close();
       await queues.close();
     },

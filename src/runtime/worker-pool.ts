@@ -4,6 +4,10 @@ import type { Config } from '../config/config.js';
 import { DeliveryStatsStore } from '../delivery/delivery-stats.js';
 import { DeliveryWorker } from '../delivery/delivery-worker.js';
 import { readSecretHeaders } from '../delivery/secret-headers.js';
+import { HttpSender } from '../delivery/http-sender.js';
+import { deliveryAddressPolicy } from '../security/delivery-policy.js';
+import { loadSigningKeyring } from '../signing/signing-secrets.js';
+import type { SigningKeyring } from '../signing/signing-keyring.js';
 import { DestinationRegistry, DestinationWatcher } from '../destinations/registry.js';
 import { EventStore } from '../events/event-store.js';
 import type { Logger } from '../log/logger.js';
@@ -38,6 +42,7 @@ export class WorkerPool {
   private readonly metrics;
   private readonly log: Logger;
   private chain: Promise<void> = Promise.resolve();
+  private readonly policy;
 
   constructor(private readonly opts: WorkerPoolOptions) {
     const { rt } = opts;
@@ -45,6 +50,7 @@ export class WorkerPool {
     this.events = new EventStore(rt.redis, rt.keys);
     this.stats = new DeliveryStatsStore(rt.redis, rt.keys);
     this.metrics = deliveryMetrics(opts.registry);
+    this.policy = deliveryAddressPolicy(opts.config);
     this.watcher = new DestinationWatcher(new DestinationRegistry(rt.redis, rt.keys), rt.connection('subscriber'), rt.keys, this.log);
   }
 
@@ -74,10 +80,16 @@ export class WorkerPool {
       const specJson = JSON.stringify(d.spec);
       const existing = this.workers.get(d.name);
       if (existing && existing.spec === specJson) continue;
-      if (existing) {
+      if (existing && changeAppliesLive(existing.spec, d)) {
         await existing.worker.update(d);
         existing.spec = specJson;
         continue;
+      }
+      if (existing) {
+        // Limits, secrets and the breaker are fixed when a worker starts: restart it, finishing in-flight work first.
+        this.workers.delete(d.name);
+        await Promise.all([existing.worker.close(this.opts.config.HERALD_SHUTDOWN_TIMEOUT), existing.alerts.close()]);
+        this.log.info({ destination: d.name }, 'Restarting delivery worker for a changed spec');
       }
       await this.startOne(d, specJson);
     }
@@ -94,13 +106,14 @@ export class WorkerPool {
     const { opts } = this;
     const logger = opts.logger.child({ destination: d.name });
     let secretHeaders: Record<string, string> | undefined;
-    if (d.spec.headersFrom) {
-      try {
-        secretHeaders = await readSecretHeaders(opts.config.HERALD_SECRETS_DIR, d.spec.headersFrom.secretRef.name);
-      } catch (err) {
-        logger.error({ err }, 'Cannot read header secret; not starting this worker until it exists');
-        return;
-      }
+    let keyring: SigningKeyring | undefined;
+    try {
+      if (d.spec.headersFrom) secretHeaders = await readSecretHeaders(opts.config.HERALD_SECRETS_DIR, d.spec.headersFrom.secretRef.name);
+      if (d.spec.signing) keyring = await loadSigningKeyring(opts.config.HERALD_SECRETS_DIR, d.spec.signing.secretRef.name);
+    } catch (err) {
+      // Sending unsigned or without credentials would be worse than waiting: the events stay queued.
+      logger.error({ err: (err as Error).message }, 'Cannot read the destination\'s Secret; not starting its worker until it is readable');
+      return;
     }
     const alerts = new DeadLetterAlerts({
       redis: opts.rt.redis,
@@ -123,7 +136,9 @@ export class WorkerPool {
       metrics: this.metrics,
       logger: opts.logger,
       version: opts.version,
+      sender: new HttpSender({ policy: this.policy, connections: Math.max(d.spec.concurrency, 1), verifyTls: opts.config.HERALD_TLS_VERIFY }),
       ...(secretHeaders ? { secretHeaders } : {}),
+      ...(keyring ? { keyring } : {}),
       lockDurationMs: opts.lockDurationMs ?? opts.config.HERALD_LOCK_DURATION,
       stalledIntervalMs: opts.stalledIntervalMs ?? Math.max(1_000, Math.floor(opts.config.HERALD_LOCK_DURATION / 2)),
     });
@@ -139,4 +154,9 @@ export class WorkerPool {
     this.workers.clear();
     await Promise.allSettled(all.flatMap((w) => [w.worker.close(timeoutMs), w.alerts.close()]));
   }
+}
+
+function changeAppliesLive(previousSpec: string, next: ResolvedDestination): boolean {
+  const prev = JSON.parse(previousSpec) as ResolvedDestination['spec'];
+  return JSON.stringify({ ...prev, paused: false, concurrency: 0 }) === JSON.stringify({ ...next.spec, paused: false, concurrency: 0 });
 }

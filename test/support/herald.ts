@@ -60,6 +60,7 @@ export async function startHerald(opts: { redisUrl: string; prefix?: string; env
     HERALD_DIGEST_WINDOW: '300ms',
     HERALD_DIGEST_SUPPRESS: '1h',
     HERALD_SHUTDOWN_TIMEOUT: '5s',
+    HERALD_INGEST_AUTH: 'off',
     ...(opts.smtpUrl ? { SMTP_URL: opts.smtpUrl, ALERT_EMAIL_TO: 'ops@example.test' } : {}),
     ...opts.env,
   });

@@ -34,6 +34,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
     const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined); // refused until the server listens; the loop below retries
     await waitFor(async () => {
       try {
         if (probe.status !== 'ready') await probe.connect();
