@@ -6,12 +6,12 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, openSync, closeSync } from 'node:fs';
+import { existsSync, openSync, closeSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -60,16 +60,20 @@ export function kubeToolPath(name: string, toolsDir?: string): string {
 }
 
 // Children outlive a crashed or force-exited test worker unless we kill them here;
-// 'exit' handlers must be synchronous, which kill() is.
+// 'exit' handlers must be synchronous, which kill() and rmSync() are.
 const live = new Set<ChildProcess>();
+const liveDirs = new Set<string>();
 let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const c of live) c.kill('SIGKILL');
+    for (const d of liveDirs) rmSync(d, { recursive: true, force: true, maxRetries: 3 });
+  });
+}
 function track(p: ChildProcess): void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const c of live) c.kill('SIGKILL');
-    });
-  }
+  installExitHook();
   live.add(p);
   p.once('exit', () => live.delete(p));
 }
@@ -125,7 +129,7 @@ async function awaitReady(p: Proc, probe: () => Promise<boolean>, timeoutMs: num
     if (p.child.exitCode !== null || p.child.signalCode !== null) {
       throw new Error(
         `${p.name} exited during startup (code ${p.child.exitCode}, signal ${p.child.signalCode})\n` +
-          `--- last lines of ${p.log} ---\n${await logTail(p.log)}`,
+          `--- last lines of ${basename(p.log)} ---\n${await logTail(p.log)}`,
       );
     }
     try {
@@ -137,7 +141,7 @@ async function awaitReady(p: Proc, probe: () => Promise<boolean>, timeoutMs: num
     if (Date.now() > deadline) {
       throw new Error(
         `timed out after ${timeoutMs} ms waiting for ${p.name} to become ready (${last})\n` +
-          `--- last lines of ${p.log} ---\n${await logTail(p.log)}`,
+          `--- last lines of ${basename(p.log)} ---\n${await logTail(p.log)}`,
       );
     }
     await delay(100);
@@ -234,6 +238,8 @@ export async function startKubeApiServer(opts: KubeEnvOptions = {}): Promise<Kub
   const bin = Object.fromEntries(wanted.map((b) => [b, kubeToolPath(b, toolsDir)])) as Record<string, string>;
 
   const dir = await mkdtemp(join(tmpdir(), 'herald-kube-'));
+  installExitHook();
+  liveDirs.add(dir);
   let etcd: Proc | undefined;
   let apiserver: Proc | undefined;
   let kcm: Proc | undefined;
@@ -247,12 +253,14 @@ export async function startKubeApiServer(opts: KubeEnvOptions = {}): Promise<Kub
     await halt(apiserver);
     await halt(etcd);
     await rm(dir, { recursive: true, force: true });
+    liveDirs.delete(dir);
   };
 
   try {
     await makeCerts(dir);
     const token = randomBytes(24).toString('hex');
-    // static token file format: token,user,uid,"group1,group2"
+    // A static token keeps clients simple (no client certs to wire into client-node);
+    // system:masters bypasses RBAC. Format: token,user,uid,"group1,group2".
     await writeFile(join(dir, 'tokens.csv'), `${token},herald-admin,herald-admin,"system:masters"\n`, { mode: 0o600 });
     const caCert = await readFile(join(dir, 'ca.crt'), 'utf8');
 
@@ -287,6 +295,9 @@ export async function startKubeApiServer(opts: KubeEnvOptions = {}): Promise<Kub
       '--allow-privileged=true',
       // No token controller runs here, so pods referencing the default SA would be rejected.
       '--disable-admission-plugins=ServiceAccount',
+      // With the default (0) a SIGTERM'd apiserver hung on open watches (the controller
+      // manager's, or the controller under test's) until halt() SIGKILLed it after 10 s.
+      '--shutdown-watch-termination-grace-period=2s',
     ];
     const startApiServer = async () => {
       apiserver = launch('kube-apiserver', bin['kube-apiserver']!, apiArgs, join(dir, 'kube-apiserver.log'));

@@ -196,10 +196,16 @@ main_build() {
   build "$hdir" "$here/helm" "$hflags" helm=helm.sh/helm/v3/cmd/helm
   link "$hdir" helm
 
+  # Running each binary catches a cached file that is corrupt or built for another arch.
   log "done; binaries:"
-  local b
+  local b v
   for b in kube-apiserver kube-controller-manager etcd helm; do
-    printf '  %s -> %s\n' "$tools_dir/bin/$b" "$(readlink -f "$tools_dir/bin/$b")" >&2
+    case $b in
+      helm) v="$("$tools_dir/bin/$b" version --short)" ;;
+      etcd) v="$("$tools_dir/bin/$b" --version | head -n1)" ;;
+      *) v="$("$tools_dir/bin/$b" --version)" ;;
+    esac
+    printf '  %-60s %s\n' "$tools_dir/bin/$b" "$v" >&2
   done
 }
 
