@@ -1,15 +1,17 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RULES = 'manifests/prometheus/herald-rules.yaml';
 const RULE_TESTS = 'test/prometheus/herald-rules.test.yaml';
 const RUNBOOK = 'docs/runbook.md';
 const RUNBOOK_URL = 'https://github.com/herald-dev/herald/blob/main/docs/runbook.md#';
+const DASHBOARDS = { 'herald-overview': 'manifests/grafana/herald-overview.json', 'herald-destination': 'manifests/grafana/herald-destination.json' };
 
 interface Rule {
   alert?: string;
@@ -21,6 +23,19 @@ interface Rule {
 }
 interface RuleFile {
   groups: { name: string; rules: Rule[] }[];
+}
+interface Panel {
+  type: string;
+  title: string;
+  datasource?: { type: string; uid: string };
+  targets?: { refId: string; expr: string; datasource?: { uid: string } }[];
+}
+interface Dashboard {
+  uid: string;
+  title: string;
+  schemaVersion: number;
+  panels: Panel[];
+  templating: { list: { name: string; type: string; query: unknown; datasource?: { uid: string } }[] };
 }
 interface RuleTestFile {
   rule_files: string[];
@@ -118,5 +133,53 @@ describe('Prometheus rules', () => {
       expect(cases.some((c) => (c.exp_alerts ?? []).length > 0), `no case in ${RULE_TESTS} expects ${name} to fire`).toBe(true);
       expect(cases.some((c) => (c.exp_alerts ?? []).length === 0), `no case in ${RULE_TESTS} expects ${name} to stay silent`).toBe(true);
     });
+  });
+});
+
+describe('Grafana dashboards', () => {
+  const dashboards = Object.entries(DASHBOARDS).map(([uid, path]) => ({ uid, path, board: JSON.parse(read(path)) as Dashboard }));
+
+  it.each(dashboards)('$path has a stable uid, schemaVersion 39 and a Prometheus datasource variable', ({ uid, board }) => {
+    expect(board.uid).toBe(uid);
+    expect(board.schemaVersion).toBe(39);
+    expect(board.templating.list.find((v) => v.name === 'datasource')).toMatchObject({ type: 'datasource', query: 'prometheus' });
+  });
+
+  it.each(dashboards)('$path queries ${datasource} from every panel and target', ({ board }) => {
+    const panels = board.panels.filter((p) => p.type !== 'row');
+    expect(panels.length).toBeGreaterThan(0);
+    for (const p of panels) {
+      expect(p.datasource?.uid, p.title).toBe('${datasource}');
+      expect(p.targets?.length, p.title).toBeGreaterThan(0);
+      for (const t of p.targets ?? []) expect(t.datasource?.uid, `${p.title} ${t.refId}`).toBe('${datasource}');
+    }
+  });
+
+  it('herald-destination picks the destination from herald_queue_backlog', () => {
+    const board = dashboards.find((d) => d.uid === 'herald-destination')!.board;
+    const variable = board.templating.list.find((v) => v.name === 'destination');
+    expect(variable).toMatchObject({ type: 'query', datasource: { uid: '${datasource}' } });
+    expect(JSON.stringify(variable?.query)).toContain('label_values(herald_queue_backlog, destination)');
+    for (const p of board.panels.filter((p) => p.type !== 'row')) {
+      for (const t of p.targets ?? []) expect(t.expr, `${p.title} ${t.refId}`).toContain('$destination');
+    }
+  });
+
+  it('use only valid PromQL in targets[].expr (checked by promtool)', () => {
+    // Each expression, with $destination filled in, becomes a recording rule that promtool parses.
+    const rules = dashboards.flatMap(({ uid, board }) =>
+      board.panels.flatMap((p) =>
+        (p.targets ?? []).map((t) => ({ record: `dashboard:${uid.replace(/-/g, '_')}:check`, expr: t.expr.replaceAll('$destination', 'orders') })),
+      ),
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'herald-dashboards-'));
+    try {
+      const file = join(dir, 'dashboard-exprs.yaml');
+      writeFileSync(file, stringify({ groups: [{ name: 'dashboard-exprs', rules }] }));
+      const { ok, output } = promtool(['check', 'rules', file]);
+      expect(ok, output).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import {
   controllerMetrics,
   createRegistry,
@@ -12,6 +13,10 @@ import {
 } from '../../src/metrics/metrics.js';
 
 const DOC = fileURLToPath(new URL('../../docs/metrics.md', import.meta.url));
+const RULES = fileURLToPath(new URL('../../manifests/prometheus/herald-rules.yaml', import.meta.url));
+const DASHBOARDS = ['herald-overview.json', 'herald-destination.json'].map((f) =>
+  fileURLToPath(new URL(`../../manifests/grafana/${f}`, import.meta.url)),
+);
 
 interface CatalogueEntry {
   type: string;
@@ -93,5 +98,32 @@ describe('docs/metrics.md', () => {
     expect(documented.get('herald_controller_is_leader')).toEqual({ type: 'gauge', labels: [] });
     expect(documented.get('herald_deliveries_total')).toEqual({ type: 'counter', labels: ['destination', 'outcome'] });
     expect(documented.size).toBe((await exportedCatalogue()).size);
+  });
+});
+
+/** Every herald_ metric an expression names (recording-rule names, which contain ":", excluded). */
+function referencedMetrics(expr: string): string[] {
+  return [...expr.matchAll(/[A-Za-z_:][A-Za-z0-9_:]*/g)].map((m) => m[0]).filter((t) => t.startsWith('herald_') && !t.includes(':'));
+}
+
+describe('rules and dashboards', () => {
+  it('use only metrics the catalogue declares', async () => {
+    const exported = await exportedCatalogue();
+    const known = (name: string) => {
+      if (name.startsWith('herald_process_') || exported.has(name)) return true;
+      const base = name.replace(/_(bucket|sum|count)$/, '');
+      return base !== name && exported.get(base)?.type === 'histogram';
+    };
+    const rules = parse(readFileSync(RULES, 'utf8')) as { groups: { rules: { expr: string }[] }[] };
+    const exprs = [
+      ...rules.groups.flatMap((g) => g.rules.map((r) => r.expr)),
+      ...DASHBOARDS.flatMap((f) => {
+        const board = JSON.parse(readFileSync(f, 'utf8')) as { panels: { targets?: { expr: string }[] }[] };
+        return board.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+      }),
+    ];
+    const used = new Set(exprs.flatMap(referencedMetrics));
+    expect(used.size).toBeGreaterThan(10);
+    expect([...used].filter((n) => !known(n)).sort()).toEqual([]);
   });
 });
