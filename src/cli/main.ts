@@ -6,6 +6,7 @@ import { dlqHelp, runDlq } from './dlq.js';
 import { ingestHelp, runIngest } from './ingest.js';
 import { runWorker, workerHelp } from './worker.js';
 import { keysHelp, runKeys } from './keys.js';
+import { resumeHelp, runResume } from './resume.js';
 
 interface Command {
   summary: string;
@@ -18,11 +19,12 @@ const commands: Record<string, Command> = {
   ingest: { summary: 'serve the ingest API (POST /ingest)', help: ingestHelp, run: runIngest },
   worker: { summary: 'deliver the queued events of one destination', help: workerHelp, run: runWorker },
   dlq: { summary: 'list, show, replay or purge dead letters', help: dlqHelp, run: runDlq },
+  resume: { summary: 'resume a destination disabled by a 410 Gone', help: resumeHelp, run: runResume },
   keys: { summary: 'make ingest API keys and webhook signing secrets', help: keysHelp, run: runKeys },
 };
 
 /** Commands that finish (as opposed to servers that run until signalled). */
-const ONE_SHOT = new Set(['dlq', 'keys']);
+const ONE_SHOT = new Set(['dlq', 'keys', 'resume']);
 
 /** Registers a subcommand from a module that is loaded lazily (the controller pulls in the Kubernetes client). */
 export function registerCommand(name: string, cmd: Command): void {

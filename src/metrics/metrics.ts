@@ -117,7 +117,7 @@ export function deliveryMetrics(registry: Registry) {
     }),
     alerts: new Counter({
       name: 'herald_alert_emails_total',
-      help: 'Alert emails by kind (digest, recovered) and result (sent, failed, suppressed).',
+      help: 'Alert emails by kind (digest, recovered) and result (sent, failed).',
       labelNames: ['destination', 'kind', 'result'],
       registers: [registry],
     }),

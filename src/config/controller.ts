@@ -1,0 +1,136 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { durationString, parseDuration } from '../api/duration.js';
+import { ConfigError } from './config.js';
+
+const ms = durationString.transform(parseDuration);
+/** DNS-1123 subdomain: the rule for ConfigMap, Secret, ServiceAccount and Lease names. */
+const objectName = z
+  .string()
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'must be a DNS-1123 name (lower-case letters, digits, "-" and ".")');
+/** DNS-1123 label: namespaces and label values we derive names from. */
+const label = z
+  .string()
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label (lower-case letters, digits and "-")');
+
+/**
+ * Environment of `herald controller`, set by the Helm chart. Parsed once, frozen, and every bad
+ * variable is listed in one ConfigError. Redis settings come from the shared Config (REDIS_URL,
+ * HERALD_REDIS_PREFIX); workers get theirs from the ConfigMap and Secret named here.
+ */
+export const ControllerEnvSchema = z.object({
+  /** Image of the worker pods (the Herald image itself), e.g. ghcr.io/acme/herald:1.2.3. Required. */
+  HERALD_WORKER_IMAGE: z.string({ error: 'is required: the image the worker Deployments run' }).min(1),
+  HERALD_WORKER_IMAGE_PULL_POLICY: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
+  /** ConfigMap with the workers' environment (REDIS_URL, HERALD_REDIS_PREFIX, ...), mounted with envFrom. */
+  HERALD_WORKER_CONFIGMAP: objectName.optional(),
+  /** Secret with the workers' secret environment (REDIS_URL with a password, SMTP_URL), mounted with envFrom. */
+  HERALD_WORKER_SECRET: objectName.optional(),
+  /** ServiceAccount of worker pods; they never call the Kubernetes API, so its token is not mounted. */
+  HERALD_WORKER_SERVICE_ACCOUNT: objectName.optional(),
+  /** Port the workers serve /healthz, /readyz and /metrics on; the probes target it. */
+  HERALD_WORKER_PORT: z.coerce.number().int().min(1).max(65535).default(8080),
+  HERALD_SECRETS_DIR: z.string().startsWith('/', 'must be an absolute path').default('/var/run/herald/secrets'),
+  /** Namespace whose Destinations this controller serves; defaults to its own (POD_NAMESPACE). */
+  HERALD_WATCH_NAMESPACE: label.optional(),
+  /** The controller's own namespace, from the downward API. */
+  POD_NAMESPACE: label.optional(),
+  /** Leader-election identity, from the downward API; falls back to HOSTNAME (the pod name in Kubernetes). */
+  POD_NAME: z.string().min(1).max(128).optional(),
+  HOSTNAME: z.string().min(1).max(128).optional(),
+  HERALD_LEASE_NAME: objectName.default('herald-controller'),
+  /** Defaults to the watched namespace. */
+  HERALD_LEASE_NAMESPACE: label.optional(),
+  /** Helm release name: `app.kubernetes.io/instance` of everything the controller creates. */
+  HERALD_INSTANCE: label.default('herald'),
+  /** Every Destination is reconciled at least this often even without changes (drift repair). */
+  HERALD_RESYNC_PERIOD: ms.default(parseDuration('10m')),
+  /** How often a Destination's status is refreshed from Redis (backlog, counters, last error). */
+  HERALD_STATUS_REFRESH: ms.default(parseDuration('20s')),
+  HERALD_LEASE_DURATION: ms.default(parseDuration('15s')),
+  HERALD_RENEW_DEADLINE: ms.default(parseDuration('10s')),
+  HERALD_RETRY_PERIOD: ms.default(parseDuration('2s')),
+  /** Destinations reconciled in parallel (never the same one twice at once). */
+  HERALD_CONTROLLER_WORKERS: z.coerce.number().int().min(1).max(32).default(2),
+  /** A watch that delivers no event or bookmark for this long is presumed stalled and reopened. */
+  HERALD_WATCH_IDLE_TIMEOUT: ms.default(parseDuration('3m')),
+});
+
+/** Settings that shape the worker Deployments; part of the config checksum that rolls workers. */
+export interface WorkerSettings {
+  image: string;
+  imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  instance: string;
+  configMapName?: string;
+  secretName?: string;
+  serviceAccountName?: string;
+  port: number;
+  secretsDir: string;
+}
+
+export interface ControllerConfig {
+  worker: WorkerSettings;
+  /** Namespace whose Destinations are reconciled. */
+  namespace: string;
+  identity: string;
+  lease: { name: string; namespace: string; durationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+  resyncMs: number;
+  statusRefreshMs: number;
+  workers: number;
+  watchIdleTimeoutMs: number;
+}
+
+/**
+ * Reads the controller's configuration from an environment (process.env in cmd/, a literal in tests).
+ * @throws ConfigError listing every invalid or missing variable.
+ */
+export function loadControllerConfig(env: Record<string, string | undefined>): Readonly<ControllerConfig> {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(ControllerEnvSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') input[key] = v;
+  }
+  const parsed = ControllerEnvSchema.safeParse(input);
+  const issues = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  const e = parsed.success ? parsed.data : undefined;
+  const namespace = input.HERALD_WATCH_NAMESPACE ?? input.POD_NAMESPACE;
+  if (namespace === undefined) issues.push('HERALD_WATCH_NAMESPACE: set it, or POD_NAMESPACE (downward API), to the namespace whose Destinations to serve');
+  if (e) {
+    // The same invariants client-go's leader election enforces: a leader gives up (renew deadline)
+    // strictly before others may take over (lease duration), and retries several times before that.
+    if (e.HERALD_RENEW_DEADLINE >= e.HERALD_LEASE_DURATION) issues.push('HERALD_RENEW_DEADLINE: must be shorter than HERALD_LEASE_DURATION');
+    if (e.HERALD_RETRY_PERIOD * 2 > e.HERALD_RENEW_DEADLINE) issues.push('HERALD_RETRY_PERIOD: must be at most half of HERALD_RENEW_DEADLINE');
+    if (e.HERALD_STATUS_REFRESH < 1000) issues.push('HERALD_STATUS_REFRESH: must be at least 1s');
+  }
+  if (issues.length > 0 || !e || namespace === undefined) throw new ConfigError(issues);
+  const config: ControllerConfig = {
+    worker: {
+      image: e.HERALD_WORKER_IMAGE,
+      imagePullPolicy: e.HERALD_WORKER_IMAGE_PULL_POLICY,
+      instance: e.HERALD_INSTANCE,
+      configMapName: e.HERALD_WORKER_CONFIGMAP,
+      secretName: e.HERALD_WORKER_SECRET,
+      serviceAccountName: e.HERALD_WORKER_SERVICE_ACCOUNT,
+      port: e.HERALD_WORKER_PORT,
+      secretsDir: e.HERALD_SECRETS_DIR,
+    },
+    namespace,
+    identity: e.POD_NAME ?? e.HOSTNAME ?? hostname(),
+    lease: {
+      name: e.HERALD_LEASE_NAME,
+      namespace: e.HERALD_LEASE_NAMESPACE ?? namespace,
+      durationMs: e.HERALD_LEASE_DURATION,
+      renewDeadlineMs: e.HERALD_RENEW_DEADLINE,
+      retryPeriodMs: e.HERALD_RETRY_PERIOD,
+    },
+    resyncMs: e.HERALD_RESYNC_PERIOD,
+    statusRefreshMs: e.HERALD_STATUS_REFRESH,
+    workers: e.HERALD_CONTROLLER_WORKERS,
+    watchIdleTimeoutMs: e.HERALD_WATCH_IDLE_TIMEOUT,
+  };
+  Object.freeze(config.worker);
+  Object.freeze(config.lease);
+  return Object.freeze(config);
+}

@@ -1,0 +1,285 @@
+import type { KubeConfig, V1Deployment } from '@kubernetes/client-node';
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import type { ControllerConfig } from '../config/controller.js';
+import { DestinationRegistry } from '../destinations/registry.js';
+import { EventStore } from '../events/event-store.js';
+import type { Logger } from '../log/logger.js';
+import { controllerMetrics, queueMetrics } from '../metrics/metrics.js';
+import { DeliveryQueues } from '../queue/delivery-queue.js';
+import { purgeDestination } from '../queue/purge.js';
+import type { QueueHealth } from '../queue/queue-health.js';
+import type { RedisKeys } from '../redis/keys.js';
+import type { ReadinessCheck } from '../server/ops-routes.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { readDeliveryHealth } from './delivery-health.js';
+import type { DestinationResource } from './destination-resource.js';
+import { LeadershipLostError } from './errors.js';
+import { createEventRecorder } from './events.js';
+import { createControllerKube, createLeaseClient, deploymentSource, destinationSource } from './kube-client.js';
+import { isConflict, KubeRest } from './kube-rest.js';
+import { LeaderElector } from './leader-election.js';
+import { DESTINATION_LABEL, KIND, objectKey, workerListSelector } from './names.js';
+import { controllerOf, Reconciler, type DeliveryPort } from './reconciler.js';
+import { keyOf, Reflector } from './reflector.js';
+import { WorkQueue } from './workqueue.js';
+
+export interface ControllerDeps {
+  /** Credentials and cluster; `loadFromCluster()` in a pod, `loadFromDefault()` elsewhere. */
+  kubeConfig: KubeConfig;
+  /** A general-purpose client (createRedis); the controller shares it for the registry and queue reads. */
+  redis: Redis;
+  keys: RedisKeys;
+  logger: Logger;
+  /** The process's prom-client registry; the controller registers its controller and queue metrics in it. */
+  registry: Registry;
+  config: ControllerConfig;
+  clock?: Clock;
+}
+
+/** A running controller. */
+export interface Controller {
+  /** Whether this replica holds the leader Lease right now. */
+  isLeader(): boolean;
+  /** Readiness checks for the ops server's /readyz: API server reachable; Redis too when leading. */
+  readiness: ReadinessCheck[];
+  /** True when every readiness check passes. */
+  isReady(): Promise<boolean>;
+  /** Stops reconciling, waits for an in-flight reconcile, releases the Lease, stops watching. Idempotent. */
+  close(): Promise<void>;
+}
+
+interface Term {
+  signal: AbortSignal;
+  abort: AbortController;
+  queue: WorkQueue;
+  workers: Promise<void>[];
+  resync?: TimerHandle;
+}
+
+const QUEUE_STATES = ['waiting', 'delayed', 'active', 'dead'] as const;
+
+/**
+ * Starts the Destination controller: watches Destinations and their worker Deployments on every
+ * replica (so a new leader starts with warm caches), and while this replica leads, reconciles each
+ * Destination from a de-duplicating work queue: on every change, every `statusRefreshMs` (delivery
+ * health) and every `resyncMs` (drift). Leadership loss stops reconciling at once.
+ */
+export function startController(deps: ControllerDeps): Controller {
+  const { config, redis, keys } = deps;
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger.child({ component: 'controller' });
+  const metrics = controllerMetrics(deps.registry);
+  const gauges = queueMetrics(deps.registry);
+  const rest = new KubeRest(deps.kubeConfig, { timeoutMs: 15_000 });
+  const kube = createControllerKube(rest);
+  const ns = config.namespace;
+  let term: Term | undefined;
+  let closed = false;
+
+  const enqueue = (key: string) => term?.queue.add(key);
+  const destinations = new Reflector<DestinationResource>({
+    name: 'destinations',
+    source: destinationSource(rest, ns),
+    clock,
+    logger,
+    idleTimeoutMs: config.watchIdleTimeoutMs,
+    onChange: (obj) => enqueue(keyOf(obj)),
+  });
+  const deployments = new Reflector<V1Deployment>({
+    name: 'deployments',
+    source: deploymentSource(rest, ns, workerListSelector(config.worker.instance)),
+    clock,
+    logger,
+    idleTimeoutMs: config.watchIdleTimeoutMs,
+    onChange: (dep) => {
+      const owner = controllerOf(dep);
+      const name = owner?.kind === KIND ? owner.name : dep.metadata?.labels?.[DESTINATION_LABEL];
+      if (name) enqueue(objectKey(ns, name));
+    },
+  });
+
+  const queues = new DeliveryQueues(redis, keys);
+  const eventStore = new EventStore(redis, keys);
+  const destinationRegistry = new DestinationRegistry(redis, keys);
+  const setGauges = (destination: string, q: QueueHealth) => {
+    for (const state of QUEUE_STATES) gauges.depth.set({ destination, state }, q[state]);
+    gauges.backlog.set({ destination }, q.backlog);
+    gauges.oldest.set({ destination }, q.oldestWaitingSeconds);
+  };
+  const deliveries: DeliveryPort = {
+    health: (name, now) => readDeliveryHealth(redis, keys, queues.get(name), name, now),
+    purge: (name) => purgeDestination(queues.get(name), eventStore, redis, keys, name),
+    async forget(name) {
+      for (const state of QUEUE_STATES) gauges.depth.remove({ destination: name, state });
+      gauges.backlog.remove({ destination: name });
+      gauges.oldest.remove({ destination: name });
+      await queues.retain(new Set(destinations.list().map((d) => d.metadata.name).filter((n) => n !== name)));
+    },
+  };
+  const reconciler = new Reconciler({
+    kube,
+    destinations,
+    deployments,
+    registry: destinationRegistry,
+    deliveries,
+    onQueueHealth: setGauges,
+    settings: config.worker,
+    clock,
+    logger,
+    events: createEventRecorder({ kube, clock, logger }),
+    statusRefreshMs: config.statusRefreshMs,
+  });
+
+  async function work(t: Term): Promise<void> {
+    for (;;) {
+      const key = await t.queue.get();
+      if (key === undefined) return;
+      const stopTimer = metrics.duration.startTimer();
+      try {
+        const r = await reconciler.reconcile(key, t.signal);
+        t.queue.forget(key);
+        metrics.reconciles.inc({ result: r.result });
+        // ±10 % so Destinations created together do not refresh in lockstep forever.
+        if (r.requeueAfterMs > 0) t.queue.addAfter(key, Math.round(r.requeueAfterMs * (0.9 + 0.2 * Math.random())));
+      } catch (err) {
+        if (err instanceof LeadershipLostError || t.signal.aborted) {
+          logger.debug({ key }, 'Abandoned reconcile after losing leadership');
+        } else if (isConflict(err)) {
+          // Optimistic concurrency: our cached copy was stale. Normal, and the watch brings the new one.
+          metrics.reconciles.inc({ result: 'requeue' });
+          t.queue.addRateLimited(key);
+          logger.debug({ key }, 'Conflict; requeued');
+        } else {
+          metrics.reconciles.inc({ result: 'error' });
+          const retryInMs = t.queue.addRateLimited(key);
+          logger.error({ key, err, retryInMs }, 'Reconcile failed');
+        }
+      } finally {
+        stopTimer();
+        t.queue.done(key);
+      }
+    }
+  }
+
+  /** Registry entries without a Destination (its finalizer was removed by hand, say) would keep ingest queueing for nobody. */
+  async function collectOrphans(t: Term): Promise<void> {
+    try {
+      // Registry first, cache second: anything published was in the cache before it was published.
+      const entries = await destinationRegistry.list();
+      const names = new Set(destinations.list().map((d) => d.metadata.name));
+      for (const e of entries) {
+        if (names.has(e.name) || t.signal.aborted) continue;
+        await destinationRegistry.remove(e.name);
+        logger.info({ destination: e.name }, 'Removed registry entry without a Destination');
+      }
+    } catch (err) {
+      logger.warn({ err }, 'Could not check the registry for orphaned entries');
+    }
+  }
+
+  function resync(t: Term): void {
+    t.resync = clock.setTimeout(() => {
+      if (t.signal.aborted) return;
+      for (const key of destinations.keys()) t.queue.add(key);
+      void collectOrphans(t);
+      resync(t);
+    }, config.resyncMs);
+  }
+
+  function startTerm(signal: AbortSignal): void {
+    if (closed) return;
+    const abort = new AbortController();
+    signal.addEventListener('abort', () => abort.abort(), { once: true });
+    const t: Term = { signal: abort.signal, abort, queue: new WorkQueue({ clock, onDepth: (n) => metrics.workqueueDepth.set(n) }), workers: [] };
+    term = t;
+    metrics.leader.set(1);
+    void (async () => {
+      await Promise.all([destinations.waitForSync(t.signal), deployments.waitForSync(t.signal)]);
+      if (t.signal.aborted) return;
+      logger.info({ destinations: destinations.keys().length }, 'Caches synced; reconciling');
+      for (const key of destinations.keys()) t.queue.add(key);
+      for (let i = 0; i < config.workers; i++) t.workers.push(work(t));
+      await collectOrphans(t);
+      resync(t);
+    })();
+  }
+
+  function stopTerm(): Term | undefined {
+    const t = term;
+    if (!t) return undefined;
+    term = undefined;
+    t.abort.abort();
+    t.queue.shutDown();
+    if (t.resync !== undefined) clock.clearTimeout(t.resync);
+    metrics.leader.set(0);
+    // Only the leader exports queue gauges (docs/metrics.md).
+    gauges.depth.reset();
+    gauges.backlog.reset();
+    gauges.oldest.reset();
+    return t;
+  }
+
+  const elector = new LeaderElector({
+    client: createLeaseClient(rest, config.lease.namespace, config.lease.name, Math.max(1000, Math.floor(config.lease.renewDeadlineMs / 2))),
+    clock,
+    logger,
+    identity: config.identity,
+    leaseDurationMs: config.lease.durationMs,
+    renewDeadlineMs: config.lease.renewDeadlineMs,
+    retryPeriodMs: config.lease.retryPeriodMs,
+    onStartedLeading: startTerm,
+    onStoppedLeading: () => void stopTerm(),
+    onNewLeader: (identity) => logger.info({ leader: identity ?? null }, 'Leader changed'),
+  });
+
+  metrics.leader.set(0);
+  destinations.start();
+  deployments.start();
+  elector.start();
+
+  const readiness: ReadinessCheck[] = [
+    {
+      name: 'kubernetes',
+      check: async () => {
+        if (!destinations.isHealthy() || !deployments.isHealthy()) throw new Error('cannot list/watch Destinations and Deployments');
+      },
+    },
+    {
+      name: 'redis',
+      check: async () => {
+        if (elector.isLeader()) await redis.ping();
+      },
+    },
+  ];
+
+  return {
+    isLeader: () => elector.isLeader(),
+    readiness,
+    async isReady() {
+      const results = await Promise.allSettled(readiness.map((r) => r.check()));
+      return results.every((r) => r.status === 'fulfilled');
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      // Finish (or abandon at its next write) the reconcile in flight before handing the Lease on,
+      // so the next leader never overlaps with our last write.
+      const t = stopTerm();
+      const errors: unknown[] = [];
+      const step = async (fn: () => Promise<unknown>) => {
+        try {
+          await fn();
+        } catch (err) {
+          errors.push(err);
+        }
+      };
+      await step(async () => Promise.allSettled(t?.workers ?? []));
+      await step(() => elector.close());
+      await step(() => destinations.stop());
+      await step(() => deployments.stop());
+      await step(() => queues.close());
+      if (errors.length > 0) logger.warn({ errors: errors.map(String) }, 'Errors while closing the controller');
+    },
+  };
+}

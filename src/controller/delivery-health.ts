@@ -1,0 +1,45 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { readQueueHealth, type QueueHealth } from '../queue/queue-health.js';
+import type { RedisKeys } from '../redis/keys.js';
+import type { DeliveryHealth } from './destination-resource.js';
+import { kubeTime } from './status.js';
+
+/** Upper bound of `lastError` in status; longer errors are cut with an ellipsis. */
+export const LAST_ERROR_MAX = 512;
+
+/**
+ * Reads a destination's delivery health: queue state from BullMQ and the counters workers keep in
+ * `stats(name)` (delivered, deadLettered, lastError, lastErrorAt, lastSuccessAt; times in ms).
+ * Missing or garbled fields read as absent, never as an error: a brand-new destination has none.
+ */
+export async function readDeliveryHealth(redis: Redis, keys: RedisKeys, queue: Queue, name: string, now: number): Promise<{ health: DeliveryHealth; queue: QueueHealth }> {
+  const [q, stats] = await Promise.all([readQueueHealth(queue, now), redis.hgetall(keys.stats(name))]);
+  return { health: toDeliveryHealth(q, stats), queue: q };
+}
+
+/** Pure half of readDeliveryHealth, unit-tested. */
+export function toDeliveryHealth(q: QueueHealth, stats: Record<string, string>): DeliveryHealth {
+  const count = (v: string | undefined) => {
+    const n = Number(v);
+    return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
+  };
+  const time = (v: string | undefined) => {
+    const n = Number(v);
+    return v !== undefined && Number.isFinite(n) && n > 0 ? kubeTime(n) : undefined;
+  };
+  const health: DeliveryHealth = {
+    backlog: q.backlog,
+    // Whole seconds: sub-second changes would rewrite status on every refresh for no reader's benefit.
+    oldestPendingSeconds: Math.floor(q.oldestWaitingSeconds),
+    delivered: count(stats.delivered),
+    deadLettered: count(stats.deadLettered),
+    deadLetters: q.dead,
+  };
+  if (stats.lastError) health.lastError = stats.lastError.length > LAST_ERROR_MAX ? `${stats.lastError.slice(0, LAST_ERROR_MAX - 1)}…` : stats.lastError;
+  const lastErrorTime = time(stats.lastErrorAt);
+  if (lastErrorTime) health.lastErrorTime = lastErrorTime;
+  const lastSuccessTime = time(stats.lastSuccessAt);
+  if (lastSuccessTime) health.lastSuccessTime = lastSuccessTime;
+  return health;
+}
