@@ -1,0 +1,138 @@
+{{/*
+Names, labels and shared fragments. Every template builds names and labels from here, so
+selectors, Service targets and the controller's settings can never drift apart.
+*/}}
+
+{{/* Chart name, overridable with nameOverride. */}}
+{{- define "herald.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name prefix of every object: release name, plus the chart name unless the release name already
+contains it. Truncated so "<fullname>-controller" and friends stay within 63 characters.
+*/}}
+{{- define "herald.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* name-version for helm.sh/chart. */}}
+{{- define "herald.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Selector labels: stable over upgrades, so no chart or app version here. */}}
+{{- define "herald.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "herald.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Labels of every object. */}}
+{{- define "herald.labels" -}}
+helm.sh/chart: {{ include "herald.chart" . }}
+{{ include "herald.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: herald
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Labels of one component's objects. Call with (dict "ctx" $ "component" "ingest").
+*/}}
+{{- define "herald.componentLabels" -}}
+{{ include "herald.labels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Selector labels of one component. Call with (dict "ctx" $ "component" "ingest"). */}}
+{{- define "herald.componentSelectorLabels" -}}
+{{ include "herald.selectorLabels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Object names. */}}
+{{- define "herald.ingest.fullname" -}}{{ include "herald.fullname" . }}-ingest{{- end }}
+{{- define "herald.controller.fullname" -}}{{ include "herald.fullname" . }}-controller{{- end }}
+{{- define "herald.redis.fullname" -}}{{ include "herald.fullname" . }}-redis{{- end }}
+{{/* ConfigMap and ServiceAccount shared by ingest and the workers. */}}
+{{- define "herald.worker.fullname" -}}{{ include "herald.fullname" . }}-worker{{- end }}
+
+{{/* The Secret with REDIS_URL and SMTP_URL: the user's, or the chart's <fullname>-worker. */}}
+{{- define "herald.secretName" -}}
+{{- default (include "herald.worker.fullname" .) .Values.existingSecret }}
+{{- end }}
+
+{{/* The Secret holding the ingest API key file. */}}
+{{- define "herald.apiKeysSecretName" -}}
+{{- default (printf "%s-api-keys" (include "herald.fullname" .)) .Values.ingest.auth.existingSecret }}
+{{- end }}
+
+{{/* The Herald image reference; a digest wins over a tag. */}}
+{{- define "herald.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+REDIS_URL: the in-chart Redis, or redis.url. Fails the render when neither is configured, so a
+release never starts pods that cannot reach Redis.
+*/}}
+{{- define "herald.redisUrl" -}}
+{{- if .Values.redis.enabled }}
+{{- printf "redis://%s.%s.svc:6379" (include "herald.redis.fullname" .) .Release.Namespace }}
+{{- else }}
+{{- required "redis.url is required when redis.enabled is false (or set existingSecret to a Secret with REDIS_URL)" .Values.redis.url }}
+{{- end }}
+{{- end }}
+
+{{/*
+checksum/config of pods that read the shared ConfigMap and Secret: changing either rolls them.
+*/}}
+{{- define "herald.configChecksum" -}}
+{{- $cm := include (print $.Template.BasePath "/config/configmap.yaml") . }}
+{{- $secret := include (print $.Template.BasePath "/config/secret.yaml") . }}
+{{- printf "%s\n%s" $cm $secret | sha256sum }}
+{{- end }}
+
+{{/* Pod-level securityContext of Herald pods: Pod Security "restricted". */}}
+{{- define "herald.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+fsGroup: 65532
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* Container-level securityContext of every container in the chart. */}}
+{{- define "herald.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop:
+    - ALL
+{{- end }}
+
+{{/* envFrom of every Herald process: shared ConfigMap, then the connection Secret. */}}
+{{- define "herald.envFrom" -}}
+- configMapRef:
+    name: {{ include "herald.worker.fullname" . }}
+- secretRef:
+    name: {{ include "herald.secretName" . }}
+{{- end }}
