@@ -41,9 +41,10 @@ export type Admission =
 /** Whether a delivery may go out now. */
 export function admit(state: BreakerState, cfg: BreakerConfig, now: number): Admission {
   if (!state.open) return { action: 'send' };
-  if (state.openedAt !== undefined && now - state.openedAt >= cfg.maxOpenMs) return { action: 'expire' };
   const next = state.nextProbeAt ?? now;
+  // Probing goes on after maxOpen too: expiry dead-letters what waits, it must not keep the circuit open forever.
   if (now >= next) return { action: 'probe' };
+  if (state.openedAt !== undefined && now - state.openedAt >= cfg.maxOpenMs) return { action: 'expire' };
   return { action: 'hold', delayMs: next - now };
 }
 

@@ -113,6 +113,7 @@ export class DeliveryWorker {
     // A destination whose receiver answered 410 Gone stays paused until its spec changes.
     const paused = await this.queue.isPaused();
     const gone = await this.deps.stats.disabled(this.dest.name, this.dest.spec.url);
+    if (!gone) await this.deps.stats.enable(this.dest.name); // a new URL ends a 410 disablement
     if ((this.dest.spec.paused || gone) && !paused) {
       await this.queue.pause();
       this.log.info('Paused destination');
@@ -220,7 +221,6 @@ export class DeliveryWorker {
   private async recordBreaker(success: boolean, probing: boolean, now: number, log: Logger): Promise<void> {
     const { before, after } = await this.breaker.record(success, this.breakerConfig!, now);
     if (probing) await this.breaker.releaseProbe();
-    this.deps.metrics.circuitOpen.set({ destination: this.dest.name }, after.open ? 1 : 0);
     if (!before.open && after.open) log.warn({ failures: after.failures, probeInMs: after.probeIntervalMs }, 'Circuit opened; holding deliveries and probing');
     else if (before.open && !after.open) log.info('Circuit closed; deliveries resume');
   }
@@ -231,7 +231,6 @@ export class DeliveryWorker {
    */
   private async disable(reason: string, at: number, log: Logger): Promise<void> {
     await this.deps.stats.disable(this.dest.name, this.dest.spec.url, reason, at);
-    this.deps.metrics.disabled.set({ destination: this.dest.name }, 1);
     await this.queue.pause();
     log.error({ error: reason }, 'Receiver answered 410 Gone; destination disabled (queue paused, events kept)');
   }

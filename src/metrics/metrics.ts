@@ -103,18 +103,6 @@ export function deliveryMetrics(registry: Registry) {
       labelNames: ['destination'],
       registers: [registry],
     }),
-    circuitOpen: new Gauge({
-      name: 'herald_circuit_open',
-      help: '1 while the destination\'s circuit breaker is open (deliveries held, probing), else 0.',
-      labelNames: ['destination'],
-      registers: [registry],
-    }),
-    disabled: new Gauge({
-      name: 'herald_destination_disabled',
-      help: '1 when the receiver answered 410 Gone and the destination was disabled (queue paused).',
-      labelNames: ['destination'],
-      registers: [registry],
-    }),
     alerts: new Counter({
       name: 'herald_alert_emails_total',
       help: 'Alert emails by kind (digest, recovered) and result (sent, failed).',
@@ -142,6 +130,18 @@ export function queueMetrics(registry: Registry) {
     oldest: new Gauge({
       name: 'herald_queue_oldest_waiting_seconds',
       help: 'Age of the oldest delivery that is waiting to be sent, 0 when none waits.',
+      labelNames: ['destination'],
+      registers: [registry],
+    }),
+    circuitOpen: new Gauge({
+      name: 'herald_circuit_open',
+      help: '1 while the destination\'s circuit breaker is open (deliveries held, probing), else 0. Exported by one process per destination.',
+      labelNames: ['destination'],
+      registers: [registry],
+    }),
+    disabled: new Gauge({
+      name: 'herald_destination_disabled',
+      help: '1 when the receiver answered 410 Gone and the destination was disabled (queue paused). Exported by one process per destination.',
       labelNames: ['destination'],
       registers: [registry],
     }),

@@ -1,4 +1,4 @@
-import type { ConnectionOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
 import type { QueueMetrics } from '../metrics/metrics.js';
 import type { RedisKeys } from '../redis/keys.js';
@@ -16,8 +16,8 @@ export class QueueDepthExporter {
   private timer: NodeJS.Timeout | undefined;
   private readonly latest = new Map<string, QueueHealth>();
 
-  constructor(connection: ConnectionOptions, keys: RedisKeys, private readonly metrics: QueueMetrics, private readonly logger: Logger) {
-    this.queues = new DeliveryQueues(connection, keys);
+  constructor(private readonly redis: Redis, private readonly keys: RedisKeys, private readonly metrics: QueueMetrics, private readonly logger: Logger) {
+    this.queues = new DeliveryQueues(redis, keys);
   }
 
   setDestinations(names: string[]): void {
@@ -25,6 +25,8 @@ export class QueueDepthExporter {
       for (const state of ['waiting', 'delayed', 'active', 'dead']) this.metrics.depth.remove({ destination: gone, state });
       this.metrics.backlog.remove({ destination: gone });
       this.metrics.oldest.remove({ destination: gone });
+      this.metrics.circuitOpen.remove({ destination: gone });
+      this.metrics.disabled.remove({ destination: gone });
       this.latest.delete(gone);
     }
     this.names = [...names];
@@ -45,7 +47,14 @@ export class QueueDepthExporter {
     await Promise.all(
       this.names.map(async (destination) => {
         try {
-          const h = await readQueueHealth(this.queues.get(destination));
+          const [h, disabledUrl, breakerOpen] = await Promise.all([
+            readQueueHealth(this.queues.get(destination)),
+            this.redis.hget(this.keys.stats(destination), 'disabledUrl'),
+            this.redis.hget(this.keys.breaker(destination), 'open'),
+          ]);
+          // Read from Redis rather than kept by workers, so the gauges stay right across worker restarts and idle replicas.
+          this.metrics.disabled.set({ destination }, disabledUrl ? 1 : 0);
+          this.metrics.circuitOpen.set({ destination }, breakerOpen === '1' ? 1 : 0);
           this.latest.set(destination, h);
           this.metrics.depth.set({ destination, state: 'waiting' }, h.waiting);
           this.metrics.depth.set({ destination, state: 'delayed' }, h.delayed);

@@ -152,8 +152,8 @@ describe('destination protection', () => {
     }, { what: 'the second event to wait' });
     expect(waiting).toBe(1);
     expect(r.received).toHaveLength(1);
-    const metrics = await herald.registry.metrics();
-    expect(metrics).toContain('herald_destination_disabled{destination="gone"} 1');
+    await herald.exporter.refresh();
+    expect(await herald.registry.metrics()).toContain('herald_destination_disabled{destination="gone"} 1');
     await herald.unpublish('gone');
   });
 

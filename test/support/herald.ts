@@ -6,7 +6,8 @@ import { DestinationSpec } from '../../src/api/destination.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { DestinationRegistry } from '../../src/destinations/registry.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
-import { createRegistry } from '../../src/metrics/metrics.js';
+import { createRegistry, queueMetrics } from '../../src/metrics/metrics.js';
+import { QueueDepthExporter } from '../../src/queue/queue-depth-exporter.js';
 import { createSmtpMailer } from '../../src/notify/mailer.js';
 import { RedisRuntime } from '../../src/runtime/redis-runtime.js';
 import { startIngest, type IngestHandle } from '../../src/runtime/ingest-runtime.js';
@@ -35,6 +36,7 @@ export interface HeraldUnderTest {
   url: string;
   ingest: IngestHandle;
   workers: WorkerPool;
+  exporter: QueueDepthExporter;
   registry: Registry;
   rt: RedisRuntime;
   redis: Redis;
@@ -81,6 +83,10 @@ export async function startHerald(opts: { redisUrl: string; prefix?: string; env
     ...(opts.smtpUrl ? { mailer: createSmtpMailer({ smtpUrl: opts.smtpUrl, from: 'herald@example.test', to: 'ops@example.test' }) } : {}),
   });
   if (opts.withWorkers !== false) await workers.start();
+  // As in `herald dev`, one process exports the per-destination gauges read from Redis.
+  const exporter = new QueueDepthExporter(rt.redis, rt.keys, queueMetrics(registry), logger);
+  exporter.setDestinations(ingest.watcher.destinations.map((d) => d.name));
+  ingest.watcher.onChange((d) => exporter.setDestinations(d.map((x) => x.name)));
   const url = `http://127.0.0.1:${ingest.port}`;
   const redis = new Redis(opts.redisUrl);
   redis.on('error', () => undefined); // tests stop Redis on purpose
@@ -121,7 +127,9 @@ export async function startHerald(opts: { redisUrl: string; prefix?: string; env
     },
     post: (body, headers) => postRaw(JSON.stringify(body), headers),
     postRaw,
+    exporter,
     async close() {
+      await exporter.close();
       await ingest.close();
       await workers.close(2_000);
       await rt.close();

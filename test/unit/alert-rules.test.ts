@@ -102,10 +102,12 @@ describe('Prometheus rules', () => {
       [
         'HeraldBacklogGrowing',
         'HeraldBacklogHigh',
+        'HeraldCircuitOpen',
         'HeraldControllerNoLeader',
         'HeraldControllerReconcileErrors',
         'HeraldDeadLettersIncreasing',
         'HeraldDeliveryFailureRatioHigh',
+        'HeraldDestinationGone',
         'HeraldIngestErrors',
         'HeraldIngestUnavailable',
         'HeraldNoWorkerForBacklog',

@@ -29,8 +29,9 @@ describe('circuit breaker', () => {
     expect(s.probeIntervalMs).toBe(4_000);
     expect(record(s, true, cfg, 8_000)).toEqual(CLOSED);
   });
-  it('expires held deliveries once the circuit has been open for maxOpen', () => {
+  it('expires held deliveries once the circuit has been open for maxOpen, but keeps probing', () => {
     expect(admit({ open: true, failures: 3, openedAt: 0, nextProbeAt: 70_000 }, cfg, 60_000)).toEqual({ action: 'expire' });
+    expect(admit({ open: true, failures: 3, openedAt: 0, nextProbeAt: 70_000 }, cfg, 70_000)).toEqual({ action: 'probe' });
   });
 });
 
