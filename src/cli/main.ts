@@ -7,6 +7,7 @@ import { ingestHelp, runIngest } from './ingest.js';
 import { runWorker, workerHelp } from './worker.js';
 import { keysHelp, runKeys } from './keys.js';
 import { resumeHelp, runResume } from './resume.js';
+import { controllerHelp, runController } from './controller.js';
 
 interface Command {
   summary: string;
@@ -18,6 +19,7 @@ const commands: Record<string, Command> = {
   dev: { summary: 'run ingest and workers locally, destinations from a YAML file', help: devHelp, run: runDev },
   ingest: { summary: 'serve the ingest API (POST /ingest)', help: ingestHelp, run: runIngest },
   worker: { summary: 'deliver the queued events of one destination', help: workerHelp, run: runWorker },
+  controller: { summary: 'turn Destination resources into worker Deployments (Kubernetes)', help: controllerHelp, run: runController },
   dlq: { summary: 'list, show, replay or purge dead letters', help: dlqHelp, run: runDlq },
   resume: { summary: 'resume a destination disabled by a 410 Gone', help: resumeHelp, run: runResume },
   keys: { summary: 'make ingest API keys and webhook signing secrets', help: keysHelp, run: runKeys },

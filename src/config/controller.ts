@@ -28,6 +28,11 @@ export const ControllerEnvSchema = z.object({
   HERALD_WORKER_CONFIGMAP: objectName.optional(),
   /** Secret with the workers' secret environment (REDIS_URL with a password, SMTP_URL), mounted with envFrom. */
   HERALD_WORKER_SECRET: objectName.optional(),
+  /**
+   * A hash of the workers' ConfigMap and Secret contents, computed by the Helm chart. The controller
+   * cannot see those contents (it may not read Secrets), so this is how changing them rolls the workers.
+   */
+  HERALD_WORKER_CONFIG_CHECKSUM: z.string().max(128).optional(),
   /** ServiceAccount of worker pods; they never call the Kubernetes API, so its token is not mounted. */
   HERALD_WORKER_SERVICE_ACCOUNT: objectName.optional(),
   /** Port the workers serve /healthz, /readyz and /metrics on; the probes target it. */
@@ -54,6 +59,11 @@ export const ControllerEnvSchema = z.object({
   HERALD_RETRY_PERIOD: ms.default(parseDuration('2s')),
   /** Destinations reconciled in parallel (never the same one twice at once). */
   HERALD_CONTROLLER_WORKERS: z.coerce.number().int().min(1).max(32).default(2),
+  /**
+   * How long a draining destination waits after it stopped routing before trusting an empty backlog:
+   * ingest replicas pick up registry changes by pub/sub at once, or by their 5 s safety refresh.
+   */
+  HERALD_DRAIN_SETTLE: ms.default(parseDuration('10s')),
   /** A watch that delivers no event or bookmark for this long is presumed stalled and reopened. */
   HERALD_WATCH_IDLE_TIMEOUT: ms.default(parseDuration('3m')),
 });
@@ -66,6 +76,8 @@ export interface WorkerSettings {
   configMapName?: string;
   secretName?: string;
   serviceAccountName?: string;
+  /** Opaque value from the chart that changes with the ConfigMap/Secret contents. */
+  configChecksum?: string;
   port: number;
   secretsDir: string;
 }
@@ -80,6 +92,7 @@ export interface ControllerConfig {
   statusRefreshMs: number;
   workers: number;
   watchIdleTimeoutMs: number;
+  drainSettleMs: number;
 }
 
 /**
@@ -113,6 +126,7 @@ export function loadControllerConfig(env: Record<string, string | undefined>): R
       configMapName: e.HERALD_WORKER_CONFIGMAP,
       secretName: e.HERALD_WORKER_SECRET,
       serviceAccountName: e.HERALD_WORKER_SERVICE_ACCOUNT,
+      configChecksum: e.HERALD_WORKER_CONFIG_CHECKSUM,
       port: e.HERALD_WORKER_PORT,
       secretsDir: e.HERALD_SECRETS_DIR,
     },
@@ -129,6 +143,7 @@ export function loadControllerConfig(env: Record<string, string | undefined>): R
     statusRefreshMs: e.HERALD_STATUS_REFRESH,
     workers: e.HERALD_CONTROLLER_WORKERS,
     watchIdleTimeoutMs: e.HERALD_WATCH_IDLE_TIMEOUT,
+    drainSettleMs: e.HERALD_DRAIN_SETTLE,
   };
   Object.freeze(config.worker);
   Object.freeze(config.lease);

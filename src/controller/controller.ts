@@ -8,19 +8,20 @@ import type { Logger } from '../log/logger.js';
 import { controllerMetrics, queueMetrics } from '../metrics/metrics.js';
 import { DeliveryQueues } from '../queue/delivery-queue.js';
 import { purgeDestination } from '../queue/purge.js';
-import type { QueueHealth } from '../queue/queue-health.js';
+import { QueueDepthExporter } from '../queue/queue-depth-exporter.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { ReadinessCheck } from '../server/ops-routes.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { readDeliveryHealth } from './delivery-health.js';
-import type { DestinationResource } from './destination-resource.js';
+import { controllerOf, type DestinationResource } from './destination-resource.js';
 import { LeadershipLostError } from './errors.js';
 import { createEventRecorder } from './events.js';
 import { createControllerKube, createLeaseClient, deploymentSource, destinationSource } from './kube-client.js';
-import { isConflict, KubeRest } from './kube-rest.js';
+import { isConflict, KubeApiError, KubeRest } from './kube-rest.js';
 import { LeaderElector } from './leader-election.js';
 import { DESTINATION_LABEL, KIND, objectKey, workerListSelector } from './names.js';
-import { controllerOf, Reconciler, type DeliveryPort } from './reconciler.js';
+import { Reconciler, type DeliveryPort } from './reconciler.js';
+import { needsReconcile } from './predicates.js';
 import { keyOf, Reflector } from './reflector.js';
 import { WorkQueue } from './workqueue.js';
 
@@ -53,11 +54,22 @@ interface Term {
   signal: AbortSignal;
   abort: AbortController;
   queue: WorkQueue;
+  /** Publishes the per-destination queue gauges, which only the leader exports (docs/metrics.md). */
+  exporter: QueueDepthExporter;
   workers: Promise<void>[];
   resync?: TimerHandle;
 }
 
-const QUEUE_STATES = ['waiting', 'delayed', 'active', 'dead'] as const;
+/** Refresh of the per-destination queue gauges, as `herald dev` does. */
+const QUEUE_GAUGE_REFRESH_MS = 5_000;
+
+/** What to do about the list/watch errors an operator can fix. */
+function hint(err: unknown, resource: string, install?: string): string | undefined {
+  if (!(err instanceof KubeApiError)) return undefined;
+  if (err.status === 403) return `RBAC: the controller's ServiceAccount may not list/watch ${resource}; apply manifests/rbac (or the Helm chart's Role)`;
+  if (err.status === 404 && install) return `${resource} is not served: is the CRD installed? ${install}`;
+  return undefined;
+}
 
 /**
  * Starts the Destination controller: watches Destinations and their worker Deployments on every
@@ -84,7 +96,11 @@ export function startController(deps: ControllerDeps): Controller {
     clock,
     logger,
     idleTimeoutMs: config.watchIdleTimeoutMs,
-    onChange: (obj) => enqueue(keyOf(obj)),
+    onChange: (obj, kind, previous) => {
+      if (kind === 'delete' || needsReconcile(previous, obj)) enqueue(keyOf(obj));
+      if (!previous || kind === 'delete') term?.exporter.setDestinations(names());
+    },
+    describeError: (err) => hint(err, 'destinations.herald.dev', 'kubectl apply -f manifests/crds/destinations.herald.dev.yaml'),
   });
   const deployments = new Reflector<V1Deployment>({
     name: 'deployments',
@@ -92,6 +108,7 @@ export function startController(deps: ControllerDeps): Controller {
     clock,
     logger,
     idleTimeoutMs: config.watchIdleTimeoutMs,
+    describeError: (err) => hint(err, 'deployments.apps'),
     onChange: (dep) => {
       const owner = controllerOf(dep);
       const name = owner?.kind === KIND ? owner.name : dep.metadata?.labels?.[DESTINATION_LABEL];
@@ -102,19 +119,13 @@ export function startController(deps: ControllerDeps): Controller {
   const queues = new DeliveryQueues(redis, keys);
   const eventStore = new EventStore(redis, keys);
   const destinationRegistry = new DestinationRegistry(redis, keys);
-  const setGauges = (destination: string, q: QueueHealth) => {
-    for (const state of QUEUE_STATES) gauges.depth.set({ destination, state }, q[state]);
-    gauges.backlog.set({ destination }, q.backlog);
-    gauges.oldest.set({ destination }, q.oldestWaitingSeconds);
-  };
+  const names = (except?: string) => destinations.list().map((d) => d.metadata.name).filter((n) => n !== except);
   const deliveries: DeliveryPort = {
-    health: (name, now) => readDeliveryHealth(redis, keys, queues.get(name), name, now),
+    health: (name, url, now) => readDeliveryHealth(redis, keys, queues.get(name), name, url, now),
     purge: (name) => purgeDestination(queues.get(name), eventStore, redis, keys, name),
     async forget(name) {
-      for (const state of QUEUE_STATES) gauges.depth.remove({ destination: name, state });
-      gauges.backlog.remove({ destination: name });
-      gauges.oldest.remove({ destination: name });
-      await queues.retain(new Set(destinations.list().map((d) => d.metadata.name).filter((n) => n !== name)));
+      term?.exporter.setDestinations(names(name));
+      await queues.retain(new Set(names(name)));
     },
   };
   const reconciler = new Reconciler({
@@ -123,12 +134,12 @@ export function startController(deps: ControllerDeps): Controller {
     deployments,
     registry: destinationRegistry,
     deliveries,
-    onQueueHealth: setGauges,
     settings: config.worker,
     clock,
     logger,
     events: createEventRecorder({ kube, clock, logger }),
     statusRefreshMs: config.statusRefreshMs,
+    drainSettleMs: config.drainSettleMs,
   });
 
   async function work(t: Term): Promise<void> {
@@ -191,7 +202,13 @@ export function startController(deps: ControllerDeps): Controller {
     if (closed) return;
     const abort = new AbortController();
     signal.addEventListener('abort', () => abort.abort(), { once: true });
-    const t: Term = { signal: abort.signal, abort, queue: new WorkQueue({ clock, onDepth: (n) => metrics.workqueueDepth.set(n) }), workers: [] };
+    const t: Term = {
+      signal: abort.signal,
+      abort,
+      queue: new WorkQueue({ clock, onDepth: (n) => metrics.workqueueDepth.set(n) }),
+      exporter: new QueueDepthExporter(redis, keys, gauges, logger),
+      workers: [],
+    };
     term = t;
     metrics.leader.set(1);
     void (async () => {
@@ -199,6 +216,8 @@ export function startController(deps: ControllerDeps): Controller {
       if (t.signal.aborted) return;
       logger.info({ destinations: destinations.keys().length }, 'Caches synced; reconciling');
       for (const key of destinations.keys()) t.queue.add(key);
+      t.exporter.setDestinations(names());
+      t.exporter.start(QUEUE_GAUGE_REFRESH_MS);
       for (let i = 0; i < config.workers; i++) t.workers.push(work(t));
       await collectOrphans(t);
       resync(t);
@@ -213,10 +232,9 @@ export function startController(deps: ControllerDeps): Controller {
     t.queue.shutDown();
     if (t.resync !== undefined) clock.clearTimeout(t.resync);
     metrics.leader.set(0);
-    // Only the leader exports queue gauges (docs/metrics.md).
-    gauges.depth.reset();
-    gauges.backlog.reset();
-    gauges.oldest.reset();
+    // Only the leader exports queue gauges (docs/metrics.md): a former leader's would go stale.
+    void t.exporter.close();
+    for (const g of Object.values(gauges)) g.reset();
     return t;
   }
 

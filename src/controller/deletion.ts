@@ -43,6 +43,8 @@ export type DeletionStep =
   | { do: 'removeFinalizer' }
   | { do: 'wait'; reason: string; message: string; afterMs: number };
 
+const pending = (n: number) => `${n} ${n === 1 ? 'event' : 'events'} pending`;
+
 /** The next thing the finalizer should do. */
 export function nextDeletionStep(s: DeletionState): DeletionStep {
   if (s.policy === 'drain' && s.registry !== 'absent') {
@@ -52,18 +54,18 @@ export function nextDeletionStep(s: DeletionState): DeletionStep {
     }
     const since = s.drainingSince ?? s.now;
     if (s.now - since < s.settleMs) {
-      return { do: 'wait', reason: 'Draining', message: `Draining: stopped routing new events; ${s.backlog} pending.`, afterMs: since + s.settleMs - s.now };
+      return { do: 'wait', reason: 'Draining', message: `Draining: stopped routing new events; ${pending(s.backlog)}.`, afterMs: since + s.settleMs - s.now };
     }
     if (s.backlog > 0 && !s.workersCanDeliver) {
       return {
         do: 'wait',
         reason: 'DrainStalled',
-        message: `Draining is stalled: ${s.backlog} events pending but the workers are paused or scaled to zero. Resume them, or set spec.deletionPolicy to keep or purge to finish deleting.`,
+        message: `Draining is stalled: ${pending(s.backlog)} but the workers are paused or scaled to zero. Resume them, or set spec.deletionPolicy to keep or purge to finish deleting.`,
         afterMs: 10_000,
       };
     }
     if (s.backlog > 0) {
-      return { do: 'wait', reason: 'Draining', message: `Draining: ${s.backlog} events pending. Set spec.deletionPolicy to keep or purge to stop waiting.`, afterMs: 5_000 };
+      return { do: 'wait', reason: 'Draining', message: `Draining: ${pending(s.backlog)}. Set spec.deletionPolicy to keep or purge to stop waiting.`, afterMs: 5_000 };
     }
     return { do: 'unpublish' };
   }

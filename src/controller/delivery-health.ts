@@ -9,17 +9,21 @@ import { kubeTime } from './status.js';
 export const LAST_ERROR_MAX = 512;
 
 /**
- * Reads a destination's delivery health: queue state from BullMQ and the counters workers keep in
- * `stats(name)` (delivered, deadLettered, lastError, lastErrorAt, lastSuccessAt; times in ms).
+ * Reads a destination's delivery health: queue state from BullMQ, the counters workers keep in
+ * `stats(name)` (delivered, deadLettered, lastError, lastErrorAt, lastSuccessAt, and disabledUrl/
+ * disabledReason/disabledAt after a 410 Gone; times in ms) and whether its circuit breaker is open.
  * Missing or garbled fields read as absent, never as an error: a brand-new destination has none.
  */
-export async function readDeliveryHealth(redis: Redis, keys: RedisKeys, queue: Queue, name: string, now: number): Promise<{ health: DeliveryHealth; queue: QueueHealth }> {
-  const [q, stats] = await Promise.all([readQueueHealth(queue, now), redis.hgetall(keys.stats(name))]);
-  return { health: toDeliveryHealth(q, stats), queue: q };
+export async function readDeliveryHealth(redis: Redis, keys: RedisKeys, queue: Queue, name: string, url: string | undefined, now: number): Promise<DeliveryHealth> {
+  const [q, stats, breakerOpen] = await Promise.all([readQueueHealth(queue, now), redis.hgetall(keys.stats(name)), redis.hget(keys.breaker(name), 'open')]);
+  return toDeliveryHealth(q, stats, { breakerOpen: breakerOpen === '1', url });
 }
 
-/** Pure half of readDeliveryHealth, unit-tested. */
-export function toDeliveryHealth(q: QueueHealth, stats: Record<string, string>): DeliveryHealth {
+/**
+ * Pure half of readDeliveryHealth, unit-tested. A 410 disablement counts only while the spec still
+ * has the URL that answered it: workers resume by themselves once the URL changes.
+ */
+export function toDeliveryHealth(q: QueueHealth, stats: Record<string, string>, extra: { breakerOpen?: boolean; url?: string } = {}): DeliveryHealth {
   const count = (v: string | undefined) => {
     const n = Number(v);
     return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
@@ -41,5 +45,11 @@ export function toDeliveryHealth(q: QueueHealth, stats: Record<string, string>):
   if (lastErrorTime) health.lastErrorTime = lastErrorTime;
   const lastSuccessTime = time(stats.lastSuccessAt);
   if (lastSuccessTime) health.lastSuccessTime = lastSuccessTime;
+  if (extra.breakerOpen) health.circuitOpen = true;
+  if (stats.disabledUrl && stats.disabledUrl === extra.url) {
+    health.disabledReason = (stats.disabledReason || '410 Gone').slice(0, LAST_ERROR_MAX);
+    const disabledTime = time(stats.disabledAt);
+    if (disabledTime) health.disabledTime = disabledTime;
+  }
   return health;
 }

@@ -113,22 +113,29 @@ export function referencedSecrets(spec: DestinationSpec): string[] {
   return [...new Set(names)].sort();
 }
 
-/** Spec resources with defaults for whichever of requests/limits the spec leaves out. */
+/**
+ * The spec's resources verbatim, or the defaults when it sets none. Not merged per field: a default
+ * memory limit under a memory request the user raised would make the API server refuse the pods.
+ */
 export function workerResources(resources: DestinationSpec['workers']['resources']): V1ResourceRequirements {
+  if (!resources || (!resources.requests && !resources.limits)) {
+    return { requests: { ...DEFAULT_RESOURCES.requests }, limits: { ...DEFAULT_RESOURCES.limits } };
+  }
   return {
-    requests: { ...(resources?.requests ?? DEFAULT_RESOURCES.requests) },
-    limits: { ...(resources?.limits ?? DEFAULT_RESOURCES.limits) },
+    ...(resources.requests ? { requests: { ...resources.requests } } : {}),
+    ...(resources.limits ? { limits: { ...resources.limits } } : {}),
   };
 }
 
 /**
  * SHA-256 over what the running workers depend on but the pod template does not show: the spec the
- * workers read from Redis and the names of their env sources. Replica counts, scaling bounds and the
- * deletion policy are left out: changing them must not restart every worker.
+ * workers read from Redis, the names of their env sources and the chart's checksum of those
+ * sources' contents. Replica counts, scaling bounds and the deletion policy are left out: changing
+ * them must not restart every worker.
  */
 export function configChecksum(spec: DestinationSpec, settings: WorkerSettings): string {
   const { workers, scaling: _scaling, deletionPolicy: _deletionPolicy, ...rest } = spec;
-  const input = { spec: { ...rest, resources: workers.resources }, configMap: settings.configMapName, secret: settings.secretName };
+  const input = { spec: { ...rest, resources: workers.resources }, configMap: settings.configMapName, secret: settings.secretName, contents: settings.configChecksum };
   return createHash('sha256').update(stableStringify(input)).digest('hex');
 }
 

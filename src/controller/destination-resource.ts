@@ -49,6 +49,11 @@ export interface DeliveryHealth {
   lastError?: string;
   lastErrorTime?: string;
   lastSuccessTime?: string;
+  /** The circuit breaker (spec.circuitBreaker) holds deliveries and probes the receiver. */
+  circuitOpen?: boolean;
+  /** Set while delivery is paused because the receiver answered 410 Gone for the current URL. */
+  disabledReason?: string;
+  disabledTime?: string;
 }
 
 export interface DestinationStatus {
@@ -65,6 +70,17 @@ export interface DestinationResource {
   metadata: ObjectMeta;
   spec?: unknown;
   status?: DestinationStatus;
+}
+
+/** The controlling owner of an object, if any. */
+export function controllerOf(obj: { metadata?: { ownerReferences?: OwnerReference[] } } | undefined): OwnerReference | undefined {
+  return obj?.metadata?.ownerReferences?.find((r) => r.controller);
+}
+
+/** `spec.url` of a spec that may not validate. */
+export function specUrl(spec: unknown): string | undefined {
+  const url = (spec as { url?: unknown } | undefined)?.url;
+  return typeof url === 'string' ? url : undefined;
 }
 
 /** Condition types the controller maintains. */

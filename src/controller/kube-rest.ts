@@ -117,7 +117,7 @@ export class KubeRest {
           } else {
             reject(statusError(method, path, status, text));
           }
-        }, reject);
+        }, (err: Error) => reject(new KubeApiError(`${method} ${path}: ${err.message}`, 0, undefined, { cause: err })));
       });
       req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
       req.on('error', (err) => reject(new KubeApiError(`${method} ${path}: ${err.message}`, 0, undefined, { cause: err })));

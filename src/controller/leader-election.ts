@@ -80,6 +80,7 @@ export class LeaderElector {
   private readonly wake = new AbortController();
   private loop: Promise<void> | undefined;
   private lastHolder: string | undefined;
+  private acquiredWhileClosing = false;
 
   constructor(private readonly opts: LeaderElectorOptions) {
     this.leaseDurationMs = opts.leaseDurationMs ?? 15_000;
@@ -104,8 +105,10 @@ export class LeaderElector {
     this.stopped = true;
     this.wake.abort();
     await this.loop;
+    // Release only a Lease we know we hold: after losing it (say, to a partition) someone else may.
+    const holds = this.leading || this.acquiredWhileClosing;
     this.stepDown('shutting down');
-    await this.release();
+    if (holds) await this.release();
   }
 
   private async run(): Promise<void> {
@@ -113,7 +116,10 @@ export class LeaderElector {
       const startedAt = this.opts.clock.now();
       if (await this.tryAcquireOrRenew()) {
         // close() raced our acquisition: it releases the Lease without us ever leading.
-        if (this.stopped) return;
+        if (this.stopped) {
+          this.acquiredWhileClosing = true;
+          return;
+        }
         this.becomeLeader(startedAt);
         await this.renewLoop();
       } else {
@@ -163,20 +169,46 @@ export class LeaderElector {
     this.opts.onStoppedLeading();
   }
 
+  /**
+   * Bounds a Lease request by the renew deadline, and by close(): the elector must not depend on
+   * the client's own timeouts to step down or to shut down.
+   */
+  private bounded<T>(p: Promise<T>, opts: { timeoutMs?: number; evenWhenClosing?: boolean } = {}): Promise<T> {
+    const timeoutMs = opts.timeoutMs ?? this.renewDeadlineMs;
+    return new Promise<T>((resolve, reject) => {
+      const onWake = () => (opts.evenWhenClosing ? undefined : finish(() => reject(new Error('closing'))));
+      const timer = this.opts.clock.setTimeout(() => finish(() => reject(new Error(`lease request took over ${timeoutMs} ms`))), timeoutMs);
+      let done = false;
+      const finish = (fn: () => void) => {
+        if (done) return;
+        done = true;
+        this.opts.clock.clearTimeout(timer);
+        this.wake.signal.removeEventListener('abort', onWake);
+        fn();
+      };
+      if (this.wake.signal.aborted && !opts.evenWhenClosing) return onWake();
+      this.wake.signal.addEventListener('abort', onWake, { once: true });
+      p.then(
+        (v) => finish(() => resolve(v)),
+        (err: unknown) => finish(() => reject(err)),
+      );
+    });
+  }
+
   /** One attempt; true when this instance holds the Lease afterwards. Errors count as "no". */
   private async tryAcquireOrRenew(): Promise<boolean> {
     const me = this.opts.identity;
     try {
-      const current = await this.opts.client.get();
+      const current = await this.bounded(this.opts.client.get());
       const now = this.opts.clock.now();
       if (!current) {
-        const created = await this.opts.client.create({
+        const created = await this.bounded(this.opts.client.create({
           holderIdentity: me,
           leaseDurationSeconds: Math.ceil(this.leaseDurationMs / 1000),
           acquireTime: microTime(now),
           renewTime: microTime(now),
           leaseTransitions: 0,
-        });
+        }));
         this.observe(created);
         return true;
       }
@@ -184,7 +216,7 @@ export class LeaderElector {
       const holder = current.record.holderIdentity || undefined;
       const durationMs = (current.record.leaseDurationSeconds ?? Math.ceil(this.leaseDurationMs / 1000)) * 1000;
       if (holder && holder !== me && this.observed!.at + durationMs > now) return false;
-      const updated = await this.opts.client.update(
+      const updated = await this.bounded(this.opts.client.update(
         {
           holderIdentity: me,
           leaseDurationSeconds: Math.ceil(this.leaseDurationMs / 1000),
@@ -193,7 +225,7 @@ export class LeaderElector {
           leaseTransitions: (current.record.leaseTransitions ?? 0) + (holder === me ? 0 : 1),
         },
         current.resourceVersion,
-      );
+      ));
       this.observe(updated);
       return true;
     } catch (err) {
@@ -223,9 +255,12 @@ export class LeaderElector {
     if (!rv || this.observed?.record.holderIdentity !== this.opts.identity) return;
     const now = this.opts.clock.now();
     try {
-      await this.opts.client.update(
-        { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: this.observed.record.leaseTransitions ?? 0 },
-        rv,
+      await this.bounded(
+        this.opts.client.update(
+          { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: this.observed.record.leaseTransitions ?? 0 },
+          rv,
+        ),
+        { timeoutMs: this.retryPeriodMs, evenWhenClosing: true },
       );
       this.opts.logger.info({ identity: this.opts.identity }, 'Released leader lease');
     } catch (err) {

@@ -1,32 +1,26 @@
 import type { V1Deployment } from '@kubernetes/client-node';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { DestinationSpec } from '../api/destination.js';
 import type { WorkerSettings } from '../config/controller.js';
 import type { DestinationRegistry } from '../destinations/registry.js';
 import type { Logger } from '../log/logger.js';
-import type { QueueHealth } from '../queue/queue-health.js';
 import type { Clock } from './clock.js';
-import { nextDeletionStep, type DeletionPolicy } from './deletion.js';
-import type { DeliveryHealth, DestinationResource, DestinationStatus, OwnerReference } from './destination-resource.js';
-import { desiredDeployment, stableStringify } from './desired-deployment.js';
-import { LeadershipLostError, RedisUnavailableError } from './errors.js';
+import { controllerOf, specUrl, type DeliveryHealth, type DestinationResource, type DestinationStatus } from './destination-resource.js';
+import { desiredDeployment } from './desired-deployment.js';
+import { errorMessage, LeadershipLostError, RedisUnavailableError } from './errors.js';
 import type { EventRecorder } from './events.js';
 import type { ControllerKube } from './kube-client.js';
+import { finalize } from './finalizer.js';
 import { isNotFound } from './kube-rest.js';
 import { FINALIZER, objectKey, splitKey, workerDeploymentName } from './names.js';
+import { publishSpec } from './registry-entry.js';
 import { desiredStatus, statusEqual, summarizeDeployment, type StatusInput } from './status.js';
 import { isSubset } from './subset.js';
 
-/**
- * Registry filter of a draining destination: ingest routes it nothing (event types cannot contain
- * spaces, see EVENT_TYPE_PATTERN) while its workers still read the rest of the spec and deliver the
- * backlog. A stand-in until the registry has a first-class "draining" state (ADR 0003).
- */
-export const DRAINING_FILTER = { types: ['herald.dev/draining: matches no event type'] };
-
 /** Delivery-side operations on Redis, per destination. */
 export interface DeliveryPort {
-  health(name: string, now: number): Promise<{ health: DeliveryHealth; queue: QueueHealth }>;
+  /** `url` is the spec's URL, to tell whether a 410 disablement still applies. */
+  health(name: string, url: string | undefined, now: number): Promise<DeliveryHealth>;
   /** Deletes queue, dead letters and stats; idempotent. Returns the number of deliveries removed. */
   purge(name: string): Promise<number>;
   /** Drops per-destination resources (queue handles, gauges) once it is gone. */
@@ -40,8 +34,6 @@ export interface ReconcilerDeps {
   deployments: { get(key: string): V1Deployment | undefined };
   registry: Pick<DestinationRegistry, 'get' | 'put' | 'remove'>;
   deliveries: DeliveryPort;
-  /** Called with fresh queue health, for the per-destination queue gauges. */
-  onQueueHealth?: (name: string, q: QueueHealth) => void;
   settings: WorkerSettings;
   clock: Clock;
   logger: Logger;
@@ -76,10 +68,12 @@ export class Reconciler {
     };
     const dest = this.deps.destinations.get(key);
     if (!dest) {
-      await this.gone(key);
+      await this.gone(key, guard);
       return { result: 'success', requeueAfterMs: 0 };
     }
-    if (dest.metadata.deletionTimestamp) return this.finalize(dest, guard);
+    if (dest.metadata.deletionTimestamp) {
+      return finalize({ deps: this.deps, drainingSince: this.drainingSince, log: this.log(dest), writeStatus: (d, input) => this.writeStatus(d, input, guard) }, dest, guard);
+    }
     return this.converge(dest, guard);
   }
 
@@ -115,9 +109,10 @@ export class Reconciler {
       input.spec = spec;
       // Publish before the workers exist: ingest starts queueing at once and the workers find the backlog.
       try {
-        if (await this.publish(name, spec)) log.info('Published destination to the registry');
+        if (await publishSpec(this.deps.registry, name, spec, guard)) log.info('Published destination to the registry');
       } catch (err) {
-        redisError = message(err);
+        if (err instanceof LeadershipLostError) throw err;
+        redisError = errorMessage(err);
       }
       const owner = controllerOf(deployment);
       if (deployment && owner && owner.uid !== current.metadata.uid) {
@@ -131,10 +126,10 @@ export class Reconciler {
           try {
             deployment = await kube.applyDeployment(desired);
             log.info({ deployment: deploymentName }, `${verb} Deployment`);
-            this.deps.events.normal(current, `${verb}Deployment`, `${verb} worker Deployment ${deploymentName}`);
+            this.deps.events.normal(current, `${verb}Deployment`, `${verb} worker Deployment ${deploymentName} for generation ${current.metadata.generation ?? 0}`);
           } catch (err) {
             applyError = err;
-            input.applyError = message(err);
+            input.applyError = errorMessage(err);
             this.deps.events.warning(current, 'ApplyFailed', input.applyError);
           }
         }
@@ -142,11 +137,9 @@ export class Reconciler {
     }
 
     try {
-      const { health, queue } = await this.deps.deliveries.health(name, clock.now());
-      input.health = health;
-      this.deps.onQueueHealth?.(name, queue);
+      input.health = await this.deps.deliveries.health(name, input.spec?.url ?? specUrl(current.spec), clock.now());
     } catch (err) {
-      redisError ??= message(err);
+      redisError ??= errorMessage(err);
     }
     input.redisError = redisError;
 
@@ -156,137 +149,16 @@ export class Reconciler {
     return { result: 'success', requeueAfterMs: this.deps.statusRefreshMs };
   }
 
-  private async finalize(dest: DestinationResource, guard: () => void): Promise<ReconcileResult> {
-    const { kube, clock } = this.deps;
-    const namespace = dest.metadata.namespace ?? '';
-    const name = dest.metadata.name;
-    const key = objectKey(namespace, name);
-    const log = this.log(dest);
-    const finalizers = dest.metadata.finalizers ?? [];
-    // Not ours (already removed, or never added): the API server deletes it once others are done.
-    if (!finalizers.includes(FINALIZER)) return { result: 'success', requeueAfterMs: 0 };
-
-    const policy = deletionPolicyOf(dest.spec);
-    const deploymentName = workerDeploymentName(name);
-    const observed = this.deps.deployments.get(objectKey(namespace, deploymentName));
-    const owner = controllerOf(observed);
-    let deployment = observed && (!owner || owner.uid === dest.metadata.uid) ? observed : undefined;
-    let registry = await this.registryState(name);
-    if (registry === 'draining' && !this.drainingSince.has(key)) this.drainingSince.set(key, clock.now());
-
-    let health: DeliveryHealth | undefined;
-    if (policy === 'drain') {
-      try {
-        const r = await this.deps.deliveries.health(name, clock.now());
-        health = r.health;
-        this.deps.onQueueHealth?.(name, r.queue);
-      } catch (err) {
-        log.warn({ err: message(err) }, 'Cannot read backlog for drain');
-      }
-    }
-    const parsed = DestinationSpec.safeParse(dest.spec);
-    const paused = parsed.success ? parsed.data.paused : false;
-    let purged = false;
-
-    for (;;) {
-      const state = deployment ? summarizeDeployment(deployment) : undefined;
-      const podReplicas = deployment ? (deployment.status?.replicas ?? 0) + ((deployment.status as { terminatingReplicas?: number } | undefined)?.terminatingReplicas ?? 0) : 0;
-      const step = nextDeletionStep({
-        policy,
-        now: clock.now(),
-        registry,
-        deployment: deployment && state ? { specReplicas: state.wantReplicas, podReplicas } : undefined,
-        workersCanDeliver: !paused && !!state && (state.wantReplicas > 0 || (parsed.success && !!parsed.data.scaling)),
-        backlog: health?.backlog,
-        drainingSince: this.drainingSince.get(key),
-        settleMs: this.deps.drainSettleMs ?? 10_000,
-        purged,
-      });
-      switch (step.do) {
-        case 'stopRouting': {
-          guard();
-          const entry = await this.deps.registry.get(name);
-          if (entry) await this.deps.registry.put({ name, spec: { ...entry.spec, filter: DRAINING_FILTER } });
-          registry = entry ? 'draining' : 'absent';
-          this.drainingSince.set(key, clock.now());
-          log.info('Stopped routing events; draining');
-          this.deps.events.normal(dest, 'Draining', 'Stopped routing new events; delivering the backlog before deleting');
-          break;
-        }
-        case 'unpublish':
-          guard();
-          await this.deps.registry.remove(name);
-          registry = 'absent';
-          log.info('Removed destination from the registry');
-          break;
-        case 'scaleDown':
-          guard();
-          deployment = await kube.scaleDeployment(namespace, deploymentName, 0);
-          log.info({ deployment: deploymentName }, 'Scaled workers to zero before purging');
-          break;
-        case 'deleteDeployment':
-          guard();
-          await kube.deleteDeployment(namespace, deploymentName, deployment?.metadata?.uid);
-          deployment = undefined;
-          log.info({ deployment: deploymentName }, 'Deleted Deployment');
-          break;
-        case 'purgeQueue': {
-          guard();
-          const n = await this.deps.deliveries.purge(name);
-          purged = true;
-          log.info({ purged: n }, 'Purged queue');
-          this.deps.events.normal(dest, 'PurgedQueue', `Deleted ${n} queued and dead-lettered deliveries`);
-          break;
-        }
-        case 'removeFinalizer':
-          guard();
-          try {
-            await kube.setFinalizers(namespace, name, finalizers.filter((f) => f !== FINALIZER), dest.metadata.resourceVersion ?? '');
-          } catch (err) {
-            if (!isNotFound(err)) throw err;
-          }
-          this.drainingSince.delete(key);
-          await this.deps.deliveries.forget(name);
-          log.info({ policy }, 'Removed finalizer');
-          return { result: 'success', requeueAfterMs: 0 };
-        case 'wait': {
-          await this.writeStatus(dest, { health, deleting: { reason: step.reason, message: step.message }, deployment: state, spec: parsed.success ? parsed.data : undefined }, guard);
-          return { result: 'requeue', requeueAfterMs: step.afterMs };
-        }
-      }
-    }
-  }
-
   /** The Destination is gone from the API: make sure ingest no longer routes to it. */
-  private async gone(key: string): Promise<void> {
+  private async gone(key: string, guard: () => void): Promise<void> {
     const { name } = splitKey(key);
     this.drainingSince.delete(key);
+    guard();
     await this.deps.registry.remove(name);
     await this.deps.deliveries.forget(name);
   }
 
-  /** Puts the spec in the registry unless it is there already (a put announces a change to every ingest). */
-  private async publish(name: string, spec: DestinationSpec): Promise<boolean> {
-    const entry = await this.deps.registry.get(name).catch((err: unknown) => {
-      if (err instanceof z.ZodError) return undefined; // unreadable entry: overwrite it
-      throw err;
-    });
-    if (entry && stableStringify(entry.spec) === stableStringify(spec)) return false;
-    await this.deps.registry.put({ name, spec });
-    return true;
-  }
-
-  private async registryState(name: string): Promise<'absent' | 'routing' | 'draining'> {
-    try {
-      const entry = await this.deps.registry.get(name);
-      if (!entry) return 'absent';
-      return stableStringify(entry.spec.filter) === stableStringify(DRAINING_FILTER) ? 'draining' : 'routing';
-    } catch (err) {
-      if (err instanceof z.ZodError) return 'routing';
-      throw new RedisUnavailableError(`cannot read the registry: ${message(err)}`, { cause: err });
-    }
-  }
-
+  /** Writes the status these observations imply, unless the Destination already shows exactly that. */
   private async writeStatus(dest: DestinationResource, input: Partial<StatusInput>, guard: () => void): Promise<void> {
     const name = dest.metadata.name;
     const status: DestinationStatus = desiredStatus({
@@ -307,17 +179,6 @@ export class Reconciler {
   }
 }
 
-/** The controlling owner of an object, if any. */
-export function controllerOf(obj: { metadata?: { ownerReferences?: OwnerReference[] } } | undefined): OwnerReference | undefined {
-  return obj?.metadata?.ownerReferences?.find((r) => r.controller);
-}
-
-/** The deletion policy even of a spec that no longer validates: deletion must never be blocked by a bad spec. */
-export function deletionPolicyOf(spec: unknown): DeletionPolicy {
-  const p = (spec as { deletionPolicy?: unknown } | undefined)?.deletionPolicy;
-  return p === 'drain' || p === 'purge' || p === 'keep' ? p : 'keep';
-}
-
 /** zod issues as one line: `spec.retry.initialDelay: initialDelay must not exceed maxDelay; ...`. */
 export function formatIssues(err: z.ZodError): string {
   type Issue = { path: PropertyKey[]; message: string; issues?: Issue[] };
@@ -329,7 +190,4 @@ export function formatIssues(err: z.ZodError): string {
     .join('; ');
 }
 
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 

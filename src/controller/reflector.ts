@@ -26,8 +26,10 @@ export interface ReflectorOptions<T> {
   source: ListWatchSource<T>;
   clock: Clock;
   logger: Logger;
-  /** Called for every change of the cache; handlers only enqueue keys, they never block. */
-  onChange: (obj: T, kind: 'upsert' | 'delete') => void;
+  /** Called for every change of the cache, with the previous version if any; handlers only enqueue keys, they never block. */
+  onChange: (obj: T, kind: 'upsert' | 'delete', previous?: T) => void;
+  /** Adds advice to a list/watch error in logs (e.g. "is the CRD installed?"). */
+  describeError?: (err: unknown) => string | undefined;
   /** A watch with no event or bookmark for this long is presumed stalled and reopened. Default 3 min. */
   idleTimeoutMs?: number;
   /** Backoff between failed list/watch attempts: doubles from min to max. Defaults 500 ms and 30 s. */
@@ -135,7 +137,8 @@ export class Reflector<T extends KubeObject> {
         }
         failures++;
         const delay = Math.min(min * 2 ** (failures - 1), max);
-        this.opts.logger.warn({ reflector: this.opts.name, err: errMessage(err), retryInMs: delay }, 'List/watch failed; retrying');
+        const hint = this.opts.describeError?.(err);
+        this.opts.logger.warn({ reflector: this.opts.name, err: errMessage(err), retryInMs: delay, ...(hint ? { hint } : {}) }, 'List/watch failed; retrying');
         await sleep(this.opts.clock, delay, this.wake.signal);
       }
     }
@@ -151,7 +154,7 @@ export class Reflector<T extends KubeObject> {
       seen.add(key);
       const prev = this.store.get(key);
       this.store.set(key, item);
-      if (prev?.metadata?.resourceVersion !== item.metadata?.resourceVersion) this.opts.onChange(item, 'upsert');
+      if (prev?.metadata?.resourceVersion !== item.metadata?.resourceVersion) this.opts.onChange(item, 'upsert', prev);
     }
     // Deletions that happened while we were not watching surface here, not as watch events.
     for (const [key, old] of this.store) {
@@ -215,12 +218,13 @@ export class Reflector<T extends KubeObject> {
             if (rv) this.resourceVersion = rv;
             if (ev.type === 'BOOKMARK') return;
             const key = keyOf(obj);
+            const previous = this.store.get(key);
             if (ev.type === 'DELETED') {
               this.store.delete(key);
-              this.opts.onChange(obj, 'delete');
+              this.opts.onChange(obj, 'delete', previous);
             } else {
               this.store.set(key, obj);
-              this.opts.onChange(obj, 'upsert');
+              this.opts.onChange(obj, 'upsert', previous);
             }
           },
           onClose: (err) => finish(() => (err ? reject(err) : resolve({ events }))),

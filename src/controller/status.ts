@@ -114,6 +114,12 @@ function describeCmd(input: StatusInput): string {
   return `kubectl -n ${input.namespace} describe deployment ${input.deploymentName}`;
 }
 
+function receiverGone(input: StatusInput): string {
+  const h = input.health!;
+  const name = input.deploymentName.replace(/^herald-worker-/, '');
+  return `The receiver answered ${h.disabledReason}${h.disabledTime ? ` at ${h.disabledTime}` : ''}: delivery is paused and events are kept. Change spec.url, or run \`herald resume --destination ${name}\` once the receiver is back.`;
+}
+
 function applyFailed(input: StatusInput): string {
   return `The API server refused Deployment ${input.deploymentName}: ${input.applyError}. The controller retries with backoff.`;
 }
@@ -126,6 +132,7 @@ function ready(input: StatusInput): Verdict {
   const d = input.deployment;
   if (!d) return ['False', 'Creating', `Creating worker Deployment ${input.deploymentName}.`];
   if (input.spec?.paused) return ['False', 'Paused', 'spec.paused is true: events are queued but not delivered until it is set to false.'];
+  if (input.health?.disabledReason) return ['False', 'ReceiverGone', receiverGone(input)];
   const want = wantReplicas(input);
   if (want === 0) {
     return input.spec?.scaling
@@ -158,8 +165,12 @@ function degraded(input: StatusInput): Verdict {
   if (input.conflict) return ['True', 'DeploymentConflict', input.conflict];
   if (input.applyError) return ['True', 'ApplyFailed', applyFailed(input)];
   if (input.deployment?.progressDeadlineExceeded) return ['True', 'RolloutStuck', `The rollout of ${input.deploymentName} exceeded its progress deadline; see \`${describeCmd(input)}\`.`];
+  if (input.health?.disabledReason) return ['True', 'ReceiverGone', receiverGone(input)];
   if (input.redisError) return ['True', 'RedisUnavailable', `Cannot read delivery health from Redis (${input.redisError}); delivery figures are the last known ones.`];
   const h = input.health;
+  if (h?.circuitOpen) {
+    return ['True', 'CircuitOpen', 'The circuit breaker is open after repeated failures: deliveries are held and the receiver is probed; they resume by themselves when it answers again.'];
+  }
   if (h?.lastErrorTime && h.lastError) {
     const errAt = Date.parse(h.lastErrorTime);
     const okAt = h.lastSuccessTime ? Date.parse(h.lastSuccessTime) : 0;

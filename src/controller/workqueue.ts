@@ -109,11 +109,6 @@ export class WorkQueue {
     return this.queue.length;
   }
 
-  /** Whether `key` is waiting or scheduled (for tests and debugging). */
-  has(key: string): boolean {
-    return this.dirty.has(key) || this.delayed.has(key);
-  }
-
   /** Stops handing out keys, drops pending delays and releases every waiting `get()`. Idempotent. */
   shutDown(): void {
     if (this.shuttingDown) return;
@@ -124,9 +119,5 @@ export class WorkQueue {
     this.dirty.clear();
     this.opts.onDepth?.(0);
     for (const w of this.waiters.splice(0)) w(undefined);
-  }
-
-  get isShutDown(): boolean {
-    return this.shuttingDown;
   }
 }
