@@ -116,11 +116,12 @@ const ALERTS: Record<string, { now: Expect; why: string; under: Record<string, E
     why: "broken dead-letters throughout the load; retired's few dead letters happen at once, before Prometheus first sees the series, so increase() is 0",
     under: { 'destination:herald_dead_letters:increase15m': { destinations: ['broken', 'retired'] } },
   },
-  HeraldCircuitOpen: { now: { destinations: ['breaker'] }, why: 'its circuit is open', under: { 'max by (destination) (herald_circuit_open)': { destinations: ['breaker'] } } },
+  // The exporter publishes these gauges for every destination (0 or 1), so the part under the threshold covers all.
+  HeraldCircuitOpen: { now: { destinations: ['breaker'] }, why: 'its circuit is open', under: { 'max by (destination) (herald_circuit_open)': EVERY_DESTINATION } },
   HeraldDestinationGone: {
     now: { destinations: ['retired'] },
     why: 'its receiver answered 410',
-    under: { 'max by (destination) (herald_destination_disabled)': { destinations: ['retired'] } },
+    under: { 'max by (destination) (herald_destination_disabled)': EVERY_DESTINATION },
   },
   HeraldBacklogHigh: { now: NONE, why: `at most ${EVENTS} events wait`, under: { 'destination:herald_queue_backlog:max': EVERY_DESTINATION } },
   HeraldBacklogGrowing: {
