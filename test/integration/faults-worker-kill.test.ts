@@ -1,0 +1,162 @@
+/**
+ * Fault injection: `herald worker` processes die by SIGKILL (OOM killer, node loss) while events are
+ * in flight. Proves docs/guarantees.md's at-least-once claim and its duplicate window. The
+ * 5,000-event version of the first test is test/chaos/worker-kill.test.ts (`make test-chaos`).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisServer } from '../support/redis.js';
+import { startHerald, type HeraldUnderTest } from '../support/herald.js';
+import { startReceiver, type Receiver } from '../support/receiver.js';
+import { processEnv, startWorkerProcess, type RunningHerald } from '../support/fleet.js';
+import { startRedisProxy, type RedisProxy } from '../support/redis-proxy.js';
+import { describeReport, runWorkerKillScenario } from '../support/worker-kill.js';
+import { waitFor } from '../support/wait.js';
+import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
+
+describe('SIGKILLed workers under load', () => {
+  it('delivers every accepted event at least once while workers are SIGKILLed repeatedly; duplicates keep their webhook-id', async ({ annotate }) => {
+    const report = await runWorkerKillScenario(
+      { events: 500, kills: 3, workersPerDestination: 2, destinations: 1, concurrency: 4, ingestRate: 60, drainTimeoutMs: 30_000 },
+      (m) => console.log(m),
+    );
+    const summary = describeReport(report);
+    console.log(`worker-kill: ${summary}`);
+    await annotate(summary);
+    expect(report.refused).toBe(0);
+    expect(report.accepted).toBe(500);
+    expect(report.kills).toBe(3);
+    // At least one kill must have interrupted deliveries, or the run proved nothing.
+    expect(report.killsMidDelivery).toBeGreaterThan(0);
+    expect(report.missing).toEqual([]);
+    expect(report.unknown).toEqual([]);
+    expect(report.mismatched).toEqual([]);
+    expect(report.deliveries).toBe(report.accepted + report.duplicates);
+    expect(report.leftover).toEqual({ 'kill-0': { waiting: 0, active: 0, delayed: 0, failed: 0, prioritized: 0 } });
+    expect(report.bodiesLeft).toBe(0);
+  }, 90_000);
+});
+
+describe('the duplicate window, hit exactly', () => {
+  let redis: RedisServer;
+  let proxy: RedisProxy;
+  let herald: HeraldUnderTest;
+  const receivers: Receiver[] = [];
+  const procs: RunningHerald[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    proxy = await startRedisProxy(redis.port);
+    herald = await startHerald({ redisUrl: redis.url, withWorkers: false });
+  });
+
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.kill()));
+    await herald?.close();
+    await Promise.all(receivers.map((r) => r.close()));
+    await proxy?.close();
+    await redis?.close();
+  });
+
+  /** A worker whose Redis traffic passes through the proxy, so the test can act between two of its commands. */
+  async function worker(destination: string, through: 'proxy' | 'direct'): Promise<RunningHerald> {
+    const w = await startWorkerProcess(destination, processEnv(through === 'proxy' ? proxy.url : redis.url, herald.config.HERALD_REDIS_PREFIX));
+    procs.push(w);
+    return w;
+  }
+
+  async function receiver(onRequest?: () => void): Promise<Receiver> {
+    const r = await startReceiver(() => {
+      onRequest?.();
+      return { status: 200 };
+    });
+    receivers.push(r);
+    return r;
+  }
+
+  it('a worker killed after the receiver answered 2xx but before the ack: the event is redelivered under the same webhook-id', async () => {
+    let answered = false;
+    const r = await receiver(() => (answered = true));
+    await herald.publish('window', { url: r.url, concurrency: 1 });
+    const first = await worker('window', 'proxy');
+    const eventKey = (id: string) => herald.rt.keys.event(id);
+    let id = '';
+    let killedBeforeAck = false;
+    // The first thing a worker sends after a 2xx is its bookkeeping (stats, body release, then the
+    // ack). Swallow it and die: Redis never hears the delivery succeeded.
+    proxy.setTap((chunk) => {
+      if (!answered || killedBeforeAck) return undefined;
+      const text = chunk.toString('latin1');
+      if (!text.includes(`:{d:window}:stats`) && !text.includes(eventKey(id))) return undefined;
+      killedBeforeAck = true;
+      return { verdict: 'swallow', after: () => first.proc.kill('SIGKILL') };
+    });
+
+    const res = await herald.post({ userID: 'u', payload: 'exactly once, twice' });
+    expect(res.status).toBe(202);
+    id = res.body.id;
+    await first.exited;
+    expect(killedBeforeAck).toBe(true);
+    expect(r.delivered()).toHaveLength(1);
+
+    proxy.setTap(undefined);
+    await worker('window', 'direct');
+    await waitFor(() => r.delivered().length === 2, { what: 'the redelivery after the lock expired', timeoutMs: 20_000 });
+    for (const got of r.delivered()) {
+      expect(got.headers['webhook-id']).toBe(id);
+      expect(got.json).toMatchObject({ id, payload: 'exactly once, twice' });
+    }
+    const q = openDeliveryQueue(herald.redis, herald.rt.keys, 'window');
+    await waitFor(async () => (await q.getJobCounts('waiting', 'active', 'delayed', 'failed')).active === 0, { what: 'the redelivered job to complete' });
+    expect(await q.getJobCounts('waiting', 'active', 'delayed', 'failed')).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 0 });
+    await q.close();
+  });
+
+  // TODO(bug: double release): a redelivery releases the shared body a second time, so the body is
+  // deleted while another destination still needs it and that destination silently drops the event
+  // ("Event body is gone (purged)"). Remove `.fails` once EventStore.release is idempotent per
+  // (event, destination).
+  it.fails('a redelivery to one destination does not take the event body from another destination', async () => {
+    const a = await receiver();
+    const b = await receiver();
+    await herald.publish('fan-a', { url: a.url, concurrency: 1 });
+    await herald.publish('fan-b', { url: b.url, concurrency: 1 });
+    const first = await worker('fan-a', 'proxy');
+    let id = '';
+    let killedAfterRelease = false;
+    // Let the release of fan-a's reference reach Redis, then kill the worker before its ack.
+    proxy.setTap((chunk) => {
+      if (!id || killedAfterRelease) return undefined;
+      const text = chunk.toString('latin1').toLowerCase();
+      // The release is a script call (EVAL the first time, EVALSHA after) on the event's key.
+      const isScript = text.includes('\r\neval\r\n') || text.includes('\r\nevalsha\r\n');
+      if (!isScript || !text.includes(herald.rt.keys.event(id).toLowerCase())) return undefined;
+      killedAfterRelease = true;
+      return { verdict: 'forward', after: () => first.proc.kill('SIGKILL') };
+    });
+
+    const res = await herald.post({ userID: 'u', payload: 'for both' });
+    expect(res.body.destinations).toBe(2);
+    id = res.body.id;
+    await first.exited;
+    expect(killedAfterRelease).toBe(true);
+    // fan-a's reference is gone, fan-b's is still held.
+    await waitFor(async () => (await herald.redis.hget(herald.rt.keys.event(id), 'r')) === '1', { what: 'one reference left on the body' });
+
+    proxy.setTap(undefined);
+    await worker('fan-a', 'direct');
+    await waitFor(() => a.delivered().length === 2, { what: 'fan-a redelivering after its worker died', timeoutMs: 20_000 });
+    const qa = openDeliveryQueue(herald.redis, herald.rt.keys, 'fan-a');
+    await waitFor(async () => (await qa.getJobCounts('active', 'waiting')).active === 0, { what: 'fan-a to finish' });
+    await qa.close();
+
+    const wb = await worker('fan-b', 'direct');
+    const q = openDeliveryQueue(herald.redis, herald.rt.keys, 'fan-b');
+    await waitFor(async () => (await q.getJobCounts('waiting', 'active')).waiting === 0, { what: 'fan-b to take its job' });
+    await waitFor(async () => (await q.getJobCounts('active')).active === 0, { what: 'fan-b to finish its job' });
+    await q.close();
+    // Today the worker logs "Event body is gone (purged); dropping delivery" and completes the job.
+    expect(wb.output()).not.toContain('Event body is gone');
+    const got = await waitFor(() => b.delivered()[0], { what: 'fan-b to deliver the event', timeoutMs: 5_000 });
+    expect(got.json).toMatchObject({ id, payload: 'for both' });
+  });
+});

@@ -1,0 +1,92 @@
+/** One ingest request as the client saw it. `status` 0 means no HTTP answer at all (connection refused, reset). */
+export interface SentEvent {
+  seq: number;
+  status: number;
+  /** The event id of a 202. */
+  id?: string;
+  /** The error code of a 4xx/5xx answer, or the network error of status 0. */
+  code?: string;
+  retryAfter?: string | null;
+  sentAt: number;
+  answeredAt: number;
+}
+
+export interface Load {
+  results: SentEvent[];
+  /** Resolves once every started request has been answered. */
+  done: Promise<void>;
+  /** Stops starting new requests (in-flight ones still finish; await `done`). */
+  stop(): void;
+  accepted(): SentEvent[];
+  /** Answers counted by status. */
+  byStatus(): Record<number, number>;
+}
+
+/** POSTs one event to ingest and reports what came back, never throwing. */
+export async function sendEvent(url: string, seq: number, body: unknown, headers: Record<string, string> = {}): Promise<SentEvent> {
+  const sentAt = Date.now();
+  try {
+    const res = await fetch(`${url}/ingest`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+    const text = await res.text();
+    let parsed: { id?: string; error?: { code?: string } } = {};
+    try {
+      parsed = JSON.parse(text) as typeof parsed;
+    } catch {
+      // leave empty: the assertion on status will say what happened
+    }
+    return {
+      seq,
+      status: res.status,
+      ...(res.status === 202 && parsed.id ? { id: parsed.id } : {}),
+      ...(parsed.error?.code ? { code: parsed.error.code } : {}),
+      retryAfter: res.headers.get('retry-after'),
+      sentAt,
+      answeredAt: Date.now(),
+    };
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause;
+    return { seq, status: 0, code: cause?.code ?? (err as Error).message, sentAt, answeredAt: Date.now() };
+  }
+}
+
+/**
+ * Keeps `concurrency` ingest requests in flight until `total` were sent or `stop()` is called.
+ * Event `seq` carries `{ seq }` in its payload so a receiver can tell which request it came from,
+ * even for requests that were not answered 202.
+ */
+export function startLoad(opts: {
+  url: string;
+  total?: number;
+  concurrency: number;
+  payload?: (seq: number) => unknown;
+  headers?: (seq: number) => Record<string, string>;
+  /** Pause between requests of one lane, to spread a load over time instead of sending it all at once. */
+  paceMs?: number;
+}): Load {
+  const results: SentEvent[] = [];
+  let next = 0;
+  let stopped = false;
+  const total = opts.total ?? Number.POSITIVE_INFINITY;
+  const lane = async () => {
+    while (!stopped && next < total) {
+      const seq = next++;
+      const payload = opts.payload ? opts.payload(seq) : { seq };
+      results.push(await sendEvent(opts.url, seq, { userID: `user-${seq % 97}`, payload }, opts.headers?.(seq) ?? {}));
+      if (opts.paceMs) await new Promise((r) => setTimeout(r, opts.paceMs));
+    }
+  };
+  const done = Promise.all(Array.from({ length: opts.concurrency }, lane)).then(() => undefined);
+  return {
+    results,
+    done,
+    stop: () => {
+      stopped = true;
+    },
+    accepted: () => results.filter((r) => r.status === 202),
+    byStatus: () => {
+      const out: Record<number, number> = {};
+      for (const r of results) out[r.status] = (out[r.status] ?? 0) + 1;
+      return out;
+    },
+  };
+}
