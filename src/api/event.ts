@@ -4,6 +4,24 @@ import { z } from 'zod';
 export const EVENT_TYPE_PATTERN = '^[A-Za-z0-9_.:/-]{1,128}$';
 
 /**
+ * Deepest nesting accepted. JSON.parse copes with far deeper input than JSON.stringify (recursive)
+ * can write back, so without a bound a valid-looking event could never be stored.
+ */
+export const MAX_PAYLOAD_DEPTH = 512;
+
+/** Iterative, so checking a hostile payload cannot itself overflow the stack. */
+function depthWithin(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d > max) return false;
+    for (const child of Object.values(v as object)) stack.push([child, d + 1]);
+  }
+  return true;
+}
+
+/**
  * The ingest contract. `{"userID", "payload"}` is the original (seed) format and must keep working;
  * `type` is optional and used for routing. Unknown fields are rejected so typos are noticed.
  */
@@ -11,7 +29,10 @@ export const IngestEvent = z
   .object({
     userID: z.string().min(1, 'userID must not be empty').max(256),
     // Bodies arrive through JSON.parse, so any defined value is JSON; only absence is an error.
-    payload: z.unknown().refine((v) => v !== undefined, 'payload is required: any JSON value (string, number, object, array, true/false or null)'),
+    payload: z
+      .unknown()
+      .refine((v) => v !== undefined, 'payload is required: any JSON value (string, number, object, array, true/false or null)')
+      .refine((v) => depthWithin(v, MAX_PAYLOAD_DEPTH), `payload nests deeper than ${MAX_PAYLOAD_DEPTH} levels`),
     type: z.string().regex(new RegExp(EVENT_TYPE_PATTERN), 'type must be 1-128 characters of A-Z a-z 0-9 _ . : / -').optional(),
   })
   .strict();

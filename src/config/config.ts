@@ -30,6 +30,8 @@ export const ConfigSchema = z.object({
   HERALD_MAX_BODY: bytes.default(parseSize('1mib')),
   HERALD_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
   HERALD_IDEMPOTENCY_TTL: ms.default(parseDuration('24h')),
+  /** Ingest answers 503 once Redis uses this share of maxmemory, keeping room for workers to finish. */
+  HERALD_REDIS_HIGH_WATER: z.coerce.number().gt(0).max(1).default(0.9),
   HERALD_SHUTDOWN_TIMEOUT: ms.default(parseDuration('25s')),
   HERALD_SECRETS_DIR: z.string().default('/var/run/herald/secrets'),
   /** A killed worker's in-flight deliveries are handed to another worker after about this long. */

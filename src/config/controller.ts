@@ -66,7 +66,60 @@ export const ControllerEnvSchema = z.object({
   HERALD_DRAIN_SETTLE: ms.default(parseDuration('10s')),
   /** A watch that delivers no event or bookmark for this long is presumed stalled and reopened. */
   HERALD_WATCH_IDLE_TIMEOUT: ms.default(parseDuration('3m')),
+  /**
+   * What scales the workers of a Destination with `spec.scaling`: a KEDA ScaledObject (`keda`), an
+   * autoscaling/v2 HorizontalPodAutoscaler on prometheus-adapter's external metrics (`hpa`), or
+   * nothing (`none`: the workers run at `spec.scaling.minReplicas`, at least 1).
+   */
+  HERALD_AUTOSCALER: z.enum(['keda', 'hpa', 'none']).default('keda'),
+  /** Prometheus server KEDA's trigger queries, e.g. http://prometheus-operated.monitoring:9090. Required with keda. */
+  HERALD_PROMETHEUS_URL: z.url({ protocol: /^https?$/, message: 'must be an absolute http:// or https:// URL' }).max(2048).optional(),
+  /**
+   * Extra label matchers of the backlog query (and the HPA's metric selector), as `name=value` pairs
+   * separated by commas, e.g. `namespace=herald`: they pick this installation's series when several
+   * Herald controllers report to one Prometheus.
+   */
+  HERALD_AUTOSCALER_QUERY_LABELS: z.string().max(1024).optional(),
 });
+
+/** Autoscaler providers; see HERALD_AUTOSCALER. */
+export type AutoscalerProvider = 'keda' | 'hpa' | 'none';
+
+/** How Destinations with `spec.scaling` are autoscaled. */
+export interface AutoscalerSettings {
+  provider: AutoscalerProvider;
+  /** Server address of KEDA's Prometheus trigger; set whenever provider is keda. */
+  prometheusUrl?: string;
+  /** Label matchers added to the backlog query (KEDA) and metric selector (HPA), besides `destination`. */
+  queryLabels: Readonly<Record<string, string>>;
+}
+
+const PROM_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** Kubernetes label values: HPA metric selectors are label selectors. */
+const KUBE_LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+/**
+ * Parses HERALD_AUTOSCALER_QUERY_LABELS (`a=1,b=2`). Returns the labels, or the problems found.
+ * `destination` is reserved (the controller matches it per Destination); with the hpa provider the
+ * values must also be valid Kubernetes label values, as they become a label selector.
+ */
+export function parseQueryLabels(text: string | undefined, provider: AutoscalerProvider): { labels: Record<string, string>; issues: string[] } {
+  const labels: Record<string, string> = {};
+  const issues: string[] = [];
+  for (const pair of (text ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const eq = pair.indexOf('=');
+    const name = eq < 0 ? pair : pair.slice(0, eq).trim();
+    const value = eq < 0 ? '' : pair.slice(eq + 1).trim();
+    const bad = (why: string) => issues.push(`HERALD_AUTOSCALER_QUERY_LABELS: "${pair}" ${why}`);
+    if (eq < 0) bad('must be name=value');
+    else if (!PROM_LABEL_NAME.test(name) || name.startsWith('__')) bad('has an invalid Prometheus label name');
+    else if (name === 'destination') bad('must not set destination: the controller matches it per Destination');
+    else if (name in labels) bad('repeats a label');
+    else if (provider === 'hpa' && (value.length > 63 || !KUBE_LABEL_VALUE.test(value))) bad('must have a Kubernetes label value (HPA metric selectors are label selectors)');
+    else labels[name] = value;
+  }
+  return { labels, issues };
+}
 
 /** Settings that shape the worker Deployments; part of the config checksum that rolls workers. */
 export interface WorkerSettings {
@@ -93,6 +146,7 @@ export interface ControllerConfig {
   workers: number;
   watchIdleTimeoutMs: number;
   drainSettleMs: number;
+  autoscaler: AutoscalerSettings;
 }
 
 /**
@@ -116,7 +170,12 @@ export function loadControllerConfig(env: Record<string, string | undefined>): R
     if (e.HERALD_RENEW_DEADLINE >= e.HERALD_LEASE_DURATION) issues.push('HERALD_RENEW_DEADLINE: must be shorter than HERALD_LEASE_DURATION');
     if (e.HERALD_RETRY_PERIOD * 2 > e.HERALD_RENEW_DEADLINE) issues.push('HERALD_RETRY_PERIOD: must be at most half of HERALD_RENEW_DEADLINE');
     if (e.HERALD_STATUS_REFRESH < 1000) issues.push('HERALD_STATUS_REFRESH: must be at least 1s');
+    if (e.HERALD_AUTOSCALER === 'keda' && !e.HERALD_PROMETHEUS_URL) {
+      issues.push('HERALD_PROMETHEUS_URL: is required with HERALD_AUTOSCALER=keda (the Prometheus KEDA queries for the backlog); or set HERALD_AUTOSCALER to hpa or none');
+    }
   }
+  const queryLabels = parseQueryLabels(input.HERALD_AUTOSCALER_QUERY_LABELS, e?.HERALD_AUTOSCALER ?? 'keda');
+  issues.push(...queryLabels.issues);
   if (issues.length > 0 || !e || namespace === undefined) throw new ConfigError(issues);
   const config: ControllerConfig = {
     worker: {
@@ -144,8 +203,14 @@ export function loadControllerConfig(env: Record<string, string | undefined>): R
     workers: e.HERALD_CONTROLLER_WORKERS,
     watchIdleTimeoutMs: e.HERALD_WATCH_IDLE_TIMEOUT,
     drainSettleMs: e.HERALD_DRAIN_SETTLE,
+    autoscaler: {
+      provider: e.HERALD_AUTOSCALER,
+      prometheusUrl: e.HERALD_PROMETHEUS_URL,
+      queryLabels: Object.freeze(queryLabels.labels),
+    },
   };
   Object.freeze(config.worker);
   Object.freeze(config.lease);
+  Object.freeze(config.autoscaler);
   return Object.freeze(config);
 }

@@ -11,6 +11,7 @@ import { purgeDestination } from '../queue/purge.js';
 import { QueueDepthExporter } from '../queue/queue-depth-exporter.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { ReadinessCheck } from '../server/ops-routes.js';
+import { sweepScalers, scalerChanged, type AutoscalingDeps } from './autoscaling.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { readDeliveryHealth } from './delivery-health.js';
 import { controllerOf, type DestinationResource } from './destination-resource.js';
@@ -18,10 +19,12 @@ import { LeadershipLostError } from './errors.js';
 import { createEventRecorder } from './events.js';
 import { createControllerKube, createLeaseClient, deploymentSource, destinationSource } from './kube-client.js';
 import { isConflict, KubeApiError, KubeRest } from './kube-rest.js';
+import { scalerKindOf, SCALER_TYPES, type Scaler } from './desired-scaler.js';
 import { LeaderElector } from './leader-election.js';
 import { DESTINATION_LABEL, KIND, objectKey, workerListSelector } from './names.js';
 import { Reconciler, type DeliveryPort } from './reconciler.js';
 import { needsReconcile } from './predicates.js';
+import { createScalerKube, scalerSource } from './scaler-client.js';
 import { keyOf, Reflector } from './reflector.js';
 import { WorkQueue } from './workqueue.js';
 
@@ -116,6 +119,33 @@ export function startController(deps: ControllerDeps): Controller {
     },
   });
 
+  // Scalers of the provider's kind, so removed or edited ones are noticed; the CRD may be missing
+  // (KEDA not installed), which this reflector survives by retrying slowly.
+  const scalerKind = scalerKindOf(config.autoscaler.provider);
+  const scalers = scalerKind
+    ? new Reflector<Scaler>({
+        name: SCALER_TYPES[scalerKind].plural,
+        source: scalerSource(rest, scalerKind, ns, workerListSelector(config.worker.instance)),
+        clock,
+        logger,
+        idleTimeoutMs: config.watchIdleTimeoutMs,
+        maxBackoffMs: 5 * 60_000,
+        describeError: (err) =>
+          hint(err, `${SCALER_TYPES[scalerKind].plural}.${SCALER_TYPES[scalerKind].group}`, scalerKind === 'ScaledObject' ? 'Install KEDA, or set autoscaling.workers.provider to hpa or none.' : 'Set autoscaling.workers.provider to keda or none.'),
+        onChange: (obj, kind, previous) => {
+          if (kind !== 'delete' && !scalerChanged(previous, obj)) return;
+          const owner = controllerOf(obj);
+          const name = owner?.kind === KIND ? owner.name : obj.metadata.labels?.[DESTINATION_LABEL];
+          if (name) enqueue(objectKey(ns, name));
+        },
+      })
+    : undefined;
+  const autoscaling: AutoscalingDeps = {
+    settings: { ...config.autoscaler, instance: config.worker.instance },
+    kube: createScalerKube(rest),
+    scalers: scalers ?? { get: () => undefined },
+  };
+
   const queues = new DeliveryQueues(redis, keys);
   const eventStore = new EventStore(redis, keys);
   const destinationRegistry = new DestinationRegistry(redis, keys);
@@ -140,6 +170,7 @@ export function startController(deps: ControllerDeps): Controller {
     events: createEventRecorder({ kube, clock, logger }),
     statusRefreshMs: config.statusRefreshMs,
     drainSettleMs: config.drainSettleMs,
+    autoscaling,
   });
 
   async function work(t: Term): Promise<void> {
@@ -189,6 +220,17 @@ export function startController(deps: ControllerDeps): Controller {
     }
   }
 
+  /** Scalers of a provider no longer configured (HERALD_AUTOSCALER changed) would keep scaling the workers. */
+  async function sweepOtherScalers(t: Term): Promise<void> {
+    try {
+      await sweepScalers(autoscaling, ns, () => {
+        if (t.signal.aborted) throw new LeadershipLostError();
+      }, logger);
+    } catch (err) {
+      if (!(err instanceof LeadershipLostError)) logger.warn({ err, hint: hint(err, 'autoscalers') }, 'Could not delete scalers of another autoscaler provider');
+    }
+  }
+
   function resync(t: Term): void {
     t.resync = clock.setTimeout(() => {
       if (t.signal.aborted) return;
@@ -213,12 +255,15 @@ export function startController(deps: ControllerDeps): Controller {
     metrics.leader.set(1);
     void (async () => {
       await Promise.all([destinations.waitForSync(t.signal), deployments.waitForSync(t.signal)]);
+      // The scaler CRD may not be installed (KEDA missing): wait for the first list, not for success.
+      await scalers?.waitForFirstAttempt(t.signal);
       if (t.signal.aborted) return;
       logger.info({ destinations: destinations.keys().length }, 'Caches synced; reconciling');
       for (const key of destinations.keys()) t.queue.add(key);
       t.exporter.setDestinations(names());
       t.exporter.start(QUEUE_GAUGE_REFRESH_MS);
       for (let i = 0; i < config.workers; i++) t.workers.push(work(t));
+      await sweepOtherScalers(t);
       await collectOrphans(t);
       resync(t);
     })();
@@ -254,6 +299,7 @@ export function startController(deps: ControllerDeps): Controller {
   metrics.leader.set(0);
   destinations.start();
   deployments.start();
+  scalers?.start();
   elector.start();
 
   const readiness: ReadinessCheck[] = [
@@ -296,6 +342,7 @@ export function startController(deps: ControllerDeps): Controller {
       await step(() => elector.close());
       await step(() => destinations.stop());
       await step(() => deployments.stop());
+      await step(async () => scalers?.stop());
       await step(() => queues.close());
       if (errors.length > 0) logger.warn({ errors: errors.map(String) }, 'Errors while closing the controller');
     },

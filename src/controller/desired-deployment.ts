@@ -19,10 +19,16 @@ export const WORKER_UID = 65532;
 /**
  * The worker Deployment a Destination should have: a pure function of the Destination, its parsed
  * spec and the controller's settings, so it is unit-tested without a cluster and server-side applied
- * as is. Replicas are omitted when `spec.scaling` is set, leaving them to an autoscaler (a later
- * issue) instead of fighting it on every reconcile.
+ * as is. Replicas are omitted while a scaler manages them (desired-scaler.ts `workerReplicas`),
+ * instead of fighting it on every reconcile.
  */
-export function desiredDeployment(dest: Pick<DestinationResource, 'metadata'>, spec: DestinationSpec, settings: WorkerSettings): V1Deployment {
+export function desiredDeployment(
+  dest: Pick<DestinationResource, 'metadata'>,
+  spec: DestinationSpec,
+  settings: WorkerSettings,
+  /** What spec.replicas should say; undefined leaves it to a scaler. Default: spec.workers.replicas, or undefined with spec.scaling. */
+  replicas: number | undefined = spec.scaling ? undefined : spec.workers.replicas,
+): V1Deployment {
   const name = dest.metadata.name;
   const namespace = dest.metadata.namespace;
   if (!dest.metadata.uid) throw new Error(`Destination ${namespace}/${name} has no uid; read it from the API server before building its Deployment`);
@@ -48,7 +54,7 @@ export function desiredDeployment(dest: Pick<DestinationResource, 'metadata'>, s
       ownerReferences: [{ apiVersion: DESTINATION_API_VERSION, kind: KIND, name, uid: dest.metadata.uid, controller: true, blockOwnerDeletion: true }],
     },
     spec: {
-      ...(spec.scaling ? {} : { replicas: spec.workers.replicas }),
+      ...(replicas === undefined ? {} : { replicas }),
       selector: { matchLabels: workerSelector(settings.instance, name) },
       revisionHistoryLimit: 3,
       // Surge first: a destination never loses all its workers during a rollout.

@@ -1,4 +1,5 @@
 import { DestinationSpec } from '../api/destination.js';
+import { removeScaler } from './autoscaling.js';
 import type { Logger } from '../log/logger.js';
 import { nextDeletionStep, type DeletionPolicy } from './deletion.js';
 import { controllerOf, specUrl, type DeliveryHealth, type DestinationResource } from './destination-resource.js';
@@ -91,11 +92,14 @@ export async function finalize(ctx: FinalizeContext, dest: DestinationResource, 
         log.info('Removed destination from the registry');
         break;
       case 'scaleDown':
+        // A live scaler would scale the workers right back up.
+        await removeScaler(deps.autoscaling, dest, guard);
         guard();
         deployment = await kube.scaleDeployment(namespace, deploymentName, 0);
         log.info({ deployment: deploymentName }, 'Scaled workers to zero before purging');
         break;
       case 'deleteDeployment':
+        await removeScaler(deps.autoscaling, dest, guard);
         guard();
         await kube.deleteDeployment(namespace, deploymentName, deployment?.metadata?.uid);
         deployment = undefined;

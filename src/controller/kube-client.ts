@@ -83,7 +83,7 @@ interface ListBody<T> {
 }
 
 /** Lists a collection page by page; the resourceVersion of a paginated list is that of its first page's snapshot. */
-async function listAll<T>(rest: KubeRest, path: string, query: Record<string, string | undefined>): Promise<ListResult<T>> {
+export async function listAll<T>(rest: KubeRest, path: string, query: Record<string, string | undefined>): Promise<ListResult<T>> {
   const items: T[] = [];
   let cont: string | undefined;
   let resourceVersion = '';
@@ -96,7 +96,8 @@ async function listAll<T>(rest: KubeRest, path: string, query: Record<string, st
   return { items, resourceVersion };
 }
 
-function source<T>(rest: KubeRest, path: string, labelSelector: string | undefined, fixup: (items: T[]) => T[]): ListWatchSource<T> {
+/** List+watch of one collection path, narrowed by an optional label selector. */
+export function source<T>(rest: KubeRest, path: string, labelSelector: string | undefined, fixup: (items: T[]) => T[]): ListWatchSource<T> {
   return {
     async list() {
       const result = await listAll<T>(rest, path, { labelSelector });
@@ -119,7 +120,7 @@ function source<T>(rest: KubeRest, path: string, labelSelector: string | undefin
 }
 
 /** List items omit apiVersion/kind; put them back so cached objects look like watched ones. */
-function withKind<T extends object>(apiVersion: string, kind: string) {
+export function withKind<T extends object>(apiVersion: string, kind: string) {
   return (items: T[]) => items.map((i) => ({ apiVersion, kind, ...i }));
 }
 

@@ -4,9 +4,11 @@ import { DestinationSpec } from '../api/destination.js';
 import type { WorkerSettings } from '../config/controller.js';
 import type { DestinationRegistry } from '../destinations/registry.js';
 import type { Logger } from '../log/logger.js';
+import { convergeScaler, type AutoscalingDeps } from './autoscaling.js';
 import type { Clock } from './clock.js';
 import { controllerOf, specUrl, type DeliveryHealth, type DestinationResource, type DestinationStatus } from './destination-resource.js';
 import { desiredDeployment } from './desired-deployment.js';
+import { workerReplicas } from './desired-scaler.js';
 import { errorMessage, LeadershipLostError, RedisUnavailableError } from './errors.js';
 import type { EventRecorder } from './events.js';
 import type { ControllerKube } from './kube-client.js';
@@ -42,6 +44,8 @@ export interface ReconcilerDeps {
   statusRefreshMs: number;
   /** How long ingest may keep routing after a registry change; drain waits this long. Default 10 s. */
   drainSettleMs?: number;
+  /** Scalers for Destinations with spec.scaling; without it none are managed and such workers run at minReplicas (at least 1). */
+  autoscaling?: AutoscalingDeps;
 }
 
 export interface ReconcileResult {
@@ -119,7 +123,12 @@ export class Reconciler {
         input.conflict = `Deployment ${deploymentName} already exists and is controlled by ${owner.kind} ${owner.name}; delete it or rename this Destination.`;
         this.deps.events.warning(current, 'DeploymentConflict', input.conflict);
       } else {
-        const desired = desiredDeployment(current, spec, settings);
+        const scaling = this.deps.autoscaling
+          ? await convergeScaler({ deps: this.deps.autoscaling, events: this.deps.events, log, guard }, current, spec, deployment)
+          : { replicas: workerReplicas(spec, false), status: {}, error: undefined };
+        if (spec.scaling) input.autoscaling = scaling.status;
+        applyError = scaling.error;
+        const desired = desiredDeployment(current, spec, settings, scaling.replicas);
         if (!deployment || !isSubset(desired, deployment)) {
           guard();
           const verb = deployment ? 'Updated' : 'Created';

@@ -58,6 +58,8 @@ export class Reflector<T extends KubeObject> {
   private cancelWatch: (() => void) | undefined;
   private readonly wake = new AbortController();
   private syncWaiters: Array<() => void> = [];
+  private attempted = false;
+  private attemptWaiters: Array<() => void> = [];
   /** Watches reopened by the watchdog, for tests and logs. */
   watchdogRestarts = 0;
   /** Full lists done (the first one included). */
@@ -104,12 +106,34 @@ export class Reflector<T extends KubeObject> {
     });
   }
 
+  /**
+   * Resolves once the first list has succeeded or failed (or on abort/stop): for optional resources
+   * (a CRD that may not be installed) whose absence must not hold anything up.
+   */
+  waitForFirstAttempt(signal?: AbortSignal): Promise<void> {
+    if (this.attempted || this.stopped || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      this.attemptWaiters.push(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private markAttempted(): void {
+    this.attempted = true;
+    for (const w of this.attemptWaiters.splice(0)) w();
+  }
+
   /** Stops watching; the cache keeps its last content. Idempotent. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake.abort();
     this.cancelWatch?.();
     for (const w of this.syncWaiters.splice(0)) w();
+    this.markAttempted();
     await this.loop;
   }
 
@@ -130,6 +154,7 @@ export class Reflector<T extends KubeObject> {
       } catch (err) {
         if (this.stopped) break;
         this.healthy = false;
+        this.markAttempted();
         if (isGone(err)) {
           this.opts.logger.info({ reflector: this.opts.name, resourceVersion: this.resourceVersion }, 'Watch resourceVersion expired; re-listing');
           this.resourceVersion = '';
@@ -169,6 +194,7 @@ export class Reflector<T extends KubeObject> {
       this.synced = true;
       for (const w of this.syncWaiters.splice(0)) w();
     }
+    this.markAttempted();
   }
 
   /** Runs one watch until it ends; resolves on a normal end or a watchdog restart, rejects on errors. */

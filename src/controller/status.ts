@@ -27,6 +27,18 @@ export interface StatusInput {
   redisError?: string;
   /** Set while the finalizer works; `reason` becomes Ready's reason. */
   deleting?: { reason: string; message: string };
+  /** How `spec.scaling` is being carried out; absent without it. */
+  autoscaling?: AutoscalingStatus;
+}
+
+/** What the autoscaling step of a reconcile saw. Each field is a complete sentence for the operator. */
+export interface AutoscalingStatus {
+  /** The scaler's API is not served (KEDA not installed): Degraded/AutoscalerUnavailable. */
+  unavailable?: string;
+  /** The scaler could not be written (refused, or another object holds its name): Degraded/AutoscalerFailed. */
+  error?: string;
+  /** How spec.scaling is applied differently from what it says (HPA minimum 1, provider none); appended to Ready's message. */
+  note?: string;
 }
 
 /** The parts of a Deployment's state the conditions depend on. */
@@ -125,6 +137,12 @@ function applyFailed(input: StatusInput): string {
 }
 
 function ready(input: StatusInput): Verdict {
+  const verdict = readyVerdict(input);
+  const note = input.autoscaling?.note;
+  return note && ['WorkersReady', 'WorkersNotReady', 'Idle'].includes(verdict[1]) ? [verdict[0], verdict[1], `${verdict[2]} ${note}`] : verdict;
+}
+
+function readyVerdict(input: StatusInput): Verdict {
   if (input.deleting) return ['False', input.deleting.reason, input.deleting.message];
   if (input.invalidSpec) return ['False', 'InvalidSpec', `The spec is invalid: ${input.invalidSpec}. Fix the Destination; workers keep the last valid configuration meanwhile.`];
   if (input.conflict) return ['False', 'DeploymentConflict', input.conflict];
@@ -164,6 +182,8 @@ function degraded(input: StatusInput): Verdict {
   if (input.invalidSpec) return ['True', 'InvalidSpec', `The spec is invalid: ${input.invalidSpec}.`];
   if (input.conflict) return ['True', 'DeploymentConflict', input.conflict];
   if (input.applyError) return ['True', 'ApplyFailed', applyFailed(input)];
+  if (input.autoscaling?.unavailable) return ['True', 'AutoscalerUnavailable', input.autoscaling.unavailable];
+  if (input.autoscaling?.error) return ['True', 'AutoscalerFailed', input.autoscaling.error];
   if (input.deployment?.progressDeadlineExceeded) return ['True', 'RolloutStuck', `The rollout of ${input.deploymentName} exceeded its progress deadline; see \`${describeCmd(input)}\`.`];
   if (input.health?.disabledReason) return ['True', 'ReceiverGone', receiverGone(input)];
   if (input.redisError) return ['True', 'RedisUnavailable', `Cannot read delivery health from Redis (${input.redisError}); delivery figures are the last known ones.`];

@@ -174,7 +174,10 @@ export class DeliveryWorker {
       metrics.duration.observe({ destination, outcome: 'success' }, sent.durationMs / 1000);
       metrics.e2e.observe({ destination }, Math.max(0, finished - stored.acceptedAt) / 1000);
       metrics.attempts.observe({ destination, result: 'delivered' }, attempt);
-      await Promise.all([stats.delivered(destination, finished), events.release(eventId)]);
+      // The receiver has the event: bookkeeping failures (a full Redis) must not turn it into a retry.
+      await Promise.all([stats.delivered(destination, finished), events.release(eventId, destination)]).catch((err) =>
+        log.warn({ err: (err as Error).message }, 'Delivered, but could not update stats or release the body'),
+      );
       log.info({ status, durationMs: Math.round(sent.durationMs), outcome: 'delivered' }, 'Delivered event');
       return;
     }

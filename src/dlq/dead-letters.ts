@@ -3,6 +3,7 @@ import type { Job, Queue } from 'bullmq';
 import type { EventStore } from '../events/event-store.js';
 import { parseAttemptLog, type AttemptRecord } from '../delivery/attempt-record.js';
 import type { DeliveryJobData } from '../queue/delivery-queue.js';
+import { destinationOfQueuePrefix } from '../redis/keys.js';
 
 export interface DeadLetter {
   id: string;
@@ -33,7 +34,11 @@ const PAGE = 500;
  * job, so the event keeps its id (and receivers' deduplication by webhook-id keeps working).
  */
 export class DeadLetters {
-  constructor(private readonly queue: Queue<DeliveryJobData>, private readonly events: EventStore, private readonly deps: { sleep?: (ms: number) => Promise<unknown>; clock?: () => number } = {}) {}
+  private readonly destination: string;
+
+  constructor(private readonly queue: Queue<DeliveryJobData>, private readonly events: EventStore, private readonly deps: { sleep?: (ms: number) => Promise<unknown>; clock?: () => number } = {}) {
+    this.destination = destinationOfQueuePrefix(queue.opts.prefix ?? '');
+  }
 
   async count(): Promise<number> {
     return this.queue.getFailedCount();
@@ -94,7 +99,7 @@ export class DeadLetters {
       const job = await this.queue.getJob(id);
       if (!job || !(await job.isFailed())) continue;
       await job.remove();
-      await this.events.release(e);
+      await this.events.release(e, this.destination);
       n++;
     }
     return n;

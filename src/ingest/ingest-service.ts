@@ -7,7 +7,7 @@ import type { EventStore } from '../events/event-store.js';
 import type { IngestMetrics } from '../metrics/metrics.js';
 import { deliveryJobOptions, type DeliveryQueues } from '../queue/delivery-queue.js';
 import type { RedisKeys } from '../redis/keys.js';
-import { IdempotencyConflictError, StoreUnavailableError } from './errors.js';
+import { IdempotencyConflictError, IngestError, StoreUnavailableError } from './errors.js';
 
 export interface AcceptResult {
   id: string;
@@ -54,6 +54,8 @@ export class IngestService {
       queues: DeliveryQueues;
       metrics: IngestMetrics;
       idempotencyTtlMs: number;
+      /** Refuses new events while Redis is nearly full. */
+      isStoreNearlyFull?: () => boolean;
       clock?: () => number;
       newId?: () => string;
     },
@@ -81,6 +83,7 @@ export class IngestService {
   async acceptMany(reqs: IngestRequest[]): Promise<AcceptResult[]> {
     const now = (this.deps.clock ?? Date.now)();
     const newId = this.deps.newId ?? (() => `evt_${randomUUID().replaceAll('-', '')}`);
+    if (this.deps.isStoreNearlyFull?.()) throw new StoreUnavailableError(new Error('Redis is above its high-water mark'));
     try {
       const prepared = await Promise.all(reqs.map((r) => this.prepare(r, now, newId)));
       const fresh = prepared.filter((p) => !p.result.duplicate || p.resume);
@@ -89,7 +92,7 @@ export class IngestService {
       for (const p of prepared) this.deps.metrics.events.inc({ result: p.result.duplicate ? 'duplicate' : 'accepted' });
       return prepared.map((p) => p.result);
     } catch (err) {
-      if (err instanceof IdempotencyConflictError) throw err;
+      if (err instanceof IngestError) throw err;
       throw new StoreUnavailableError(err);
     }
   }
@@ -136,12 +139,29 @@ export class IngestService {
     if (routed.length === 0) return;
     // Bodies first: a worker must never pick up a job whose body is not there yet.
     const m = this.deps.redis.multi();
+    const fresh: string[] = [];
     for (const i of routed) {
-      if (i.resume) await this.deps.events.put(i.result.id, { body: i.body, acceptedAt: now }, i.routes.length);
-      else this.deps.events.putNew(m, i.result.id, { body: i.body, acceptedAt: now }, i.routes.length);
+      const names = i.routes.map((r) => r.name);
+      if (i.resume) await this.deps.events.put(i.result.id, { body: i.body, acceptedAt: now }, names);
+      else {
+        this.deps.events.putNew(m, i.result.id, { body: i.body, acceptedAt: now }, names);
+        fresh.push(i.result.id);
+      }
     }
-    const res = await m.exec();
-    for (const [err] of res ?? []) if (err) throw err;
+    try {
+      const res = await m.exec();
+      for (const [err] of res ?? []) if (err) throw err;
+      await this.enqueue(routed);
+    } catch (err) {
+      // The client is told nothing was stored, so leave nothing behind: a delivery job that did get
+      // queued finds no body and is dropped, and the client's retry is a new event (or, with an
+      // Idempotency-Key, completes this one from scratch).
+      await this.deps.events.discard(fresh).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async enqueue(routed: Array<{ result: AcceptResult; routes: Route[] }>): Promise<void> {
     const perDest = new Map<string, { maxAttempts: number; ids: string[] }>();
     for (const i of routed) {
       for (const r of i.routes) {

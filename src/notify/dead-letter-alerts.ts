@@ -142,10 +142,11 @@ export class DeadLetterAlerts {
     }
   }
 
-  async close(): Promise<void> {
+  /** Stops the loop; waits briefly for a send in progress (its notes stay pending if it is cut off). */
+  async close(waitMs = 1_000): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.running;
+    if (this.running) await Promise.race([this.running, new Promise((r) => setTimeout(r, waitMs).unref())]);
   }
 }
 

@@ -49,3 +49,10 @@ export class RedisKeys {
 }
 
 export const QUEUE_NAME = 'deliveries';
+
+/** The destination a queue prefix (from {@link RedisKeys.queuePrefix}) belongs to. */
+export function destinationOfQueuePrefix(prefix: string): string {
+  const m = /\{d:([^}]+)\}$/.exec(prefix);
+  if (!m) throw new Error(`"${prefix}" is not a Herald destination queue prefix`);
+  return m[1]!;
+}

@@ -12,6 +12,7 @@ import { boundPort, closeServer, listen } from '../server/listen.js';
 import { ConfigError } from '../config/config.js';
 import { IngestAuth } from '../ingest/authenticate.js';
 import { TokenBucket } from '../ratelimit/token-bucket.js';
+import { MemoryGuard } from '../redis/memory-guard.js';
 import type { RedisRuntime } from './redis-runtime.js';
 
 export interface IngestHandle {
@@ -37,7 +38,17 @@ export async function startIngest(opts: {
   const logger = opts.logger.child({ component: 'ingest' });
   const metrics = ingestMetrics(registry);
   const queues = new DeliveryQueues(rt.redis, rt.keys);
-  const service = new IngestService({ redis: rt.redis, keys: rt.keys, events: new EventStore(rt.redis, rt.keys), queues, metrics, idempotencyTtlMs: config.HERALD_IDEMPOTENCY_TTL });
+  const memory = new MemoryGuard(rt.redis, config.HERALD_REDIS_HIGH_WATER);
+  memory.start();
+  const service = new IngestService({
+    redis: rt.redis,
+    keys: rt.keys,
+    events: new EventStore(rt.redis, rt.keys),
+    queues,
+    metrics,
+    idempotencyTtlMs: config.HERALD_IDEMPOTENCY_TTL,
+    isStoreNearlyFull: () => memory.nearlyFull,
+  });
   const watcher = new DestinationWatcher(new DestinationRegistry(rt.redis, rt.keys), rt.connection('subscriber'), rt.keys, logger);
   watcher.onChange((d) => service.setDestinations(d));
   await watcher.start();
@@ -75,6 +86,7 @@ export async function startIngest(opts: {
     async close() {
       await closeServer(server);
       auth?.close();
+      memory.close();
       await watcher.close();
       await queues.close();
     },

@@ -106,12 +106,11 @@ describe('Redis full (maxmemory, noeviction)', () => {
     }
   });
 
-  // TODO(bug: orphaned bodies): ingest stores the body (MULTI) before queueing the delivery; when the
+  // Regression (was: orphaned bodies): ingest stores the body (MULTI) before queueing the delivery; when the
   // body write is what fills Redis, queueing fails with OOM, ingest answers 503 ("nothing was stored")
   // and the body stays in Redis for ever: no job references it and it has no TTL, so a full Redis gets
-  // fuller with every refused event. Remove `.fails` once a refused event's body is deleted (or body
-  // and jobs are written by one script).
-  it.fails('an event refused with 503 leaves nothing behind in Redis, however full Redis is', async () => {
+  // fuller with every refused event.
+  it('an event refused with 503 leaves nothing behind in Redis, however full Redis is', async () => {
     const r = await receiver();
     await control.publish('orphan', { url: r.url, paused: true });
     const bodies = async () => (await control.redis.keys(`${control.config.HERALD_REDIS_PREFIX}:{e:*`)).length;
@@ -138,14 +137,12 @@ describe('Redis full (maxmemory, noeviction)', () => {
     expect(leftBehind).toBe(0);
   });
 
-  // TODO(bug: full Redis never drains): once Redis is at maxmemory, a successful delivery's bookkeeping
+  // Regression (was: full Redis never drains): once Redis is at maxmemory, a successful delivery's bookkeeping
   // (stats MULTI with HINCRBY, the body release script, BullMQ's moveToFinished) is refused with OOM,
   // so the worker turns every 2xx into a failed attempt and sends the same event again ~1 s later. The
   // backlog never shrinks, Redis never gets room back by itself, ingest answers 503 until an operator
-  // raises maxmemory, and receivers get a storm of duplicates. Remove `.fails` once ingest keeps
-  // headroom for the workers (e.g. refuses new events above a high-water mark below maxmemory) and
-  // success bookkeeping cannot turn a delivered event into a retry.
-  it.fails('a full Redis drains by itself: workers keep delivering (once each) and ingest accepts again, with no manual step', async () => {
+  // raises maxmemory, and receivers get a storm of duplicates.
+  it('a full Redis drains by itself: workers keep delivering (once each) and ingest accepts again, with no manual step', async () => {
     // A Redis of its own, so what earlier tests left behind does not change how full it gets.
     const own = await startRedis();
     const ctl = await startHerald({ redisUrl: own.url, withWorkers: false });

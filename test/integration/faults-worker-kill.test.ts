@@ -111,15 +111,14 @@ describe('the duplicate window, hit exactly', () => {
     await q.close();
   });
 
-  // TODO(bug: double release): a redelivery releases the shared body a second time, so the body is
-  // deleted while another destination still needs it and that destination silently drops the event
-  // ("Event body is gone (purged)"). Remove `.fails` once EventStore.release is idempotent per
-  // (event, destination).
-  it.fails('a redelivery to one destination does not take the event body from another destination', async () => {
+  // Regression: a redelivery used to release the shared body a second time, deleting it while another
+  // destination still needed it. Releases are now per (event, destination), so they are idempotent.
+  it('a redelivery to one destination does not take the event body from another destination', async () => {
     const a = await receiver();
     const b = await receiver();
-    await herald.publish('fan-a', { url: a.url, concurrency: 1 });
-    await herald.publish('fan-b', { url: b.url, concurrency: 1 });
+    await herald.unpublish('window'); // the previous test's catch-all destination
+    await herald.publish('fan-a', { url: a.url, concurrency: 1, filter: { types: ['fan'] } });
+    await herald.publish('fan-b', { url: b.url, concurrency: 1, filter: { types: ['fan'] } });
     const first = await worker('fan-a', 'proxy');
     let id = '';
     let killedAfterRelease = false;
@@ -134,13 +133,13 @@ describe('the duplicate window, hit exactly', () => {
       return { verdict: 'forward', after: () => first.proc.kill('SIGKILL') };
     });
 
-    const res = await herald.post({ userID: 'u', payload: 'for both' });
+    const res = await herald.post({ userID: 'u', payload: 'for both', type: 'fan' });
     expect(res.body.destinations).toBe(2);
     id = res.body.id;
     await first.exited;
     expect(killedAfterRelease).toBe(true);
-    // fan-a's reference is gone, fan-b's is still held.
-    await waitFor(async () => (await herald.redis.hget(herald.rt.keys.event(id), 'r')) === '1', { what: 'one reference left on the body' });
+    // fan-a has let go of the body, fan-b still holds it.
+    await waitFor(async () => (await herald.redis.hkeys(herald.rt.keys.event(id))).filter((k) => k.startsWith('h:')).join() === 'h:fan-b', { what: 'only fan-b to hold the body' });
 
     proxy.setTap(undefined);
     await worker('fan-a', 'direct');
@@ -154,7 +153,6 @@ describe('the duplicate window, hit exactly', () => {
     await waitFor(async () => (await q.getJobCounts('waiting', 'active')).waiting === 0, { what: 'fan-b to take its job' });
     await waitFor(async () => (await q.getJobCounts('active')).active === 0, { what: 'fan-b to finish its job' });
     await q.close();
-    // Today the worker logs "Event body is gone (purged); dropping delivery" and completes the job.
     expect(wb.output()).not.toContain('Event body is gone');
     const got = await waitFor(() => b.delivered()[0], { what: 'fan-b to deliver the event', timeoutMs: 5_000 });
     expect(got.json).toMatchObject({ id, payload: 'for both' });
