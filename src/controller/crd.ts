@@ -102,10 +102,10 @@ export const DESCRIPTIONS: Record<string, string> = {
   workers: 'The worker Deployment that delivers this destination\'s events.',
   'workers.replicas': 'Worker pods to run; ignored when scaling is set.',
   'workers.resources': 'Container resource requests and limits of the workers (quantities as strings, e.g. "100m", "128Mi").',
-  scaling: 'Bounds for autoscaling the workers on backlog; when set, the controller leaves the replica count to the autoscaler.',
-  'scaling.minReplicas': 'Fewest worker pods.',
+  scaling: 'Autoscaling of the workers on their backlog: when set, the controller creates the scaler the installation selects (a KEDA ScaledObject or an HPA) and leaves the replica count to it; removing it removes the scaler.',
+  'scaling.minReplicas': 'Fewest worker pods; 0 lets KEDA scale an idle destination to zero (an HPA keeps at least 1).',
   'scaling.maxReplicas': 'Most worker pods.',
-  'scaling.targetBacklog': 'Backlog (waiting + delayed events) one replica is expected to carry.',
+  'scaling.targetBacklog': 'Backlog (herald_queue_backlog: waiting, delayed, prioritised, paused and active deliveries) one replica is expected to carry.',
 };
 
 const QUANTITY_RULE = "['cpu', 'memory', 'ephemeral-storage'].all(k, !(k in self) || isQuantity(self[k]))";

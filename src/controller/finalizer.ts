@@ -1,6 +1,6 @@
 import { DestinationSpec } from '../api/destination.js';
-import { removeScaler } from './autoscaling.js';
 import type { Logger } from '../log/logger.js';
+import { removeScaler } from './autoscaling.js';
 import { nextDeletionStep, type DeletionPolicy } from './deletion.js';
 import { controllerOf, specUrl, type DeliveryHealth, type DestinationResource } from './destination-resource.js';
 import { isNotFound } from './kube-rest.js';

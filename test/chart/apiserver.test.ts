@@ -98,6 +98,10 @@ describe('chart on a real kube-apiserver', () => {
       { verb: 'delete', group: 'apps', resource: 'deployments', namespace: 'herald' },
       { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: 'herald', name: 'herald-controller' },
       { verb: 'create', resource: 'events', namespace: 'herald' },
+      { verb: 'patch', group: 'keda.sh', resource: 'scaledobjects', namespace: 'herald' },
+      { verb: 'delete', group: 'keda.sh', resource: 'scaledobjects', namespace: 'herald' },
+      { verb: 'watch', group: 'autoscaling', resource: 'horizontalpodautoscalers', namespace: 'herald' },
+      { verb: 'create', group: 'autoscaling', resource: 'horizontalpodautoscalers', namespace: 'herald' },
     ];
     for (const a of allowed) expect(await canI(kube, controller, a), JSON.stringify(a)).toBe(true);
     const denied: Parameters<typeof canI>[2][] = [
@@ -106,6 +110,8 @@ describe('chart on a real kube-apiserver', () => {
       { verb: 'list', group: 'herald.dev', resource: 'destinations' },
       { verb: 'create', group: 'apps', resource: 'deployments', namespace: 'kube-system' },
       { verb: 'create', resource: 'pods', namespace: 'herald' },
+      { verb: 'patch', group: 'keda.sh', resource: 'scaledobjects', namespace: 'default' },
+      { verb: 'patch', group: 'keda.sh', resource: 'scaledjobs', namespace: 'herald' },
       { verb: 'escalate', group: 'rbac.authorization.k8s.io', resource: 'roles', namespace: 'herald' },
       { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: 'herald', name: 'someone-elses-lease' },
     ];

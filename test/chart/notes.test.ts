@@ -61,4 +61,15 @@ describe('NOTES.txt', () => {
     expect(notes).toContain('kubectl -n prod rollout status deployment/events-herald-controller');
     expect(notes).toContain('kubectl -n prod port-forward service/events-herald-ingest 8080:80 &');
   });
+
+  it('says how worker autoscaling works for the chosen provider, and that Prometheus must scrape the controller', () => {
+    const keda = renderNotes();
+    expect(keda).toContain('Destinations with spec.scaling get a KEDA ScaledObject that scales their workers on\nherald_queue_backlog from http://prometheus-operated.monitoring.svc:9090.');
+    expect(keda).toContain('  kubectl get crd scaledobjects.keda.sh');
+    expect(keda).toContain('set metrics.serviceMonitor.enabled=true');
+    const hpa = renderNotes({ set: { 'autoscaling.workers.provider': 'hpa', 'metrics.serviceMonitor.enabled': true } });
+    expect(hpa).toContain('  kubectl get --raw /apis/external.metrics.k8s.io/v1beta1/namespaces/herald/herald_queue_backlog');
+    expect(hpa).not.toContain('metrics.serviceMonitor.enabled=true');
+    expect(renderNotes({ set: { 'autoscaling.workers.provider': 'none' } })).not.toContain('spec.scaling');
+  });
 });

@@ -168,6 +168,14 @@ describe('controller contract (src/config/controller.ts)', () => {
     expect(loadConfig(env).REDIS_URL).toBe('redis://herald-redis.herald.svc:6379');
   });
 
+  it.each([
+    ['default values', defaults, { provider: 'keda', prometheusUrl: 'http://prometheus-operated.monitoring.svc:9090', queryLabels: { namespace: 'herald' } }],
+    ['every optional feature on', allOn, { provider: 'hpa', prometheusUrl: undefined, queryLabels: { job: 'herald-controller', namespace: 'herald' } }],
+  ])('tells the controller which autoscaler to create and how to query the backlog (%s)', (_n, objects, autoscaler) => {
+    const env = containerEnv(objects, container(objects, 'Deployment', 'herald-controller'), { name: 'c', namespace: 'herald' });
+    expect(loadControllerConfig(env).autoscaler).toEqual(autoscaler);
+  });
+
   it('sets only environment variables Herald knows, so a typo cannot be silently ignored', () => {
     const known = new Set([...Object.keys(ConfigSchema.shape), ...Object.keys(ControllerEnvSchema.shape)]);
     for (const objects of [defaults, allOn]) {
@@ -210,6 +218,59 @@ describe('controller contract (src/config/controller.ts)', () => {
     const config = loadConfig(containerEnv(objects, container(objects, 'Deployment', 'herald-ingest'), { name: 'i', namespace: 'herald' }));
     expect(config.HERALD_INGEST_AUTH).toBe('off');
     expect(config.HERALD_API_KEYS_FILE).toBeUndefined();
+  });
+});
+
+describe('worker autoscaling (autoscaling.workers)', () => {
+  const env = (objects: KubeObject[]) => containerEnv(objects, container(objects, 'Deployment', 'herald-controller'), { name: 'c', namespace: 'prod' });
+
+  it('selects KEDA by default, with the Prometheus URL and the release namespace as query matcher', () => {
+    const objects = render({ namespace: 'prod', set: { 'autoscaling.workers.prometheusUrl': 'https://prometheus.example.com' } });
+    expect(env(objects)).toMatchObject({ HERALD_AUTOSCALER: 'keda', HERALD_PROMETHEUS_URL: 'https://prometheus.example.com', HERALD_AUTOSCALER_QUERY_LABELS: 'namespace=prod' });
+    expect(loadControllerConfig(env(objects)).autoscaler).toEqual({ provider: 'keda', prometheusUrl: 'https://prometheus.example.com', queryLabels: { namespace: 'prod' } });
+  });
+
+  it('selects an HPA without a Prometheus URL; query labels are overridable and an empty one is left out', () => {
+    const objects = render({ namespace: 'prod', set: { 'autoscaling.workers.provider': 'hpa', 'autoscaling.workers.queryLabels.namespace': '', 'autoscaling.workers.queryLabels.job': 'events' } });
+    const e = env(objects);
+    expect(e).toMatchObject({ HERALD_AUTOSCALER: 'hpa', HERALD_AUTOSCALER_QUERY_LABELS: 'job=events' });
+    expect(e.HERALD_PROMETHEUS_URL).toBeUndefined();
+    expect(loadControllerConfig(e).autoscaler).toEqual({ provider: 'hpa', prometheusUrl: undefined, queryLabels: { job: 'events' } });
+  });
+
+  it('can turn autoscaling off', () => {
+    expect(loadControllerConfig(env(render({ set: { 'autoscaling.workers.provider': 'none' } }))).autoscaler.provider).toBe('none');
+  });
+
+  it('refuses KEDA without a Prometheus URL, saying what to set', () => {
+    const r = renderRaw({ set: { 'autoscaling.workers.prometheusUrl': '' } });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('autoscaling.workers.prometheusUrl is required with autoscaling.workers.provider=keda');
+  });
+
+  it('lets the controller manage ScaledObjects and HPAs whatever the provider (it removes the other kind after a switch)', () => {
+    for (const objects of [defaults, allOn]) {
+      const rules = find(objects, 'Role', 'herald-controller').rules as Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;
+      for (const [group, resource] of [['keda.sh', 'scaledobjects'], ['autoscaling', 'horizontalpodautoscalers']]) {
+        expect(rules.find((r) => r.apiGroups.includes(group!) && r.resources.includes(resource!))?.verbs, resource).toEqual(['list', 'watch', 'create', 'patch', 'delete']);
+      }
+    }
+  });
+
+  it('ships a prometheus-adapter rule (not rendered) that serves herald_queue_backlog per destination, the metric the HPAs select', async () => {
+    const { BACKLOG_METRIC } = await import('../../src/controller/desired-scaler.js');
+    const values = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as { autoscaling: { workers: { prometheusAdapter: { rules: { external: Array<Record<string, any>> } } } } };
+    const [rule, ...more] = values.autoscaling.workers.prometheusAdapter.rules.external;
+    expect(more).toEqual([]);
+    expect(rule!.seriesQuery).toContain(`${BACKLOG_METRIC}{`);
+    expect(rule!.name.as).toBe(BACKLOG_METRIC);
+    expect(rule!.resources.overrides.namespace).toEqual({ resource: 'namespace' });
+    expect(rule!.metricsQuery).toBe('max(<<.Series>>{<<.LabelMatchers>>}) by (destination)');
+    for (const objects of [defaults, allOn]) expect(JSON.stringify(objects)).not.toContain('<<.Series>>');
+    // docs/autoscaling.md shows the same rule.
+    const doc = readFileSync(join(ROOT, 'docs/autoscaling.md'), 'utf8');
+    expect(doc).toContain(`- seriesQuery: '${rule!.seriesQuery}'`);
+    expect(doc).toContain(`metricsQuery: ${rule!.metricsQuery}`);
   });
 });
 

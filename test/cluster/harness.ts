@@ -43,6 +43,8 @@ export function collectionPath(obj: { apiVersion: string; kind: string; metadata
     Destination: 'destinations',
     Deployment: 'deployments',
     Secret: 'secrets',
+    ScaledObject: 'scaledobjects',
+    HorizontalPodAutoscaler: 'horizontalpodautoscalers',
   };
   const base = obj.apiVersion.includes('/') ? `/apis/${obj.apiVersion}` : `/api/${obj.apiVersion}`;
   const ns = obj.metadata?.namespace ? `/namespaces/${obj.metadata.namespace}` : '';
@@ -83,7 +85,17 @@ export async function startCluster(opts: { namespace?: string; withControllerMan
 
 /** Creates the committed CRD and waits until it is Established (served). */
 export async function installCrd(admin: KubeRest): Promise<void> {
-  const [crd] = loadManifests(CRD_PATH, 'unused');
+  await installCrdFile(admin, CRD_PATH, '/apis/herald.dev/v1alpha1/namespaces/default/destinations');
+}
+
+/** KEDA's ScaledObject CRD as test/cluster/crds/keda-scaledobject.yaml gives it; for clusters that "have KEDA". */
+export async function installKedaCrd(admin: KubeRest): Promise<void> {
+  await installCrdFile(admin, 'test/cluster/crds/keda-scaledobject.yaml', '/apis/keda.sh/v1alpha1/namespaces/default/scaledobjects');
+}
+
+/** Creates a CRD from a file and waits until `probePath` (a collection of it) answers. */
+async function installCrdFile(admin: KubeRest, file: string, probePath: string): Promise<void> {
+  const [crd] = loadManifests(file, 'unused');
   await admin.request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { body: crd });
   await waitFor(
     async () => {
@@ -93,7 +105,7 @@ export async function installCrd(admin: KubeRest): Promise<void> {
     { timeoutMs: 30_000, what: 'CRD Established' },
   );
   // Established is set before discovery and the storage handler are ready everywhere; probe the endpoint itself.
-  await waitFor(async () => (await admin.request('GET', '/apis/herald.dev/v1alpha1/namespaces/default/destinations'), true), { timeoutMs: 30_000, what: 'destinations endpoint' });
+  await waitFor(async () => (await admin.request('GET', probePath), true), { timeoutMs: 30_000, what: `${probePath} served` });
 }
 
 /** A kubeconfig with a TokenRequest token of a ServiceAccount: a real SA identity, RBAC and all. */
@@ -178,6 +190,18 @@ export class DestinationApi {
     });
   }
 
+  /** The scaler (ScaledObject or HPA) of a Destination, if any. */
+  async scaler<T = Record<string, any>>(kind: 'ScaledObject' | 'HorizontalPodAutoscaler', name: string): Promise<T | undefined> {
+    const base = kind === 'ScaledObject' ? '/apis/keda.sh/v1alpha1' : '/apis/autoscaling/v2';
+    const plural = kind === 'ScaledObject' ? 'scaledobjects' : 'horizontalpodautoscalers';
+    try {
+      return await this.admin.request<T>('GET', `${base}/namespaces/${this.namespace}/${plural}/${workerDeploymentName(name)}`);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
   condition(d: DestinationResource | undefined, type: string) {
     return d?.status?.conditions?.find((c) => c.type === type);
   }
@@ -212,6 +236,8 @@ export function runController(cluster: Cluster, opts: { redisUrl: string; prefix
     POD_NAMESPACE: cluster.namespace,
     POD_NAME: opts.identity,
     HERALD_STATUS_REFRESH: '2s',
+    // Nothing queries it here (no KEDA operator runs); KEDA is the default provider and needs one.
+    HERALD_PROMETHEUS_URL: 'http://prometheus.test:9090',
     ...opts.env,
   });
   const kubeConfig = new KubeConfig();

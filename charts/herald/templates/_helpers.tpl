@@ -136,3 +136,23 @@ capabilities:
 - secretRef:
     name: {{ include "herald.secretName" . }}
 {{- end }}
+
+{{/*
+HERALD_AUTOSCALER_QUERY_LABELS: `namespace=<release namespace>` (the label the Prometheus Operator
+puts on every scraped series) plus autoscaling.workers.queryLabels, which win; empty values are
+left out. Sorted `name=value` pairs joined by commas.
+*/}}
+{{- define "herald.autoscalerQueryLabels" -}}
+{{- $labels := dict "namespace" .Release.Namespace }}
+{{- range $k, $v := .Values.autoscaling.workers.queryLabels }}
+{{- $_ := set $labels $k $v }}
+{{- end }}
+{{- $pairs := list }}
+{{- range $k := keys $labels | sortAlpha }}
+{{- $v := get $labels $k }}
+{{- if $v }}
+{{- $pairs = append $pairs (printf "%s=%s" $k $v) }}
+{{- end }}
+{{- end }}
+{{- join "," $pairs }}
+{{- end }}

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/config.js';
 import { loadControllerConfig } from '../../../src/config/controller.js';
 
-const minimal = { HERALD_WORKER_IMAGE: 'ghcr.io/acme/herald:1.2.3', POD_NAMESPACE: 'herald', POD_NAME: 'herald-controller-7d9f-abc' };
+const minimal = { HERALD_WORKER_IMAGE: 'ghcr.io/acme/herald:1.2.3', POD_NAMESPACE: 'herald', POD_NAME: 'herald-controller-7d9f-abc', HERALD_PROMETHEUS_URL: 'http://prometheus-operated.monitoring:9090' };
 
 describe('loadControllerConfig', () => {
   it('defaults to the own namespace, client-go lease timings and a 20 s status refresh', () => {
@@ -54,5 +54,30 @@ describe('loadControllerConfig', () => {
   it('refuses lease timings under which two leaders could overlap', () => {
     expect(() => loadControllerConfig({ ...minimal, HERALD_RENEW_DEADLINE: '20s' })).toThrow(/HERALD_RENEW_DEADLINE: must be shorter than HERALD_LEASE_DURATION/);
     expect(() => loadControllerConfig({ ...minimal, HERALD_RETRY_PERIOD: '6s' })).toThrow(/HERALD_RETRY_PERIOD/);
+  });
+
+  it('autoscales with KEDA by default, querying the given Prometheus', () => {
+    expect(loadControllerConfig(minimal).autoscaler).toEqual({ provider: 'keda', prometheusUrl: 'http://prometheus-operated.monitoring:9090', queryLabels: {} });
+    expect(Object.isFrozen(loadControllerConfig(minimal).autoscaler)).toBe(true);
+  });
+
+  it('needs HERALD_PROMETHEUS_URL for KEDA only, and says what else to do', () => {
+    const { HERALD_PROMETHEUS_URL: _u, ...noUrl } = minimal;
+    expect(() => loadControllerConfig(noUrl)).toThrow(/HERALD_PROMETHEUS_URL: is required with HERALD_AUTOSCALER=keda.*or set HERALD_AUTOSCALER to hpa or none/);
+    expect(loadControllerConfig({ ...noUrl, HERALD_AUTOSCALER: 'hpa' }).autoscaler.provider).toBe('hpa');
+    expect(loadControllerConfig({ ...noUrl, HERALD_AUTOSCALER: 'none' }).autoscaler.provider).toBe('none');
+    expect(() => loadControllerConfig({ ...minimal, HERALD_AUTOSCALER: 'prometheus-adapter' })).toThrow(/HERALD_AUTOSCALER/);
+    expect(() => loadControllerConfig({ ...minimal, HERALD_PROMETHEUS_URL: 'prometheus:9090' })).toThrow(/HERALD_PROMETHEUS_URL/);
+  });
+
+  it('parses HERALD_AUTOSCALER_QUERY_LABELS and refuses what would break the query or the HPA selector', () => {
+    expect(loadControllerConfig({ ...minimal, HERALD_AUTOSCALER_QUERY_LABELS: 'namespace=herald, job=herald-controller' }).autoscaler.queryLabels).toEqual({ namespace: 'herald', job: 'herald-controller' });
+    expect(() => loadControllerConfig({ ...minimal, HERALD_AUTOSCALER_QUERY_LABELS: 'destination=x' })).toThrow(/must not set destination/);
+    expect(() => loadControllerConfig({ ...minimal, HERALD_AUTOSCALER_QUERY_LABELS: 'namespace' })).toThrow(/must be name=value/);
+    expect(() => loadControllerConfig({ ...minimal, HERALD_AUTOSCALER_QUERY_LABELS: '1abc=x' })).toThrow(/invalid Prometheus label name/);
+    expect(() => loadControllerConfig({ ...minimal, HERALD_AUTOSCALER_QUERY_LABELS: 'a=1,a=2' })).toThrow(/repeats a label/);
+    // PromQL takes any value; an HPA label selector does not.
+    expect(loadControllerConfig({ ...minimal, HERALD_AUTOSCALER_QUERY_LABELS: 'job=herald/controller' }).autoscaler.queryLabels).toEqual({ job: 'herald/controller' });
+    expect(() => loadControllerConfig({ ...minimal, HERALD_AUTOSCALER: 'hpa', HERALD_AUTOSCALER_QUERY_LABELS: 'job=herald/controller' })).toThrow(/Kubernetes label value/);
   });
 });

@@ -68,6 +68,17 @@ function start(source: FakeSource, idleTimeoutMs = 60_000) {
 }
 
 describe('Reflector', () => {
+  it('tells when its first list was tried, even if it failed (a CRD that is not installed)', async () => {
+    const source = new FakeSource();
+    source.list = async () => {
+      throw new KubeApiError('the server could not find the requested resource', 404, 'NotFound');
+    };
+    const { r } = start(source);
+    await r.waitForFirstAttempt();
+    expect(r.hasSynced()).toBe(false);
+    expect(r.isHealthy()).toBe(false);
+  });
+
   it('lists into its cache, reports every object, and is synced', async () => {
     const source = new FakeSource();
     source.put('a');

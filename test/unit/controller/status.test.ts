@@ -43,6 +43,18 @@ describe('desiredStatus', () => {
     expect(cond(idle, 'Ready')).toMatchObject({ status: 'True', reason: 'Idle' });
   });
 
+  it('is Degraded with AutoscalerUnavailable while the scaler’s API is not served, and shows autoscaling notes in Ready', () => {
+    const scaled = DestinationSpec.parse({ url: 'https://e.test', scaling: { minReplicas: 2 } });
+    const missing = desiredStatus(input({ spec: scaled, autoscaling: { unavailable: 'KEDA is not installed: install it.' } }));
+    expect(summary(missing)).toMatchObject({ Ready: 'True/WorkersReady', Degraded: 'True/AutoscalerUnavailable' });
+    expect(cond(missing, 'Degraded').message).toBe('KEDA is not installed: install it.');
+    const failed = desiredStatus(input({ spec: scaled, autoscaling: { error: 'The API server refused ScaledObject x.' } }));
+    expect(summary(failed)).toMatchObject({ Degraded: 'True/AutoscalerFailed' });
+    const noted = desiredStatus(input({ spec: scaled, autoscaling: { note: 'HorizontalPodAutoscalers cannot scale to zero.' } }));
+    expect(cond(noted, 'Ready').message).toBe('2/2 workers ready. HorizontalPodAutoscalers cannot scale to zero.');
+    expect(summary(noted)).toMatchObject({ Degraded: 'False/AsExpected' });
+  });
+
   it('marks an invalid spec on all three conditions with the validation message', () => {
     const s = desiredStatus(input({ spec: undefined, invalidSpec: 'spec.retry.initialDelay: initialDelay must not exceed maxDelay' }));
     expect(summary(s)).toEqual({ Ready: 'False/InvalidSpec', Progressing: 'False/InvalidSpec', Degraded: 'True/InvalidSpec' });
