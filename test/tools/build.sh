@@ -35,7 +35,7 @@ gomod_path() { # module@version -> path of its go.mod in the module cache
   go mod download -json "$1" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p'
 }
 
-go_line() { sed -n 's/^go \([0-9.]*\).*/\1/p' "$1" | head -n1; }
+go_line() { sed -n 's/^go \([0-9.]*\).*/\1/p' "$1" | sed -n 1p; }
 
 pin() {
   [[ $# -eq 3 ]] || die "usage: build.sh pin K8S_VERSION ETCD_VERSION HELM_VERSION"
@@ -202,7 +202,8 @@ main_build() {
   for b in kube-apiserver kube-controller-manager etcd helm; do
     case $b in
       helm) v="$("$tools_dir/bin/$b" version --short)" ;;
-      etcd) v="$("$tools_dir/bin/$b" --version | head -n1)" ;;
+      # sed reads all of etcd's output: `head` closing the pipe early is a SIGPIPE, fatal under pipefail.
+      etcd) v="$("$tools_dir/bin/$b" --version | sed -n 1p)" ;;
       *) v="$("$tools_dir/bin/$b" --version)" ;;
     esac
     printf '  %-60s %s\n' "$tools_dir/bin/$b" "$v" >&2
