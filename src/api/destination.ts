@@ -111,7 +111,7 @@ export const DestinationSpec = z
       .object({
         minReplicas: z.number().int().min(0).max(100).default(1),
         maxReplicas: z.number().int().min(1).max(100).default(10),
-        /** Backlog (waiting + delayed events) one replica is expected to carry. */
+        /** Backlog (herald_queue_backlog: waiting, prioritised, delayed and active deliveries) one replica is expected to carry. */
         targetBacklog: z.number().int().min(1).max(1_000_000).default(100),
       })
       .strict()

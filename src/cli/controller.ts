@@ -18,7 +18,8 @@ Options:
   --port N    ops port (default $HERALD_HTTP_PORT or 8080)
 
 Environment: REDIS_URL, HERALD_WORKER_IMAGE (required), HERALD_WORKER_CONFIGMAP, HERALD_WORKER_SECRET,
-HERALD_WATCH_NAMESPACE, POD_NAMESPACE, POD_NAME, HERALD_LEASE_NAME; see docs/configuration.md.
+HERALD_WATCH_NAMESPACE, POD_NAMESPACE, POD_NAME, HERALD_LEASE_NAME, HERALD_AUTOSCALER (keda|hpa|none),
+HERALD_PROMETHEUS_URL (required with keda); see docs/configuration.md.
 Kubernetes access: in-cluster service account, or $KUBECONFIG.`;
 
 export async function runController(argv: string[], env: Env): Promise<void> {
