@@ -6,6 +6,7 @@ import { RedisRuntime } from '../runtime/redis-runtime.js';
 import { createOpsApp } from '../server/ops-routes.js';
 import { closeServer, listen } from '../server/listen.js';
 import { bootstrap, type Env } from './common.js';
+import { deliveryAddressPolicy } from '../security/delivery-policy.js';
 
 export const controllerHelp = `Usage: herald controller [--port N]
 
@@ -30,7 +31,15 @@ export async function runController(argv: string[], env: Env): Promise<void> {
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();
   const rt = await RedisRuntime.open(ctx.config, ctx.logger, ctx.registry, 'controller');
-  const controller = startController({ kubeConfig, redis: rt.redis, keys: rt.keys, logger: ctx.logger, registry: ctx.registry, config: controllerConfig });
+  const controller = startController({
+    kubeConfig,
+    redis: rt.redis,
+    keys: rt.keys,
+    logger: ctx.logger,
+    registry: ctx.registry,
+    config: controllerConfig,
+    addressPolicy: deliveryAddressPolicy(ctx.config),
+  });
   const server = await listen(
     createOpsApp({ registry: ctx.registry, readiness: [rt.readiness(), ...controller.readiness], isShuttingDown: () => ctx.shutdown.shuttingDown }),
     ctx.config.HERALD_HTTP_PORT,

@@ -1,5 +1,7 @@
 import type { KubeConfig, V1Deployment } from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
+import type { AddressPolicy } from '../security/address.js';
+import { validateDestinationUrl } from '../security/guarded-dispatcher.js';
 import type { Registry } from 'prom-client';
 import type { ControllerConfig } from '../config/controller.js';
 import { DestinationRegistry } from '../destinations/registry.js';
@@ -39,6 +41,8 @@ export interface ControllerDeps {
   registry: Registry;
   config: ControllerConfig;
   clock?: Clock;
+  /** The workers' SSRF policy, so a Destination whose URL they would refuse says so on its status. */
+  addressPolicy?: AddressPolicy;
 }
 
 /** A running controller. */
@@ -171,6 +175,7 @@ export function startController(deps: ControllerDeps): Controller {
     statusRefreshMs: config.statusRefreshMs,
     drainSettleMs: config.drainSettleMs,
     autoscaling,
+    ...(deps.addressPolicy ? { checkUrl: urlChecker(deps.addressPolicy) } : {}),
   });
 
   async function work(t: Term): Promise<void> {
@@ -346,5 +351,13 @@ export function startController(deps: ControllerDeps): Controller {
       await step(() => queues.close());
       if (errors.length > 0) logger.warn({ errors: errors.map(String) }, 'Errors while closing the controller');
     },
+  };
+}
+
+/** The admission-time SSRF check: resolves the host and reports why the workers would refuse it. */
+function urlChecker(policy: AddressPolicy): (url: string) => Promise<string | undefined> {
+  return async (url) => {
+    const verdict = await validateDestinationUrl(url, policy);
+    return verdict.ok ? undefined : verdict.reason;
   };
 }

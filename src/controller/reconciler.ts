@@ -46,6 +46,11 @@ export interface ReconcilerDeps {
   drainSettleMs?: number;
   /** Scalers for Destinations with spec.scaling; without it none are managed and such workers run at minReplicas (at least 1). */
   autoscaling?: AutoscalingDeps;
+  /**
+   * The SSRF guard's verdict on a destination URL (undefined: allowed), shown on the status at
+   * admission; workers enforce the same policy again on every connection.
+   */
+  checkUrl?: (url: string) => Promise<string | undefined>;
 }
 
 export interface ReconcileResult {
@@ -145,6 +150,7 @@ export class Reconciler {
       }
     }
 
+    if (input.spec && this.deps.checkUrl) input.blockedUrl = await this.deps.checkUrl(input.spec.url).catch(() => undefined);
     try {
       input.health = await this.deps.deliveries.health(name, input.spec?.url ?? specUrl(current.spec), clock.now());
     } catch (err) {

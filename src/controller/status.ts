@@ -29,6 +29,8 @@ export interface StatusInput {
   deleting?: { reason: string; message: string };
   /** How `spec.scaling` is being carried out; absent without it. */
   autoscaling?: AutoscalingStatus;
+  /** Why the SSRF guard refuses spec.url (a private, loopback or metadata address); absent when allowed. */
+  blockedUrl?: string;
 }
 
 /** What the autoscaling step of a reconcile saw. Each field is a complete sentence for the operator. */
@@ -142,6 +144,10 @@ function ready(input: StatusInput): Verdict {
   return note && ['WorkersReady', 'WorkersNotReady', 'Idle'].includes(verdict[1]) ? [verdict[0], verdict[1], `${verdict[2]} ${note}`] : verdict;
 }
 
+function blocked(reason: string): string {
+  return `Deliveries to spec.url are refused by the SSRF guard (${reason}); they are dead-lettered. Point the Destination at a public address, or allow the network with the chart's config.deliveryAllowCIDRs (HERALD_DELIVERY_ALLOW_CIDRS).`;
+}
+
 function readyVerdict(input: StatusInput): Verdict {
   if (input.deleting) return ['False', input.deleting.reason, input.deleting.message];
   if (input.invalidSpec) return ['False', 'InvalidSpec', `The spec is invalid: ${input.invalidSpec}. Fix the Destination; workers keep the last valid configuration meanwhile.`];
@@ -151,6 +157,7 @@ function readyVerdict(input: StatusInput): Verdict {
   if (!d) return ['False', 'Creating', `Creating worker Deployment ${input.deploymentName}.`];
   if (input.spec?.paused) return ['False', 'Paused', 'spec.paused is true: events are queued but not delivered until it is set to false.'];
   if (input.health?.disabledReason) return ['False', 'ReceiverGone', receiverGone(input)];
+  if (input.blockedUrl) return ['False', 'DestinationBlocked', blocked(input.blockedUrl)];
   const want = wantReplicas(input);
   if (want === 0) {
     return input.spec?.scaling
@@ -186,6 +193,7 @@ function degraded(input: StatusInput): Verdict {
   if (input.autoscaling?.error) return ['True', 'AutoscalerFailed', input.autoscaling.error];
   if (input.deployment?.progressDeadlineExceeded) return ['True', 'RolloutStuck', `The rollout of ${input.deploymentName} exceeded its progress deadline; see \`${describeCmd(input)}\`.`];
   if (input.health?.disabledReason) return ['True', 'ReceiverGone', receiverGone(input)];
+  if (input.blockedUrl) return ['True', 'DestinationBlocked', blocked(input.blockedUrl)];
   if (input.redisError) return ['True', 'RedisUnavailable', `Cannot read delivery health from Redis (${input.redisError}); delivery figures are the last known ones.`];
   const h = input.health;
   if (h?.circuitOpen) {

@@ -144,3 +144,13 @@ describe('summarizeDeployment', () => {
     expect(stuck).toMatchObject({ wantReplicas: 3, progressDeadlineExceeded: true });
   });
 });
+
+describe('desiredStatus with a URL the SSRF guard refuses', () => {
+  it('is Degraded/DestinationBlocked and not Ready, saying how to allow the network', () => {
+    const s = desiredStatus(input({ blockedUrl: '10.0.0.5 is private (RFC 1918)' }));
+    expect(summary(s)).toMatchObject({ Ready: 'False/DestinationBlocked', Degraded: 'True/DestinationBlocked' });
+    const degraded = s.conditions?.find((c) => c.type === 'Degraded');
+    expect(degraded?.message).toContain('10.0.0.5 is private');
+    expect(degraded?.message).toContain('deliveryAllowCIDRs');
+  });
+});
