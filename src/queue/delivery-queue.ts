@@ -30,7 +30,7 @@ export function openDeliveryQueue(connection: ConnectionOptions, keys: RedisKeys
     connection,
     prefix: keys.queuePrefix(destination),
     // Bounded event stream: QueueEvents consumers are optional and the stream must not grow with the backlog.
-    streams: { events: { maxLen: 1000 } },
+    streams: { events: { maxLen: 100 } },
   });
 }
 

@@ -169,7 +169,7 @@ describe('Redis full (maxmemory, noeviction)', () => {
         return pending(c) === 0;
       }, { what: 'the queue to drain', timeoutMs: 8_000 });
       await q.close();
-      await waitFor(async () => (await sendEvent(ingest.url, -1, { userID: 'u', payload: { seq: -1 } })).status === 202, { what: 'ingest to accept again', timeoutMs: 5_000 });
+      await waitFor(async () => (await sendEvent(ingest.url, -1, { userID: 'u', payload: { seq: -1 } })).status === 202, { what: 'ingest to accept again', timeoutMs: 15_000 });
       expect(r.delivered().length - deliveredIds(r).size).toBeLessThanOrEqual(2);
     } finally {
       await ctl.close();
