@@ -3,68 +3,30 @@
  * real `herald` processes; nothing is restarted. Restarts and evicting policies are in
  * faults-redis.test.ts.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from '../support/redis.js';
-import { startHerald, type HeraldUnderTest } from '../support/herald.js';
-import { startReceiver, type Receiver } from '../support/receiver.js';
-import { processEnv, startIngestProcess, startWorkerProcess, type RunningHerald } from '../support/fleet.js';
+import { describe, expect, it } from 'vitest';
+import { startRedis } from '../support/redis.js';
+import { startHerald } from '../support/herald.js';
+import { startReceiver } from '../support/receiver.js';
+import { processEnv, startIngestProcess, startWorkerProcess } from '../support/fleet.js';
+import { deliveredIds, pending, useProcessFixture } from '../support/process-fixture.js';
 import { sendEvent, startLoad } from '../support/load.js';
 import { waitFor } from '../support/wait.js';
 import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
 
-let redis: RedisServer;
-let control: HeraldUnderTest;
-const receivers: Receiver[] = [];
-const procs: RunningHerald[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  // The "control plane": publishes destinations and reads Redis; ingest and workers under test are processes.
-  control = await startHerald({ redisUrl: redis.url, withWorkers: false });
-});
-
-afterAll(async () => {
-  await Promise.all(procs.map((p) => p.kill()));
-  await control?.close();
-  await Promise.all(receivers.map((r) => r.close()));
-  await redis?.close();
-});
-
-const env = (extra: Record<string, string> = {}) => processEnv(redis.url, control.config.HERALD_REDIS_PREFIX, extra);
-
-async function ingestProcess(): Promise<RunningHerald> {
-  const p = await startIngestProcess(env());
-  procs.push(p);
-  return p;
-}
-
-async function workerProcess(destination: string): Promise<RunningHerald> {
-  const p = await startWorkerProcess(destination, env());
-  procs.push(p);
-  return p;
-}
-
-async function receiver(delayMs = 0): Promise<Receiver> {
-  const r = await startReceiver(() => ({ status: 200, ...(delayMs ? { delayMs } : {}) }));
-  receivers.push(r);
-  return r;
-}
-
-/** Deliveries not yet finished: waiting, running or waiting for a retry. */
-const pending = (c: Record<string, number>) => (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0);
-const deliveredIds = (r: Receiver) => new Set(r.delivered().map((x) => String(x.headers['webhook-id'])));
+const fx = useProcessFixture();
+const { ingestProcess, workerProcess, receiver, receivers, procs } = fx;
 
 describe('Redis full (maxmemory, noeviction)', () => {
-  const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await control.redis.info('memory'))![1]);
+  const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await fx.control.redis.info('memory'))![1]);
 
   it('answers 503 (never 500) once Redis is full, loses nothing it acknowledged, and accepts again once Redis has room, without a restart', async ({ annotate }) => {
     let delayMs = 20;
     const r = await startReceiver(() => ({ status: 200, delayMs }));
     receivers.push(r);
-    await control.publish('full', { url: r.url, concurrency: 2, retry: { initialDelay: '200ms', maxDelay: '1s' } });
+    await fx.control.publish('full', { url: r.url, concurrency: 2, retry: { initialDelay: '200ms', maxDelay: '1s' } });
     const ingest = await ingestProcess();
     const worker = await workerProcess('full');
-    await control.redis.config('SET', 'maxmemory', String((await usedMemory()) + 1_500_000));
+    await fx.control.redis.config('SET', 'maxmemory', String((await usedMemory()) + 1_500_000));
     try {
       // 2 KB events, faster than the receiver takes them: the backlog fills the 1.5 MB of headroom.
       const load = startLoad({ url: ingest.url, concurrency: 8, payload: (seq) => ({ seq, pad: 'x'.repeat(2_000) }) });
@@ -78,21 +40,21 @@ describe('Redis full (maxmemory, noeviction)', () => {
       expect(refused.every((x) => x.code === 'store_unavailable' && x.retryAfter === '1')).toBe(true);
 
       // The operator gives Redis room (or the backlog drains): same processes, no other step.
-      await control.redis.config('SET', 'maxmemory', '0');
+      await fx.control.redis.config('SET', 'maxmemory', '0');
       const after = await waitFor(async () => {
         const res = await sendEvent(ingest.url, -1, { userID: 'u', payload: { seq: -1 } });
         return res.status === 202 ? res : undefined;
       }, { what: 'ingest to accept again', timeoutMs: 10_000 });
       const accepted = [...load.accepted(), after];
       await waitFor(() => accepted.every((a) => deliveredIds(r).has(a.id!)), { what: 'every acknowledged event delivered', timeoutMs: 45_000 });
-      const q = openDeliveryQueue(control.redis, control.rt.keys, 'full');
+      const q = openDeliveryQueue(fx.control.redis, fx.control.rt.keys, 'full');
       await waitFor(async () => {
         const c = await q.getJobCounts('waiting', 'active', 'delayed');
         return pending(c) === 0;
       }, { what: 'the backlog to drain', timeoutMs: 30_000 });
       const failed = (await q.getJobCounts('failed')).failed;
       await q.close();
-      const orphans = (await control.redis.keys(`${control.config.HERALD_REDIS_PREFIX}:{e:*`)).length;
+      const orphans = (await fx.control.redis.keys(`${fx.control.config.HERALD_REDIS_PREFIX}:{e:*`)).length;
       const deliveries = r.delivered().length;
       const summary = `full: ${JSON.stringify(statuses)} answers, ${accepted.length} acknowledged, ${deliveries} deliveries (${deliveries - deliveredIds(r).size} duplicates), ${orphans} event bodies left behind by refused requests`;
       console.log(summary);
@@ -101,8 +63,8 @@ describe('Redis full (maxmemory, noeviction)', () => {
       expect(worker.dead()).toBe(false);
       expect(ingest.dead()).toBe(false);
     } finally {
-      await control.redis.config('SET', 'maxmemory', '0');
-      await control.unpublish('full');
+      await fx.control.redis.config('SET', 'maxmemory', '0');
+      await fx.control.unpublish('full');
     }
   });
 
@@ -112,17 +74,17 @@ describe('Redis full (maxmemory, noeviction)', () => {
   // fuller with every refused event.
   it('an event refused with 503 leaves nothing behind in Redis, however full Redis is', async () => {
     const r = await receiver();
-    await control.publish('orphan', { url: r.url, paused: true });
-    const bodies = async () => (await control.redis.keys(`${control.config.HERALD_REDIS_PREFIX}:{e:*`)).length;
+    await fx.control.publish('orphan', { url: r.url, paused: true });
+    const bodies = async () => (await fx.control.redis.keys(`${fx.control.config.HERALD_REDIS_PREFIX}:{e:*`)).length;
     let refused = 0;
     let leftBehind = 0;
     try {
       // From "no room at all" up to "room for the event": somewhere in between the body fits and the delivery job does not.
       for (let gap = 0; gap <= 200_000; gap += 1_000) {
         const before = await bodies();
-        await control.redis.config('SET', 'maxmemory', String((await usedMemory()) + gap));
-        const res = await control.post({ userID: 'u', payload: 'x'.repeat(20_000) });
-        await control.redis.config('SET', 'maxmemory', '0');
+        await fx.control.redis.config('SET', 'maxmemory', String((await usedMemory()) + gap));
+        const res = await fx.control.post({ userID: 'u', payload: 'x'.repeat(20_000) });
+        await fx.control.redis.config('SET', 'maxmemory', '0');
         if (res.status === 202) break;
         expect(res.status).toBe(503);
         expect(res.body.error.message).toContain('nothing was stored');
@@ -130,8 +92,8 @@ describe('Redis full (maxmemory, noeviction)', () => {
         if ((await bodies()) > before) leftBehind++;
       }
     } finally {
-      await control.redis.config('SET', 'maxmemory', '0');
-      await control.unpublish('orphan');
+      await fx.control.redis.config('SET', 'maxmemory', '0');
+      await fx.control.unpublish('orphan');
     }
     expect(refused).toBeGreaterThan(0);
     expect(leftBehind).toBe(0);

@@ -4,63 +4,22 @@
  * faults-redis-full.test.ts; the SIGKILL (crash) variant, which measures what AOF `everysec` loses,
  * is in test/chaos/redis-crash.test.ts.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from '../support/redis.js';
-import { startHerald, type HeraldUnderTest } from '../support/herald.js';
-import { startReceiver, type Receiver } from '../support/receiver.js';
-import { processEnv, startIngestProcess, startWorkerProcess, type RunningHerald } from '../support/fleet.js';
+import { describe, expect, it } from 'vitest';
+import type { Receiver } from '../support/receiver.js';
+import { deliveredIds, pending, useProcessFixture } from '../support/process-fixture.js';
 import { startLoad } from '../support/load.js';
 import { runHerald } from '../support/cli.js';
 import { waitFor } from '../support/wait.js';
 import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
 
-let redis: RedisServer;
-let control: HeraldUnderTest;
-const receivers: Receiver[] = [];
-const procs: RunningHerald[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  // The "control plane": publishes destinations and reads Redis; ingest and workers under test are processes.
-  control = await startHerald({ redisUrl: redis.url, withWorkers: false });
-});
-
-afterAll(async () => {
-  await Promise.all(procs.map((p) => p.kill()));
-  await control?.close();
-  await Promise.all(receivers.map((r) => r.close()));
-  await redis?.close();
-});
-
-const env = (extra: Record<string, string> = {}) => processEnv(redis.url, control.config.HERALD_REDIS_PREFIX, extra);
-
-async function ingestProcess(): Promise<RunningHerald> {
-  const p = await startIngestProcess(env());
-  procs.push(p);
-  return p;
-}
-
-async function workerProcess(destination: string): Promise<RunningHerald> {
-  const p = await startWorkerProcess(destination, env());
-  procs.push(p);
-  return p;
-}
-
-async function receiver(delayMs = 0): Promise<Receiver> {
-  const r = await startReceiver(() => ({ status: 200, ...(delayMs ? { delayMs } : {}) }));
-  receivers.push(r);
-  return r;
-}
-
-/** Deliveries not yet finished: waiting, running or waiting for a retry. */
-const pending = (c: Record<string, number>) => (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0);
-const deliveredIds = (r: Receiver) => new Set(r.delivered().map((x) => String(x.headers['webhook-id'])));
+const fx = useProcessFixture();
+const { env, ingestProcess, workerProcess, receiver } = fx;
 const seqOf = (r: Receiver) => new Set(r.delivered().map((x) => Number(x.json?.payload?.seq)));
 
 describe('Redis restarted under load (SIGTERM: a clean shutdown that flushes the AOF)', () => {
   it('answers only 202 or 503 throughout, 503 while Redis is away, and delivers every acknowledged event; nothing restarts', async ({ annotate }) => {
     const r = await receiver(5);
-    await control.publish('restart', { url: r.url, concurrency: 8, retry: { initialDelay: '200ms', maxDelay: '1s' } });
+    await fx.control.publish('restart', { url: r.url, concurrency: 8, retry: { initialDelay: '200ms', maxDelay: '1s' } });
     const ingest = await ingestProcess();
     const worker = await workerProcess('restart');
 
@@ -69,14 +28,14 @@ describe('Redis restarted under load (SIGTERM: a clean shutdown that flushes the
     const beforeStop = load.accepted().map((a) => a.id!);
 
     const stoppedAt = Date.now();
-    await redis.stop();
+    await fx.redis.stop();
     const down = Date.now();
     // While Redis is away: 503s with Retry-After, readiness off, processes alive.
     await waitFor(() => load.results.filter((x) => x.sentAt > down).length >= 50, { what: '50 answers during the outage' });
     const readyDuring = await fetch(`${ingest.url}/readyz`);
     const workerReadyDuring = await fetch(`${worker.url}/readyz`);
     const startingAt = Date.now();
-    await redis.start();
+    await fx.redis.start();
     const up = Date.now();
 
     await waitFor(() => load.results.some((x) => x.sentAt > up && x.status === 202), { what: 'ingest to accept again', timeoutMs: 20_000 });
@@ -105,24 +64,24 @@ describe('Redis restarted under load (SIGTERM: a clean shutdown that flushes the
     expect(worker.dead()).toBe(false);
     expect((await fetch(`${ingest.url}/readyz`)).status).toBe(200);
     expect((await fetch(`${worker.url}/readyz`)).status).toBe(200);
-    const q = openDeliveryQueue(control.redis, control.rt.keys, 'restart');
+    const q = openDeliveryQueue(fx.control.redis, fx.control.rt.keys, 'restart');
     await waitFor(async () => {
       const c = await q.getJobCounts('waiting', 'active', 'delayed', 'failed');
       return pending(c) === 0;
     }, { what: 'the queue to drain' });
     expect((await q.getJobCounts('failed')).failed).toBe(0);
     await q.close();
-    await control.unpublish('restart');
+    await fx.control.unpublish('restart');
   });
 });
 
 describe('Redis that may evict keys', () => {
   it('running ingest and workers turn unready (alive, not restarted) and ready again when noeviction is back', async () => {
     const r = await receiver();
-    await control.publish('evict', { url: r.url });
+    await fx.control.publish('evict', { url: r.url });
     const ingest = await ingestProcess();
     const worker = await workerProcess('evict');
-    await control.redis.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    await fx.control.redis.config('SET', 'maxmemory-policy', 'allkeys-lru');
     try {
       for (const p of [ingest, worker]) {
         const res = await fetch(`${p.url}/readyz`);
@@ -131,22 +90,22 @@ describe('Redis that may evict keys', () => {
         expect((await fetch(`${p.url}/healthz`)).status).toBe(200);
       }
     } finally {
-      await control.redis.config('SET', 'maxmemory-policy', 'noeviction');
+      await fx.control.redis.config('SET', 'maxmemory-policy', 'noeviction');
     }
     for (const p of [ingest, worker]) expect((await fetch(`${p.url}/readyz`)).status).toBe(200);
     expect(ingest.dead() || worker.dead()).toBe(false);
-    await control.unpublish('evict');
+    await fx.control.unpublish('evict');
   });
 
   it('herald ingest refuses to start against an evicting Redis, saying how to fix it', async () => {
-    await control.redis.config('SET', 'maxmemory-policy', 'volatile-ttl');
+    await fx.control.redis.config('SET', 'maxmemory-policy', 'volatile-ttl');
     try {
       const { code, out } = await runHerald(['ingest'], { ...env({ HERALD_INGEST_AUTH: 'off' }), HERALD_HTTP_PORT: '0' });
       expect(code).toBe(1);
       expect(out).toContain('maxmemory-policy is "volatile-ttl"');
       expect(out).toContain('noeviction');
     } finally {
-      await control.redis.config('SET', 'maxmemory-policy', 'noeviction');
+      await fx.control.redis.config('SET', 'maxmemory-policy', 'noeviction');
     }
   });
 });
