@@ -136,7 +136,9 @@ describe('SMTP that accepts connections and never answers', () => {
     await waitFor(() => ok.delivered().length === 200 && dead.received.length === 11, { what: 'deliveries and dead letters to go on', timeoutMs: 15_000 });
     expect(Date.now() - started).toBeLessThan(15_000);
     const queue = openDeliveryQueue(solo.redis, solo.rt.keys, 'hung-dead');
-    expect(await new DeadLetters(queue, new EventStore(solo.redis, solo.rt.keys)).count()).toBe(11);
+    // The receiver has answered; the worker moves each job to the dead-letter store right after.
+    const dlq = new DeadLetters(queue, new EventStore(solo.redis, solo.rt.keys));
+    expect(await waitFor(async () => ((await dlq.count()) === 11 ? 11 : undefined), { what: 'all 11 dead letters to be stored', timeoutMs: 5_000 })).toBe(11);
     await queue.close();
   }, 40_000);
 
