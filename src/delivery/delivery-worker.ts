@@ -1,4 +1,4 @@
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import { BreakerStore } from '../circuit/breaker-store.js';
 import { admit, resolveBreakerConfig, type BreakerConfig } from '../circuit/circuit-breaker.js';
 import type { SigningKeyring } from '../signing/signing-keyring.js';
@@ -11,7 +11,7 @@ import type { Logger } from '../log/logger.js';
 import type { DeliveryMetrics } from '../metrics/metrics.js';
 import type { DeadLetterAlerts } from '../notify/dead-letter-alerts.js';
 import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
-import type { DeliveryJobData } from '../queue/delivery-queue.js';
+import { openDeliveryQueue, type DeliveryJobData } from '../queue/delivery-queue.js';
 import type { AttemptRecord } from './attempt-record.js';
 import { classifyAttempt } from './classify.js';
 import type { DeliveryStatsStore } from './delivery-stats.js';
@@ -70,7 +70,8 @@ export class DeliveryWorker {
     this.log = deps.logger.child({ component: 'worker', destination: destination.name });
     this.breaker = new BreakerStore(deps.redis, deps.keys, destination.name);
     this.breakerConfig = destination.spec.circuitBreaker ? resolveBreakerConfig(destination.spec.circuitBreaker) : undefined;
-    this.queue = new Queue<DeliveryJobData>(QUEUE_NAME, { connection: deps.redis, prefix: deps.keys.queuePrefix(destination.name) });
+    // Same options as every other handle: each Queue writes its event-stream cap into the queue's meta.
+    this.queue = openDeliveryQueue(deps.redis, deps.keys, destination.name);
   }
 
   get name(): string {
