@@ -30,6 +30,7 @@ export async function startLocalRedis(dir: string): Promise<LocalRedis> {
     proc.once('exit', (code) => reject(new Error(`redis-server exited with code ${code} before it was ready`)));
   });
   const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 100 });
+  probe.on('error', () => undefined); // refused until redis-server listens; the loop below retries
   const ready = (async () => {
     for (let i = 0; i < 200; i++) {
       try {
