@@ -7,7 +7,9 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
-    include: ['test/chaos/**/*.test.ts'],
+    include: ['test/chaos/**/*.test.ts', 'test/integration/faults-redis-full.test.ts'],
+    // Tests that only run here (too load-sensitive for the parallel `make test`) check this.
+    env: { HERALD_SUITE: 'chaos' },
     pool: 'forks',
     maxWorkers: 1,
     fileParallelism: false,
