@@ -1,0 +1,88 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from './procs.js';
+
+export interface WrkResult {
+  requests: number;
+  durationS: number;
+  /** Responses that were 2xx/3xx, per second. */
+  okPerS: number;
+  errors: { connect: number; read: number; write: number; status: number; timeout: number };
+  /** Client-side request latency in milliseconds. */
+  latencyMs: { p50: number; p90: number; p95: number; p99: number; max: number; mean: number };
+}
+
+// done() prints one JSON line so the harness never scrapes wrk's human output.
+const DONE = `
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},"lat":{"p50":%d,"p90":%d,"p95":%d,"p99":%d,"max":%d,"mean":%f}}\\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(95), latency:percentile(99), latency.max, latency.mean))
+end
+`;
+
+/** A script that POSTs the same body on every request. */
+export async function postScript(dir: string, name: string, body: string, headers: Record<string, string> = {}): Promise<string> {
+  const file = join(dir, `${name}.lua`);
+  const hs = Object.entries({ 'content-type': 'application/json', ...headers }).map(([k, v]) => `wrk.headers["${k}"] = "${v}"\n`).join('');
+  await writeFile(file, `wrk.method = "POST"\n${hs}wrk.body = [==[${body}]==]\n${DONE}`);
+  return file;
+}
+
+/**
+ * A script for open-loop-ish paced load: each connection waits an exponentially distributed delay
+ * (mean `meanDelayMs`) between requests, and every body carries its send time in microseconds since
+ * the epoch (`payload.t`, read with clock_gettime through LuaJIT's FFI) so the receiver can measure
+ * producer→receiver latency.
+ */
+export async function pacedScript(dir: string, name: string, meanDelayMs: number, padding: string, headers: Record<string, string> = {}): Promise<string> {
+  const hs = Object.entries({ 'content-type': 'application/json', ...headers }).map(([k, v]) => `["${k}"] = "${v}"`).join(', ');
+  const file = join(dir, `${name}.lua`);
+  await writeFile(
+    file,
+    `local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+int clock_gettime(int clk_id, bench_timespec *tp);
+]]
+local ts = ffi.new("bench_timespec[1]")
+local function now_us()
+  ffi.C.clock_gettime(0, ts)
+  return tonumber(ts[0].tv_sec) * 1000000 + math.floor(tonumber(ts[0].tv_nsec) / 1000)
+end
+local pad = [==[${padding}]==]
+local mean = ${meanDelayMs}
+function init(args)
+  math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
+end
+function delay()
+  return math.floor(-math.log(1 - math.random()) * mean + 0.5)
+end
+function request()
+  local body = string.format('{"userID":"bench","type":"bench.e","payload":{"t":%d,"pad":"%s"}}', now_us(), pad)
+  return wrk.format("POST", nil, {${hs}}, body)
+end
+${DONE}`,
+  );
+  return file;
+}
+
+/** Runs wrk (one thread, on the infrastructure CPU) and parses the JSON its script prints. */
+export async function wrk(url: string, script: string, opts: { connections: number; durationS: number; threads?: number }): Promise<WrkResult> {
+  const args = ['-t', String(opts.threads ?? 1), '-c', String(opts.connections), '-d', `${Math.max(1, Math.round(opts.durationS))}s`, '--timeout', '10s', '-s', script, url];
+  const out = await run('infra', 'wrk', args, { timeoutMs: (opts.durationS + 60) * 1000 });
+  const line = out.split('\n').find((l) => l.startsWith('WRKJSON '));
+  if (!line) throw new Error(`wrk printed no result:\n${out}`);
+  const j = JSON.parse(line.slice(8)) as { requests: number; duration_us: number; errors: WrkResult['errors']; lat: Record<string, number> };
+  const durationS = j.duration_us / 1e6;
+  const bad = j.errors.status + j.errors.timeout;
+  const ms = (us: number | undefined) => (us ?? 0) / 1000;
+  return {
+    requests: j.requests,
+    durationS,
+    okPerS: Math.max(0, j.requests - bad) / durationS,
+    errors: j.errors,
+    latencyMs: { p50: ms(j.lat.p50), p90: ms(j.lat.p90), p95: ms(j.lat.p95), p99: ms(j.lat.p99), max: ms(j.lat.max), mean: ms(j.lat.mean) },
+  };
+}

@@ -1,0 +1,27 @@
+# Benchmark (issue 7, docs/performance.md). Results go to bench/results/<stamp>-<mode>.{json,md,png}.
+#   make bench-quick     3 rounds of short runs, under two minutes
+#   make bench           the full run: 3 rounds of 10 s, fan-out to 20, a 1,000,000-event backlog (BENCH_BACKLOG)
+#   make bench-profile   --cpu-prof of ingest and worker under load, summarised in bench/results/profiles/
+# BENCH_HERALD=DIR benchmarks another built tree (e.g. a `git worktree` of the previous commit) instead of this one.
+
+BENCH_BUILD := $(if $(BENCH_HERALD),,build)
+
+.PHONY: bench-deps
+bench-deps: ## install wrk, redis-benchmark and rsvg-convert when missing (apt)
+	@bash bench/system-deps.sh
+
+.PHONY: bench-build
+bench-build: $(NPM_STAMP) $(BENCH_BUILD)
+	npx tsc -p bench/tsconfig.json
+
+.PHONY: bench
+bench: bench-deps bench-build ## full benchmark vs its ceilings (long: BENCH_BACKLOG=1000000 by default)
+	node bench/dist/run.js --mode full
+
+.PHONY: bench-quick
+bench-quick: bench-deps bench-build ## short benchmark, under two minutes
+	node bench/dist/run.js --mode quick
+
+.PHONY: bench-profile
+bench-profile: bench-deps bench-build ## CPU profiles of ingest and worker under load, with flame graphs
+	node bench/dist/run.js --mode profile
