@@ -74,7 +74,7 @@ async function runPipeline(ctx: ReturnType<typeof bootstrap>, file: string, dest
   const mailer = mailerFromConfig(ctx.config, logger);
   const pool = new WorkerPool({ ...ctx, rt, ...(mailer ? { mailer } : {}) });
   await pool.start();
-  const exporter = new QueueDepthExporter(rt.redis, rt.keys, queueMetrics(ctx.registry), logger);
+  const exporter = new QueueDepthExporter(rt.redis, rt.keys, queueMetrics(ctx.registry), logger, rt.queueConnection);
   exporter.setDestinations(dests.map((d) => d.name));
   exporter.start();
   const ingest = await startIngest({ ...ctx, rt, isShuttingDown: () => shutdown.shuttingDown });

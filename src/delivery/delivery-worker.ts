@@ -22,6 +22,8 @@ import { decideRetry, resolveRetryPolicy, type RetryPolicy } from './retry-polic
 export interface DeliveryWorkerDeps {
   /** A connection with `maxRetriesPerRequest: null`, as BullMQ's blocking commands need. */
   workerConnection: Redis;
+  /** Where the destination's BullMQ `Queue` handle lives; never `redis` (see RedisRuntime.queueConnection). */
+  queueConnection: Redis;
   redis: Redis;
   keys: RedisKeys;
   events: EventStore;
@@ -71,7 +73,7 @@ export class DeliveryWorker {
     this.breaker = new BreakerStore(deps.redis, deps.keys, destination.name);
     this.breakerConfig = destination.spec.circuitBreaker ? resolveBreakerConfig(destination.spec.circuitBreaker) : undefined;
     // Same options as every other handle: each Queue writes its event-stream cap into the queue's meta.
-    this.queue = openDeliveryQueue(deps.redis, deps.keys, destination.name);
+    this.queue = openDeliveryQueue(deps.queueConnection, deps.keys, destination.name);
   }
 
   get name(): string {

@@ -16,8 +16,14 @@ export class QueueDepthExporter {
   private timer: NodeJS.Timeout | undefined;
   private readonly latest = new Map<string, QueueHealth>();
 
-  constructor(private readonly redis: Redis, private readonly keys: RedisKeys, private readonly metrics: QueueMetrics, private readonly logger: Logger) {
-    this.queues = new DeliveryQueues(redis, keys);
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly metrics: QueueMetrics,
+    private readonly logger: Logger,
+    queueConnection: Redis = redis,
+  ) {
+    this.queues = new DeliveryQueues(queueConnection, keys);
   }
 
   setDestinations(names: string[]): void {

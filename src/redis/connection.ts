@@ -9,11 +9,11 @@ export class RedisPolicyError extends Error {
  * not kill the process), and fails commands fast while disconnected so ingest can answer 503 instead of
  * holding requests. BullMQ workers need `maxRetriesPerRequest: null`; pass `forBullmqWorker`.
  */
-export function createRedis(url: string, opts: { forBullmqWorker?: boolean; name?: string } = {}): Redis {
+export function createRedis(url: string, opts: { forBullmqWorker?: boolean; name?: string; autoPipelining?: boolean } = {}): Redis {
   const options: RedisOptions = {
     connectionName: opts.name,
     lazyConnect: false,
-    enableAutoPipelining: true,
+    enableAutoPipelining: opts.autoPipelining ?? true,
     maxRetriesPerRequest: opts.forBullmqWorker ? null : 1,
     enableOfflineQueue: opts.forBullmqWorker ? true : false,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),

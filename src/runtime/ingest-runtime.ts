@@ -37,7 +37,7 @@ export async function startIngest(opts: {
   const { config, rt, registry } = opts;
   const logger = opts.logger.child({ component: 'ingest' });
   const metrics = ingestMetrics(registry);
-  const queues = new DeliveryQueues(rt.redis, rt.keys);
+  const queues = new DeliveryQueues(rt.queueConnection, rt.keys);
   const memory = new MemoryGuard(rt.redis, config.HERALD_REDIS_HIGH_WATER);
   memory.start();
   const service = new IngestService({

@@ -128,6 +128,7 @@ export class WorkerPool {
     });
     const worker = new DeliveryWorker(d, {
       workerConnection: opts.rt.connection('worker'),
+      queueConnection: opts.rt.queueConnection,
       redis: opts.rt.redis,
       keys: opts.rt.keys,
       events: this.events,
