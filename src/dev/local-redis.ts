@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { REDIS_SERVER_ARGS } from '../redis/server-settings.js';
 
 export class RedisServerMissingError extends Error {
   readonly code = 'HERALD_NO_REDIS_SERVER';
@@ -17,12 +18,12 @@ export interface LocalRedis {
 
 /**
  * Starts a private redis-server for `herald dev` on a free loopback port, configured as production
- * should be (AOF, noeviction), with its data under `dir` so events survive a restart of `herald dev`.
+ * should be (REDIS_SERVER_ARGS), with its data under `dir` so events survive a restart of `herald dev`.
  */
 export async function startLocalRedis(dir: string): Promise<LocalRedis> {
   await mkdir(dir, { recursive: true });
   const port = await freePort();
-  const proc: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--maxmemory-policy', 'noeviction', '--save', ''], {
+  const proc: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...REDIS_SERVER_ARGS], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const spawnError = new Promise<never>((_, reject) => {

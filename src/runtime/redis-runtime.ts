@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.js';
 import { redisMetrics } from '../metrics/metrics.js';
 import { assertNoEviction, createRedis } from '../redis/connection.js';
 import { RedisKeys } from '../redis/keys.js';
+import { compactHashWarning } from '../redis/server-settings.js';
 import type { ReadinessCheck } from '../server/ops-routes.js';
 
 /** The Redis connections of one process, its health gauge and its readiness check. */
@@ -42,6 +43,8 @@ export class RedisRuntime {
       });
     }
     await assertNoEviction(rt.redis);
+    const hashWarning = await compactHashWarning(rt.redis);
+    if (hashWarning) logger.warn(hashWarning);
     rt.gauge.set(1);
     rt.timer = setInterval(() => void rt.probe(), 5_000);
     rt.timer.unref();

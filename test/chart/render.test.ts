@@ -311,6 +311,7 @@ describe('Redis', () => {
     expect(args).toContain('--appendonly yes');
     expect(args).toContain('--appendfsync everysec');
     expect(args).toContain('--maxmemory-policy noeviction');
+    expect(args).toContain('--hash-max-listpack-value 512');
     expect(c.image).toBe('redis:7.4-alpine');
     expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('8Gi');
     expect(c.volumeMounts).toContainEqual({ name: 'data', mountPath: '/data' });

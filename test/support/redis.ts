@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { REDIS_SERVER_ARGS } from '../../src/redis/server-settings.js';
 import { freePort } from './net.js';
 import { waitFor } from './wait.js';
 
@@ -30,7 +31,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
   const start = async () => {
     proc = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction', ...extraArgs],
+      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...REDIS_SERVER_ARGS, ...extraArgs],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
     const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
