@@ -5,9 +5,10 @@ import { typeMatcher, type ResolvedDestination } from '../api/destination.js';
 import { resolveRetryPolicy } from '../delivery/retry-policy.js';
 import type { EventStore } from '../events/event-store.js';
 import type { IngestMetrics } from '../metrics/metrics.js';
-import { deliveryJobOptions, type DeliveryQueues } from '../queue/delivery-queue.js';
+import type { DeliveryEnqueuer } from '../queue/enqueue.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { IdempotencyConflictError, IngestError, StoreUnavailableError } from './errors.js';
+import { MicroBatch } from './micro-batch.js';
 
 export interface AcceptResult {
   id: string;
@@ -32,6 +33,18 @@ interface Route {
   maxAttempts: number;
 }
 
+/** An event ready to be written: its body serialised once and the destinations it goes to. */
+interface Prepared {
+  result: AcceptResult;
+  routes: Route[];
+  body: string;
+  acceptedAt: number;
+  idemKey: string | undefined;
+  record: IdemRecord | undefined;
+  /** An Idempotency-Key's earlier attempt stopped before it was marked done: complete it. */
+  resume: boolean;
+}
+
 interface IdemRecord {
   id: string;
   /** Hash of the event, so the same key with a different body is refused rather than silently deduplicated. */
@@ -45,26 +58,30 @@ interface IdemRecord {
  */
 export class IngestService {
   private routes: Route[] = [];
+  private readonly writes: MicroBatch<Prepared>;
 
   constructor(
     private readonly deps: {
       redis: Redis;
       keys: RedisKeys;
       events: EventStore;
-      queues: DeliveryQueues;
+      enqueuer: Pick<DeliveryEnqueuer, 'enqueue'>;
       metrics: IngestMetrics;
       idempotencyTtlMs: number;
       /** Refuses new events while Redis is nearly full. */
       isStoreNearlyFull?: () => boolean;
       clock?: () => number;
       newId?: () => string;
+      /** Events one Redis write carries at most; more in one turn are split (default 1000). */
+      maxWriteEvents?: number;
     },
-  ) {}
+  ) {
+    this.writes = new MicroBatch((items) => this.store(items), { maxItems: deps.maxWriteEvents ?? 1000 });
+  }
 
   /** Replaces the routing table; compiled once per change, not per event. */
   setDestinations(dests: readonly ResolvedDestination[]): void {
     this.routes = dests.map((d) => ({ name: d.name, matches: typeMatcher(d.spec), maxAttempts: resolveRetryPolicy(d.spec.retry).maxAttempts }));
-    void this.deps.queues.retain(new Set(dests.map((d) => d.name)));
   }
 
   get destinationCount(): number {
@@ -77,8 +94,10 @@ export class IngestService {
   }
 
   /**
-   * Accepts several events with one round of Redis writes per destination (batch ingest).
-   * All-or-nothing per call: on a Redis error nothing is reported as accepted.
+   * Accepts events; concurrent calls made in the same event-loop turn share one round of Redis writes
+   * (one pipeline of bodies, one add per destination), so single-event requests under load cost about
+   * what a batch does. All-or-nothing per call: a call resolves only once its own events are stored,
+   * and on a Redis error it reports nothing as accepted (as does every call that shared the write).
    */
   async acceptMany(reqs: IngestRequest[]): Promise<AcceptResult[]> {
     const now = (this.deps.clock ?? Date.now)();
@@ -86,8 +105,8 @@ export class IngestService {
     if (this.deps.isStoreNearlyFull?.()) throw new StoreUnavailableError(new Error('Redis is above its high-water mark'));
     try {
       const prepared = await Promise.all(reqs.map((r) => this.prepare(r, now, newId)));
-      const fresh = prepared.filter((p) => !p.result.duplicate || p.resume);
-      if (fresh.length > 0) await this.store(fresh, now);
+      const toStore = prepared.filter((p) => p.routes.length > 0 && (!p.result.duplicate || p.resume));
+      if (toStore.length > 0) await this.writes.submit(toStore);
       await Promise.all(prepared.filter((p) => p.idemKey && !p.result.duplicate).map((p) => this.markDone(p.idemKey!, p.record!)));
       for (const p of prepared) this.deps.metrics.events.inc({ result: p.result.duplicate ? 'duplicate' : 'accepted' });
       return prepared.map((p) => p.result);
@@ -97,7 +116,7 @@ export class IngestService {
     }
   }
 
-  private async prepare(req: IngestRequest, now: number, newId: () => string) {
+  private async prepare(req: IngestRequest, now: number, newId: () => string): Promise<Prepared> {
     const type = req.event.type ?? DEFAULT_EVENT_TYPE;
     const routes = this.routes.filter((r) => r.matches(type));
     let id = newId();
@@ -131,27 +150,28 @@ export class IngestService {
       payload: req.event.payload,
       ...(req.producer ? { producer: req.producer } : {}),
     };
-    return { result: { id, destinations: routes.length, duplicate }, routes, body: JSON.stringify(body), idemKey, record, resume };
+    return { result: { id, destinations: routes.length, duplicate }, routes, body: JSON.stringify(body), acceptedAt: now, idemKey, record, resume };
   }
 
-  private async store(items: Array<{ result: AcceptResult; routes: Route[]; body: string; resume: boolean }>, now: number): Promise<void> {
-    const routed = items.filter((i) => i.routes.length > 0);
-    if (routed.length === 0) return;
-    // Bodies first: a worker must never pick up a job whose body is not there yet.
-    const m = this.deps.redis.multi();
+  /** One write of everything submitted in a turn: bodies, then one add per destination. */
+  private async store(items: Prepared[]): Promise<void> {
+    // A completed earlier attempt (same Idempotency-Key) may have left the body: keep it, never overwrite.
+    for (const i of items) if (i.resume) await this.deps.events.put(i.result.id, { body: i.body, acceptedAt: i.acceptedAt }, i.routes.map((r) => r.name));
+    // Bodies first: a worker must never pick up a job whose body is not there yet. A pipeline, not a
+    // MULTI: each body stands alone, and on any error every fresh body of the write is deleted below.
+    const bodies = this.deps.redis.pipeline();
     const fresh: string[] = [];
-    for (const i of routed) {
-      const names = i.routes.map((r) => r.name);
-      if (i.resume) await this.deps.events.put(i.result.id, { body: i.body, acceptedAt: now }, names);
-      else {
-        this.deps.events.putNew(m, i.result.id, { body: i.body, acceptedAt: now }, names);
-        fresh.push(i.result.id);
-      }
+    for (const i of items) {
+      if (i.resume) continue;
+      this.deps.events.putNew(bodies, i.result.id, { body: i.body, acceptedAt: i.acceptedAt }, i.routes.map((r) => r.name));
+      fresh.push(i.result.id);
     }
     try {
-      const res = await m.exec();
-      for (const [err] of res ?? []) if (err) throw err;
-      await this.enqueue(routed);
+      if (fresh.length > 0) {
+        const res = await bodies.exec();
+        for (const [err] of res ?? []) if (err) throw err;
+      }
+      await this.enqueue(items);
     } catch (err) {
       // The client is told nothing was stored, so leave nothing behind: a delivery job that did get
       // queued finds no body and is dropped, and the client's retry is a new event (or, with an
@@ -161,21 +181,20 @@ export class IngestService {
     }
   }
 
-  private async enqueue(routed: Array<{ result: AcceptResult; routes: Route[] }>): Promise<void> {
-    const perDest = new Map<string, { maxAttempts: number; ids: string[] }>();
+  private async enqueue(routed: Prepared[]): Promise<void> {
+    const perDest = new Map<string, { maxAttempts: number; ids: Set<string> }>();
     for (const i of routed) {
       for (const r of i.routes) {
-        const entry = perDest.get(r.name) ?? { maxAttempts: r.maxAttempts, ids: [] };
-        entry.ids.push(i.result.id);
-        perDest.set(r.name, entry);
+        let entry = perDest.get(r.name);
+        if (!entry) perDest.set(r.name, (entry = { maxAttempts: r.maxAttempts, ids: new Set() }));
+        // Concurrent duplicates of one Idempotency-Key can share a write; one job each is enough.
+        entry.ids.add(i.result.id);
       }
     }
     await Promise.all(
       [...perDest].map(async ([name, { maxAttempts, ids }]) => {
-        const q = this.deps.queues.get(name);
-        if (ids.length === 1) await q.add('d', { e: ids[0]! }, deliveryJobOptions(ids[0]!, { maxAttempts }));
-        else await q.addBulk(ids.map((id) => ({ name: 'd', data: { e: id }, opts: deliveryJobOptions(id, { maxAttempts }) })));
-        this.deps.metrics.enqueued.inc({ destination: name }, ids.length);
+        await this.deps.enqueuer.enqueue(name, [...ids], maxAttempts);
+        this.deps.metrics.enqueued.inc({ destination: name }, ids.size);
       }),
     );
   }

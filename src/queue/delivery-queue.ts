@@ -25,12 +25,19 @@ export function deliveryJobOptions(eventId: string, policy: Pick<RetryPolicy, 'm
   };
 }
 
+/**
+ * Entries kept in a queue's BullMQ event stream. Herald does not consume it (dashboards may), and it
+ * must not grow with the backlog: at BullMQ's default of 10,000 it alone held a full Redis above the
+ * high-water mark after a drain.
+ */
+export const EVENT_STREAM_MAX_LEN = 100;
+
 export function openDeliveryQueue(connection: ConnectionOptions, keys: RedisKeys, destination: string): Queue<DeliveryJobData> {
   return new Queue<DeliveryJobData>(QUEUE_NAME, {
     connection,
     prefix: keys.queuePrefix(destination),
-    // Bounded event stream: QueueEvents consumers are optional and the stream must not grow with the backlog.
-    streams: { events: { maxLen: 100 } },
+    // Every handle writes its cap into the queue's meta, so all must agree.
+    streams: { events: { maxLen: EVENT_STREAM_MAX_LEN } },
   });
 }
 

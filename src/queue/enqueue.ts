@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
-import { deliveryJobOptions, type DeliveryJobData } from './delivery-queue.js';
+import { deliveryJobOptions, EVENT_STREAM_MAX_LEN, type DeliveryJobData } from './delivery-queue.js';
 
 /** BullMQ job name of every delivery; nothing reads it, so it is as short as it can be. */
 export const DELIVERY_JOB_NAME = 'd';
@@ -18,24 +18,27 @@ export const DELIVERY_JOB_NAME = 'd';
  * `addBulk`, 10–11 µs and 13–19 µs with this script. The batch is also atomic, where `addBulk` is a
  * pipeline.
  *
- * KEYS: wait, meta, id, active, events, marker. ARGV: job-key prefix, timestamp, job name, then
- * (id, data JSON, opts JSON) per job.
+ * One difference: a queue that no `Queue` handle has opened yet gets Herald's event-stream cap
+ * (EVENT_STREAM_MAX_LEN) where BullMQ would write its default of 10,000, so ingest needs no handles.
+ *
+ * KEYS: wait, meta, id, active, events, marker. ARGV: job-key prefix, timestamp, job name, event-stream
+ * cap, then (id, data JSON, opts JSON) per job.
  */
 const ENQUEUE_LUA = `
 local rcall = redis.call
 local maxEvents = rcall('HGET', KEYS[2], 'opts.maxLenEvents')
 if not maxEvents then
-  maxEvents = 10000
+  maxEvents = ARGV[4]
   rcall('HSET', KEYS[2], 'opts.maxLenEvents', maxEvents)
 end
-local jobs = (#ARGV - 3) / 3
+local jobs = (#ARGV - 4) / 3
 rcall('INCRBY', KEYS[3], jobs)
 -- A paused queue, or one at its global concurrency, gets the jobs but no marker: no worker may wake.
 local attrs = rcall('HMGET', KEYS[2], 'paused', 'concurrency')
 local blocked = attrs[1] ~= false or (attrs[2] ~= false and rcall('LLEN', KEYS[4]) >= tonumber(attrs[2]))
 local name = ARGV[3]
 local added = 0
-for i = 4, #ARGV, 3 do
+for i = 5, #ARGV, 3 do
   local id = ARGV[i]
   local jobKey = ARGV[1] .. id
   if rcall('EXISTS', jobKey) == 1 then
@@ -70,7 +73,7 @@ export class DeliveryEnqueuer {
   async enqueue(destination: string, eventIds: readonly string[], maxAttempts: number, now = Date.now()): Promise<number> {
     if (eventIds.length === 0) return 0;
     const base = `${this.keys.queuePrefix(destination)}:${QUEUE_NAME}:`;
-    const args = [`${base}wait`, `${base}meta`, `${base}id`, `${base}active`, `${base}events`, `${base}marker`, base, String(now), DELIVERY_JOB_NAME];
+    const args = [`${base}wait`, `${base}meta`, `${base}id`, `${base}active`, `${base}events`, `${base}marker`, base, String(now), DELIVERY_JOB_NAME, String(EVENT_STREAM_MAX_LEN)];
     for (const id of eventIds) {
       const data: DeliveryJobData = { e: id };
       args.push(id, JSON.stringify(data), JSON.stringify(deliveryJobOptions(id, { maxAttempts })));

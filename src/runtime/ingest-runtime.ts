@@ -7,7 +7,7 @@ import { createIngestApp, type IngestAppDeps } from '../ingest/app.js';
 import { IngestService } from '../ingest/ingest-service.js';
 import type { Logger } from '../log/logger.js';
 import { ingestMetrics } from '../metrics/metrics.js';
-import { DeliveryQueues } from '../queue/delivery-queue.js';
+import { DeliveryEnqueuer } from '../queue/enqueue.js';
 import { boundPort, closeServer, listen } from '../server/listen.js';
 import { ConfigError } from '../config/config.js';
 import { IngestAuth } from '../ingest/authenticate.js';
@@ -37,14 +37,14 @@ export async function startIngest(opts: {
   const { config, rt, registry } = opts;
   const logger = opts.logger.child({ component: 'ingest' });
   const metrics = ingestMetrics(registry);
-  const queues = new DeliveryQueues(rt.queueConnection, rt.keys);
   const memory = new MemoryGuard(rt.redis, config.HERALD_REDIS_HIGH_WATER);
   memory.start();
   const service = new IngestService({
     redis: rt.redis,
     keys: rt.keys,
     events: new EventStore(rt.redis, rt.keys),
-    queues,
+    // Adds jobs without BullMQ Queue handles (src/queue/enqueue.ts), on the connection BullMQ would use.
+    enqueuer: new DeliveryEnqueuer(rt.queueConnection, rt.keys),
     metrics,
     idempotencyTtlMs: config.HERALD_IDEMPOTENCY_TTL,
     isStoreNearlyFull: () => memory.nearlyFull,
@@ -88,7 +88,6 @@ export async function startIngest(opts: {
       auth?.close();
       memory.close();
       await watcher.close();
-      await queues.close();
     },
   };
 }

@@ -1,7 +1,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deliveryJobOptions, HERALD_BACKOFF, openDeliveryQueue, type DeliveryJobData } from '../../src/queue/delivery-queue.js';
+import { deliveryJobOptions, EVENT_STREAM_MAX_LEN, HERALD_BACKOFF, openDeliveryQueue, type DeliveryJobData } from '../../src/queue/delivery-queue.js';
 import { DELIVERY_JOB_NAME, DeliveryEnqueuer } from '../../src/queue/enqueue.js';
 import { QUEUE_NAME, RedisKeys } from '../../src/redis/keys.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
@@ -70,9 +70,9 @@ describe('DeliveryEnqueuer writes what BullMQ writes', () => {
     expect(await snapshot('herald', ids)).toEqual(await snapshot('bull', ids));
   });
 
-  it('keeps BullMQ\'s default event-stream cap when no Queue handle wrote one', async () => {
+  it('gives a queue no Queue handle has opened Herald\'s event-stream cap, not BullMQ\'s default of 10,000', async () => {
     await new DeliveryEnqueuer(redis, keys).enqueue('fresh', ['evt_x'], 3);
-    expect(await redis.hget(key('fresh', 'meta'), 'opts.maxLenEvents')).toBe('10000');
+    expect(await redis.hget(key('fresh', 'meta'), 'opts.maxLenEvents')).toBe(String(EVENT_STREAM_MAX_LEN));
   });
 
   it('is processed by a real BullMQ Worker: retried with the custom backoff, completed and removed, or failed and kept', async () => {
