@@ -11,11 +11,11 @@ export interface BenchRedis {
   close(): Promise<void>;
 }
 
-/** Starts a private redis-server on CPU 1, configured as Herald's tests and production run it (noeviction, AOF everysec). */
+/** Starts a private redis-server on CPU 1, configured as Herald's tests and production run it (REDIS_SERVER_ARGS: noeviction, AOF everysec, compact hashes). */
 export async function startRedis(tmpDir: string, logDir: string, aof: boolean, extraArgs: string[] = []): Promise<BenchRedis> {
   const dir = await mkdtemp(join(tmpDir, 'redis-'));
   const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--maxmemory-policy', 'noeviction', '--appendonly', aof ? 'yes' : 'no', '--appendfsync', 'everysec', ...extraArgs];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--maxmemory-policy', 'noeviction', '--appendonly', aof ? 'yes' : 'no', '--appendfsync', 'everysec', '--hash-max-ziplist-value', '512', ...extraArgs];
   const proc = start({ name: 'redis', placement: 'infra', cmd: 'redis-server', args, logDir });
   const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 3 });
   client.on('error', () => undefined);
