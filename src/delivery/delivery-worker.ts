@@ -177,10 +177,9 @@ export class DeliveryWorker {
       metrics.duration.observe({ destination, outcome: 'success' }, sent.durationMs / 1000);
       metrics.e2e.observe({ destination }, Math.max(0, finished - stored.acceptedAt) / 1000);
       metrics.attempts.observe({ destination, result: 'delivered' }, attempt);
+      stats.delivered(destination, finished);
       // The receiver has the event: bookkeeping failures (a full Redis) must not turn it into a retry.
-      await Promise.all([stats.delivered(destination, finished), events.release(eventId, destination)]).catch((err) =>
-        log.warn({ err: (err as Error).message }, 'Delivered, but could not update stats or release the body'),
-      );
+      await events.release(eventId, destination).catch((err) => log.warn({ err: (err as Error).message }, 'Delivered, but could not release the body'));
       log.info({ status, durationMs: Math.round(sent.durationMs), outcome: 'delivered' }, 'Delivered event');
       return;
     }
@@ -201,7 +200,8 @@ export class DeliveryWorker {
       now: finished,
       random: (this.deps.random ?? Math.random)(),
     });
-    await Promise.all([job.log(JSON.stringify(record)), stats.failedAttempt(destination, outcome.reason, finished)]);
+    stats.failedAttempt(destination, outcome.reason, finished);
+    await job.log(JSON.stringify(record));
     metrics.duration.observe({ destination, outcome: decision.action === 'retry' ? 'retry' : 'failed' }, sent.durationMs / 1000);
     metrics.deliveries.inc({ destination, outcome: decision.action === 'retry' ? 'retry' : 'failed' });
 
@@ -219,7 +219,8 @@ export class DeliveryWorker {
     const at = (this.deps.clock ?? Date.now)();
     this.deps.metrics.deadLetters.inc({ destination, reason });
     this.deps.metrics.attempts.observe({ destination, result: 'dead' }, attempt);
-    await Promise.all([this.deps.stats.deadLettered(destination), this.deps.alerts?.note({ id: job.data.e, error, at })]);
+    this.deps.stats.deadLettered(destination);
+    await this.deps.alerts?.note({ id: job.data.e, error, at });
     log.error({ status, error, outcome: 'dead', reason, detail }, 'Delivery dead-lettered');
     throw new UnrecoverableError(detail);
   }

@@ -28,6 +28,8 @@ export interface WorkerPoolOptions {
   lockDurationMs?: number;
   stalledIntervalMs?: number;
   alertIntervalMs?: number;
+  /** How often delivery stats are written to Redis; default 1 s (tests set it long to see close() flush). */
+  statsFlushIntervalMs?: number;
 }
 
 /**
@@ -48,7 +50,10 @@ export class WorkerPool {
     const { rt } = opts;
     this.log = opts.logger.child({ component: 'worker-pool' });
     this.events = new EventStore(rt.redis, rt.keys);
-    this.stats = new DeliveryStatsStore(rt.redis, rt.keys);
+    this.stats = new DeliveryStatsStore(rt.redis, rt.keys, {
+      ...(opts.statsFlushIntervalMs !== undefined ? { flushIntervalMs: opts.statsFlushIntervalMs } : {}),
+      onFlushError: (err) => this.log.warn({ err: err.message }, 'Could not write delivery stats; keeping them for the next flush'),
+    });
     this.metrics = deliveryMetrics(opts.registry);
     this.policy = deliveryAddressPolicy(opts.config);
     this.watcher = new DestinationWatcher(new DestinationRegistry(rt.redis, rt.keys), rt.connection('subscriber'), rt.keys, this.log);
@@ -154,6 +159,8 @@ export class WorkerPool {
     const all = [...this.workers.values()];
     this.workers.clear();
     await Promise.allSettled(all.flatMap((w) => [w.worker.close(timeoutMs), w.alerts.close()]));
+    // Only now have in-flight deliveries counted themselves; the caller closes Redis after this.
+    await this.stats.close().catch((err: Error) => this.log.warn({ err: err.message }, 'Could not write the last delivery stats'));
   }
 }
 

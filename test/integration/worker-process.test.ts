@@ -92,6 +92,8 @@ describe('herald worker as a process', () => {
     }, { what: 'an empty queue' });
     expect(counts).toEqual({ c: 0, active: 0 });
     expect(r.received).toHaveLength(1);
+    // The delivery finished during shutdown; its count was written before the Redis connection closed.
+    expect(await herald.redis.hget(herald.rt.keys.stats('graceful'), 'delivered')).toBe('1');
   });
 
   it('refuses to start against a Redis that may evict keys, saying how to fix it', async () => {
