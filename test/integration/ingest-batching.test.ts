@@ -1,0 +1,105 @@
+/**
+ * Concurrent single-event requests share Redis writes (IngestService's micro-batching), yet each
+ * answers 202 only once its own event is stored, and a failed shared write fails every request in it
+ * and leaves no body behind.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startRedis, type RedisServer } from '../support/redis.js';
+import { startHerald, type HeraldUnderTest } from '../support/herald.js';
+import { DeliveryEnqueuer } from '../../src/queue/enqueue.js';
+import { QUEUE_NAME } from '../../src/redis/keys.js';
+import { StoreUnavailableError } from '../../src/ingest/errors.js';
+
+let redis: RedisServer;
+let herald: HeraldUnderTest;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  herald = await startHerald({ redisUrl: redis.url, withWorkers: false });
+  // No workers run: whatever is queued stays where ingest put it.
+  await herald.publish('a', { url: 'http://127.0.0.1:9/a' });
+  await herald.publish('b', { url: 'http://127.0.0.1:9/b' });
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+afterAll(async () => {
+  await herald?.close();
+  await redis?.close();
+});
+
+const event = (n: number) => ({ event: { userID: 'u', payload: { n } } });
+const bodyKeys = async () => herald.redis.keys(`${herald.config.HERALD_REDIS_PREFIX}:{e:*`);
+/** Whether the event's body and its delivery job in each destination's queue are in Redis. */
+async function stored(id: string): Promise<boolean> {
+  const jobKey = (dest: string) => `${herald.rt.keys.queuePrefix(dest)}:${QUEUE_NAME}:${id}`;
+  const n = await herald.redis.exists(herald.rt.keys.event(id), jobKey('a'), jobKey('b'));
+  return n === 3;
+}
+
+describe('micro-batched ingest', () => {
+  it('writes events accepted in the same turn with one add per destination, and resolves each only once it is stored', async () => {
+    const enqueue = vi.spyOn(DeliveryEnqueuer.prototype, 'enqueue');
+    const storedWhenResolved: boolean[] = [];
+    const calls = Array.from({ length: 20 }, (_, i) => herald.ingest.service.accept(event(i)).then(async (r) => {
+      storedWhenResolved.push(await stored(r.id));
+      return r;
+    }));
+    const results = await Promise.all(calls);
+    expect(new Set(results.map((r) => r.id)).size).toBe(20);
+    expect(storedWhenResolved).toEqual(Array(20).fill(true));
+    // One write for the turn: one add to each of the two destinations, carrying all 20 events.
+    expect(enqueue.mock.calls.map(([dest, ids]) => [dest, ids.length]).sort()).toEqual([['a', 20], ['b', 20]]);
+  });
+
+  it('answers 202 over HTTP only for events whose body and jobs are already in Redis', async () => {
+    const answers = await Promise.all(Array.from({ length: 40 }, async (_, i) => {
+      const res = await herald.post({ userID: 'u', payload: { http: i } });
+      return { status: res.status, id: res.body.id as string, storedAtAnswer: res.status === 202 && (await stored(res.body.id)) };
+    }));
+    expect(answers.map((a) => a.status)).toEqual(Array(40).fill(202));
+    expect(answers.filter((a) => !a.storedAtAnswer)).toEqual([]);
+  });
+
+  it('fails every event of a write whose job add fails in Redis, and deletes the bodies it had stored', async () => {
+    // A real Redis error after the bodies are written: destination c's wait list is not a list.
+    await herald.redis.set(`${herald.rt.keys.queuePrefix('c')}:${QUEUE_NAME}:wait`, 'not a list');
+    await herald.publish('c', { url: 'http://127.0.0.1:9/c' });
+    const before = (await bodyKeys()).length;
+    try {
+      const outcomes = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => herald.ingest.service.accept(event(100 + i))));
+      expect(outcomes.map((o) => o.status)).toEqual(Array(10).fill('rejected'));
+      for (const o of outcomes) expect((o as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
+
+      const http = await Promise.all(Array.from({ length: 10 }, (_, i) => herald.post({ userID: 'u', payload: { failing: i } })));
+      expect(http.map((r) => r.status)).toEqual(Array(10).fill(503));
+      expect(http.every((r) => r.body.error.code === 'store_unavailable')).toBe(true);
+      expect((await bodyKeys()).length).toBe(before);
+    } finally {
+      await herald.unpublish('c');
+    }
+    // The next write is a fresh one and succeeds.
+    const after = await herald.post({ userID: 'u', payload: 'after' });
+    expect(after.status).toBe(202);
+    expect(await stored(after.body.id)).toBe(true);
+  });
+
+  it('keeps Idempotency-Key semantics when duplicates share a write: one event, one job per destination', async () => {
+    const enqueue = vi.spyOn(DeliveryEnqueuer.prototype, 'enqueue');
+    const req = { ...event(7), idempotencyKey: 'same-turn' };
+    const results = await Promise.all([herald.ingest.service.accept(req), herald.ingest.service.accept(req), herald.ingest.service.accept(req)]);
+    expect(new Set(results.map((r) => r.id)).size).toBe(1);
+    expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
+    expect(await stored(results[0]!.id)).toBe(true);
+    for (const dest of ['a', 'b']) {
+      const ids = enqueue.mock.calls.filter(([d]) => d === dest).flatMap(([, ids]) => ids);
+      expect(ids.filter((id) => id === results[0]!.id).length).toBeGreaterThanOrEqual(1);
+      expect(await herald.redis.lrange(`${herald.rt.keys.queuePrefix(dest)}:${QUEUE_NAME}:wait`, 0, -1)).toContain(results[0]!.id);
+      const waiting = await herald.redis.lrange(`${herald.rt.keys.queuePrefix(dest)}:${QUEUE_NAME}:wait`, 0, -1);
+      expect(waiting.filter((id) => id === results[0]!.id)).toHaveLength(1);
+    }
+    await expect(herald.ingest.service.accept({ ...req, event: { userID: 'u', payload: 'other' } })).rejects.toMatchObject({ status: 422 });
+  });
+});
