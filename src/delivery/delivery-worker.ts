@@ -9,6 +9,7 @@ import type { ResolvedDestination } from '../api/destination.js';
 import type { EventStore } from '../events/event-store.js';
 import type { Logger } from '../log/logger.js';
 import type { DeliveryMetrics } from '../metrics/metrics.js';
+import { DestinationMetrics } from './destination-metrics.js';
 import type { DeadLetterAlerts } from '../notify/dead-letter-alerts.js';
 import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
 import { openDeliveryQueue, type DeliveryJobData } from '../queue/delivery-queue.js';
@@ -45,6 +46,12 @@ export interface DeliveryWorkerDeps {
   clock?: () => number;
 }
 
+/** What every log line about one attempt carries. */
+interface AttemptContext {
+  eventId: string;
+  attempt: number;
+}
+
 /** A job that has been picked up again after its worker died keeps its number of started attempts; this many are tolerated. */
 const MAX_STALLED = 20;
 
@@ -60,6 +67,7 @@ export class DeliveryWorker {
   private timeoutMs: number;
   private readonly sender: HttpSender;
   private readonly log: Logger;
+  private readonly metrics: DestinationMetrics;
   private readonly breaker: BreakerStore;
   private breakerConfig: BreakerConfig | undefined;
   private closing: Promise<void> | undefined;
@@ -70,6 +78,7 @@ export class DeliveryWorker {
     this.timeoutMs = parseDuration(destination.spec.timeout);
     this.sender = deps.sender;
     this.log = deps.logger.child({ component: 'worker', destination: destination.name });
+    this.metrics = new DestinationMetrics(deps.metrics, destination.name);
     this.breaker = new BreakerStore(deps.redis, deps.keys, destination.name);
     this.breakerConfig = destination.spec.circuitBreaker ? resolveBreakerConfig(destination.spec.circuitBreaker) : undefined;
     // Same options as every other handle: each Queue writes its event-stream cap into the queue's meta.
@@ -128,16 +137,18 @@ export class DeliveryWorker {
 
   /** Processes one delivery; exported through the class for tests that want to call it directly. */
   async process(job: Job<DeliveryJobData>): Promise<void> {
-    const { metrics, events, stats } = this.deps;
+    const { events, stats } = this.deps;
+    const { metrics } = this;
     const now = this.deps.clock ?? Date.now;
     const destination = this.dest.name;
     const eventId = job.data.e;
     const attempt = job.attemptsMade + 1;
-    const log = this.log.child({ eventId, attempt });
+    // Bindings for log lines about this attempt; not a child logger, which would cost on every delivery.
+    const ctx: AttemptContext = { eventId, attempt };
     const stored = await events.get(eventId);
     if (!stored) {
       // Only a purge removes a body while deliveries still reference it; nothing is left to send.
-      log.warn('Event body is gone (purged); dropping delivery');
+      this.log.warn(ctx, 'Event body is gone (purged); dropping delivery');
       return;
     }
     let probing = false;
@@ -151,7 +162,7 @@ export class DeliveryWorker {
         throw Worker.RateLimitError();
       }
       if (verdict.action === 'expire') {
-        return this.deadLetter(job, attempt, 'exhausted', 'circuit open longer than maxOpenDuration', 'circuit open longer than maxOpenDuration', undefined, log);
+        return this.deadLetter(job, attempt, 'exhausted', 'circuit open longer than maxOpenDuration', 'circuit open longer than maxOpenDuration', undefined, ctx);
       }
     }
     const timestamp = Math.floor(now() / 1000);
@@ -165,22 +176,21 @@ export class DeliveryWorker {
     };
     const secrets = this.deps.keyring?.activeAt(new Date(now()));
     if (secrets && secrets.length > 0) headers['webhook-signature'] = sign({ id: eventId, timestamp, body: stored.body, secrets });
-    metrics.inFlight.inc({ destination });
-    const sent = await this.sender.send({ url: this.dest.spec.url, body: stored.body, headers, timeoutMs: this.timeoutMs }).finally(() => metrics.inFlight.dec({ destination }));
+    const sending = metrics.sending();
+    const sent = await this.sender.send({ url: this.dest.spec.url, body: stored.body, headers, timeoutMs: this.timeoutMs }).finally(sending);
     const finished = now();
     const outcome = classifyAttempt(sent.result, finished);
     const status = sent.result.kind === 'response' ? sent.result.status : undefined;
-    if (this.breakerConfig) await this.recordBreaker(outcome.outcome === 'success', probing, finished, log);
+    if (this.breakerConfig) await this.recordBreaker(outcome.outcome === 'success', probing, finished, ctx);
 
     if (outcome.outcome === 'success') {
-      metrics.deliveries.inc({ destination, outcome: 'success' });
-      metrics.duration.observe({ destination, outcome: 'success' }, sent.durationMs / 1000);
-      metrics.e2e.observe({ destination }, Math.max(0, finished - stored.acceptedAt) / 1000);
-      metrics.attempts.observe({ destination, result: 'delivered' }, attempt);
+      metrics.attempt('success', sent.durationMs / 1000);
+      metrics.delivered(attempt, Math.max(0, finished - stored.acceptedAt) / 1000);
       stats.delivered(destination, finished);
       // The receiver has the event: bookkeeping failures (a full Redis) must not turn it into a retry.
-      await events.release(eventId, destination).catch((err) => log.warn({ err: (err as Error).message }, 'Delivered, but could not release the body'));
-      log.info({ status, durationMs: Math.round(sent.durationMs), outcome: 'delivered' }, 'Delivered event');
+      await events.release(eventId, destination).catch((err) => this.log.warn({ ...ctx, err: (err as Error).message }, 'Delivered, but could not release the body'));
+      // At info this line was the worker's busiest I/O; failures stay at warn and error.
+      this.log.debug({ ...ctx, status, durationMs: Math.round(sent.durationMs), outcome: 'delivered' }, 'Delivered event');
       return;
     }
 
@@ -202,44 +212,42 @@ export class DeliveryWorker {
     });
     stats.failedAttempt(destination, outcome.reason, finished);
     await job.log(JSON.stringify(record));
-    metrics.duration.observe({ destination, outcome: decision.action === 'retry' ? 'retry' : 'failed' }, sent.durationMs / 1000);
-    metrics.deliveries.inc({ destination, outcome: decision.action === 'retry' ? 'retry' : 'failed' });
+    metrics.attempt(decision.action === 'retry' ? 'retry' : 'failed', sent.durationMs / 1000);
 
-    if (outcome.gone) await this.disable(outcome.reason, finished, log);
+    if (outcome.gone) await this.disable(outcome.reason, finished, ctx);
     if (decision.action === 'retry') {
-      log.warn({ status, error: outcome.reason, outcome: 'retry', retryInMs: decision.delayMs }, 'Delivery failed; will retry');
+      this.log.warn({ ...ctx, status, error: outcome.reason, outcome: 'retry', retryInMs: decision.delayMs }, 'Delivery failed; will retry');
       throw new RetryableDeliveryError(outcome.reason, decision.delayMs);
     }
-    return this.deadLetter(job, attempt, decision.reason, `${decision.detail}: ${outcome.reason}`, outcome.reason, status, log);
+    return this.deadLetter(job, attempt, decision.reason, `${decision.detail}: ${outcome.reason}`, outcome.reason, status, ctx);
   }
 
   /** Moves a delivery to the dead-letter store (BullMQ's failed set) and notes it for the digest email. */
-  private async deadLetter(job: Job<DeliveryJobData>, attempt: number, reason: 'permanent' | 'exhausted', detail: string, error: string, status: number | undefined, log: Logger): Promise<never> {
+  private async deadLetter(job: Job<DeliveryJobData>, attempt: number, reason: 'permanent' | 'exhausted', detail: string, error: string, status: number | undefined, ctx: AttemptContext): Promise<never> {
     const destination = this.dest.name;
     const at = (this.deps.clock ?? Date.now)();
-    this.deps.metrics.deadLetters.inc({ destination, reason });
-    this.deps.metrics.attempts.observe({ destination, result: 'dead' }, attempt);
+    this.metrics.deadLettered(reason, attempt);
     this.deps.stats.deadLettered(destination);
     await this.deps.alerts?.note({ id: job.data.e, error, at });
-    log.error({ status, error, outcome: 'dead', reason, detail }, 'Delivery dead-lettered');
+    this.log.error({ ...ctx, status, error, outcome: 'dead', reason, detail }, 'Delivery dead-lettered');
     throw new UnrecoverableError(detail);
   }
 
-  private async recordBreaker(success: boolean, probing: boolean, now: number, log: Logger): Promise<void> {
+  private async recordBreaker(success: boolean, probing: boolean, now: number, ctx: AttemptContext): Promise<void> {
     const { before, after } = await this.breaker.record(success, this.breakerConfig!, now);
     if (probing) await this.breaker.releaseProbe();
-    if (!before.open && after.open) log.warn({ failures: after.failures, probeInMs: after.probeIntervalMs }, 'Circuit opened; holding deliveries and probing');
-    else if (before.open && !after.open) log.info('Circuit closed; deliveries resume');
+    if (!before.open && after.open) this.log.warn({ ...ctx, failures: after.failures, probeInMs: after.probeIntervalMs }, 'Circuit opened; holding deliveries and probing');
+    else if (before.open && !after.open) this.log.info(ctx, 'Circuit closed; deliveries resume');
   }
 
   /**
    * A 410 Gone means the receiver retired this endpoint: stop sending (pause the queue, keep the
    * events) until an operator points the destination elsewhere or resumes it.
    */
-  private async disable(reason: string, at: number, log: Logger): Promise<void> {
+  private async disable(reason: string, at: number, ctx: AttemptContext): Promise<void> {
     await this.deps.stats.disable(this.dest.name, this.dest.spec.url, reason, at);
     await this.queue.pause();
-    log.error({ error: reason }, 'Receiver answered 410 Gone; destination disabled (queue paused, events kept)');
+    this.log.error({ ...ctx, error: reason }, 'Receiver answered 410 Gone; destination disabled (queue paused, events kept)');
   }
 
   /**

@@ -37,7 +37,11 @@ export class HttpSender {
 
   async send(req: SendRequest): Promise<SendResult> {
     const started = performance.now();
-    const signal = AbortSignal.timeout(req.timeoutMs);
+    // One timer per attempt, cleared when it ends. AbortSignal.timeout's timer cannot be cleared: it
+    // lives until it fires or a finalizer notices the signal was collected (a WeakRef per request).
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new DOMException(`no complete response within ${req.timeoutMs} ms`, 'TimeoutError')), req.timeoutMs);
+    const { signal } = deadline;
     try {
       const res = await request(req.url, {
         method: 'POST',
@@ -65,6 +69,8 @@ export class HttpSender {
           : { kind: 'error', code: e.code ?? e.name ?? 'network_error', message: e.message ?? String(err) },
         durationMs: performance.now() - started,
       };
+    } finally {
+      clearTimeout(timer);
     }
   }
 
