@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { startHerald, type HeraldUnderTest } from '../support/herald.js';
@@ -79,6 +80,42 @@ describe('bad input gets a clear error and stores nothing', () => {
     expect(receiver.received).toHaveLength(0);
     const keys = await herald.redis.keys(`${herald.config.HERALD_REDIS_PREFIX}:{e:*`);
     expect(keys).toEqual([]);
+  });
+});
+
+describe('request bodies', () => {
+  const chunked = (text: string) =>
+    fetch(`${herald.url}/ingest`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      // A stream body is sent chunked: no Content-Length announces the size.
+      body: new ReadableStream({
+        start(c) {
+          for (let i = 0; i < text.length; i += 100) c.enqueue(new TextEncoder().encode(text.slice(i, i + 100)));
+          c.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+
+  it('413 for a chunked body that passes the limit while being read', async () => {
+    const res = await chunked(JSON.stringify({ userID: 'u', payload: 'x'.repeat(2_000) }));
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('body_too_large');
+  });
+
+  it('accepts a chunked body under the limit, and a gzip-compressed one', async () => {
+    const plain = await chunked(JSON.stringify({ userID: 'u', payload: 'chunked' }));
+    expect(plain.status).toBe(202);
+    const gzipped = await herald.postRaw(gzipSync(JSON.stringify({ userID: 'u', payload: 'gzipped' })), { 'content-encoding': 'gzip' });
+    expect(gzipped.status).toBe(202);
+    await waitFor(() => ['chunked', 'gzipped'].every((p) => receiver.delivered().some((r) => r.json.payload === p)), { what: 'both events delivered' });
+  });
+
+  it('413 for a gzip body that inflates past the limit', async () => {
+    const res = await herald.postRaw(gzipSync(JSON.stringify({ userID: 'u', payload: 'x'.repeat(5_000) })), { 'content-encoding': 'gzip' });
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('body_too_large');
   });
 });
 
