@@ -13,15 +13,18 @@ export interface DeliveryJobData {
 /** BullMQ backoff type name; the worker's backoffStrategy applies Herald's own decision. */
 export const HERALD_BACKOFF = 'herald';
 
-/** Job options for a delivery. The job id is the event id, so re-adding it (an idempotent retry of ingest) is a no-op. */
+/**
+ * Job options for a delivery. The job id is the event id, so re-adding it (an idempotent retry of
+ * ingest) is a no-op. Failed jobs are the dead-letter store, kept until replayed or purged; that is
+ * BullMQ's default when neither the job nor the Worker sets `removeOnFail` (DeliveryWorker does not),
+ * so the option is left out rather than stored in every job's hash.
+ */
 export function deliveryJobOptions(eventId: string, policy: Pick<RetryPolicy, 'maxAttempts'>): JobsOptions {
   return {
     jobId: eventId,
     attempts: policy.maxAttempts,
     backoff: { type: HERALD_BACKOFF },
     removeOnComplete: true,
-    // Failed jobs are the dead-letter store: kept until replayed or purged.
-    removeOnFail: false,
   };
 }
 
