@@ -13,10 +13,11 @@ import { DestinationMetrics } from './destination-metrics.js';
 import type { DeadLetterAlerts } from '../notify/dead-letter-alerts.js';
 import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
 import { openDeliveryQueue, type DeliveryJobData } from '../queue/delivery-queue.js';
+import { afterAttempt, concurrencyFor, DEFAULT_ADAPTIVE_CONCURRENCY, HEALTHY, type AdaptiveConcurrencyPolicy, type AdaptiveState } from './adaptive-concurrency.js';
 import type { AttemptRecord } from './attempt-record.js';
 import { classifyAttempt } from './classify.js';
 import type { DeliveryStatsStore } from './delivery-stats.js';
-import { RetryableDeliveryError } from './errors.js';
+import { RetryableDeliveryError, withoutStack } from './errors.js';
 import type { HttpSender } from './http-sender.js';
 import { decideRetry, resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
 
@@ -44,6 +45,8 @@ export interface DeliveryWorkerDeps {
   stalledIntervalMs?: number;
   random?: () => number;
   clock?: () => number;
+  /** When a failing destination runs fewer deliveries at once; see adaptive-concurrency.ts. */
+  adaptiveConcurrency?: AdaptiveConcurrencyPolicy;
 }
 
 /** What every log line about one attempt carries. */
@@ -71,6 +74,7 @@ export class DeliveryWorker {
   private readonly breaker: BreakerStore;
   private breakerConfig: BreakerConfig | undefined;
   private closing: Promise<void> | undefined;
+  private adaptive: AdaptiveState = HEALTHY;
 
   constructor(destination: ResolvedDestination, private readonly deps: DeliveryWorkerDeps) {
     this.dest = destination;
@@ -93,7 +97,7 @@ export class DeliveryWorker {
     this.worker = new Worker<DeliveryJobData>(QUEUE_NAME, (job) => this.process(job), {
       connection: this.deps.workerConnection,
       prefix: this.deps.keys.queuePrefix(this.dest.name),
-      concurrency: this.dest.spec.concurrency,
+      concurrency: this.concurrency(),
       lockDuration: this.deps.lockDurationMs ?? 30_000,
       stalledInterval: this.deps.stalledIntervalMs ?? 15_000,
       maxStalledCount: MAX_STALLED,
@@ -116,7 +120,7 @@ export class DeliveryWorker {
     this.policy = resolveRetryPolicy(destination.spec.retry);
     this.timeoutMs = parseDuration(destination.spec.timeout);
     this.breakerConfig = destination.spec.circuitBreaker ? resolveBreakerConfig(destination.spec.circuitBreaker) : undefined;
-    if (this.worker) this.worker.concurrency = destination.spec.concurrency;
+    if (this.worker) this.worker.concurrency = this.concurrency();
     await this.applyPause();
   }
 
@@ -181,6 +185,7 @@ export class DeliveryWorker {
     const finished = now();
     const outcome = classifyAttempt(sent.result, finished);
     const status = sent.result.kind === 'response' ? sent.result.status : undefined;
+    this.adapt(outcome.outcome === 'success', ctx);
     if (this.breakerConfig) await this.recordBreaker(outcome.outcome === 'success', probing, finished, ctx);
 
     if (outcome.outcome === 'success') {
@@ -222,6 +227,21 @@ export class DeliveryWorker {
     return this.deadLetter(job, attempt, decision.reason, `${decision.detail}: ${outcome.reason}`, outcome.reason, status, ctx);
   }
 
+  private concurrency(): number {
+    return concurrencyFor(this.adaptive, this.dest.spec.concurrency, this.deps.adaptiveConcurrency ?? DEFAULT_ADAPTIVE_CONCURRENCY);
+  }
+
+  /** Lowers this worker's concurrency while the destination keeps failing, and restores it on a success. */
+  private adapt(success: boolean, ctx: AttemptContext): void {
+    const before = this.concurrency();
+    this.adaptive = afterAttempt(this.adaptive, success);
+    const after = this.concurrency();
+    if (after === before || !this.worker) return;
+    this.worker.concurrency = after;
+    if (after < before) this.log.warn({ ...ctx, failuresInRow: this.adaptive.failuresInRow, concurrency: after }, 'Destination keeps failing; lowering concurrency until a delivery succeeds');
+    else this.log.info({ ...ctx, concurrency: after }, 'Delivery succeeded; concurrency restored');
+  }
+
   /** Moves a delivery to the dead-letter store (BullMQ's failed set) and notes it for the digest email. */
   private async deadLetter(job: Job<DeliveryJobData>, attempt: number, reason: 'permanent' | 'exhausted', detail: string, error: string, status: number | undefined, ctx: AttemptContext): Promise<never> {
     const destination = this.dest.name;
@@ -230,7 +250,7 @@ export class DeliveryWorker {
     this.deps.stats.deadLettered(destination);
     await this.deps.alerts?.note({ id: job.data.e, error, at });
     this.log.error({ ...ctx, status, error, outcome: 'dead', reason, detail }, 'Delivery dead-lettered');
-    throw new UnrecoverableError(detail);
+    throw withoutStack(new UnrecoverableError(detail));
   }
 
   private async recordBreaker(success: boolean, probing: boolean, now: number, ctx: AttemptContext): Promise<void> {

@@ -1,0 +1,85 @@
+/**
+ * A destination that keeps failing runs one delivery at a time until one succeeds, so it cannot
+ * take the worker process's CPU away from the healthy destinations the same process serves.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisServer } from '../support/redis.js';
+import { startHerald, type HeraldUnderTest } from '../support/herald.js';
+import { waitFor } from '../support/wait.js';
+
+let redis: RedisServer;
+let herald: HeraldUnderTest;
+
+/** Answers every request after 100 ms with `status`, and records how many requests overlapped. */
+interface CountingReceiver {
+  url: string;
+  status: number;
+  requests: number;
+  /** Requests answered with a 2xx. */
+  ok: number;
+  inFlight: number;
+  maxInFlight: number;
+  server: Server;
+}
+
+async function countingReceiver(): Promise<CountingReceiver> {
+  const r = { url: '', status: 500, requests: 0, ok: 0, inFlight: 0, maxInFlight: 0 } as CountingReceiver;
+  r.server = createServer((req, res) => {
+    req.resume();
+    r.requests++;
+    r.inFlight++;
+    r.maxInFlight = Math.max(r.maxInFlight, r.inFlight);
+    setTimeout(() => {
+      r.inFlight--;
+      if (r.status < 300) r.ok++;
+      res.writeHead(r.status).end();
+    }, 100);
+  });
+  await new Promise<void>((resolve) => r.server.listen(0, '127.0.0.1', resolve));
+  r.url = `http://127.0.0.1:${(r.server.address() as AddressInfo).port}/hook`;
+  return r;
+}
+
+let receiver: CountingReceiver;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  herald = await startHerald({ redisUrl: redis.url });
+  receiver = await countingReceiver();
+});
+
+afterAll(async () => {
+  await herald?.close();
+  receiver?.server.closeAllConnections();
+  await new Promise((resolve) => receiver?.server.close(resolve));
+  await redis?.close();
+});
+
+describe('a destination that fails every attempt', () => {
+  it('runs one attempt at a time after ten failures in a row, and its configured concurrency again once one succeeds', async () => {
+    await herald.publish('flaky', { url: receiver.url, concurrency: 10, retry: { initialDelay: '20ms', maxDelay: '50ms', maxAttempts: 100 } });
+    const events = Array.from({ length: 30 }, (_, i) => ({ userID: 'u', payload: i }));
+    expect((await herald.postRaw(JSON.stringify(events), {}, '/ingest/batch')).status).toBeLessThan(300);
+
+    // At first the worker sends up to ten at once.
+    await waitFor(() => receiver.maxInFlight === 10, { what: 'ten requests at once' });
+    const lowered = await waitFor(() => herald.logs.find((l) => l.msg.startsWith('Destination keeps failing') && l.destination === 'flaky'), { what: 'the worker to lower its concurrency' });
+    const atThrottle = receiver.requests;
+    expect(lowered).toMatchObject({ level: 'warn', concurrency: 1, failuresInRow: 10 });
+
+    // Up to ten attempts were under way or already fetched when it did; once they are done, no two
+    // requests overlap.
+    await waitFor(() => receiver.requests >= atThrottle + 12 && receiver.inFlight <= 1, { what: 'earlier attempts to finish' });
+    receiver.maxInFlight = receiver.inFlight;
+    const seen = receiver.requests;
+    await waitFor(() => receiver.requests >= seen + 15, { what: '15 more attempts' });
+    expect(receiver.maxInFlight).toBe(1);
+
+    receiver.status = 200;
+    await waitFor(() => herald.logs.some((l) => l.msg === 'Delivery succeeded; concurrency restored' && l.destination === 'flaky'), { what: 'concurrency to be restored' });
+    await waitFor(() => receiver.ok === 30, { what: 'every event delivered' });
+    expect(receiver.maxInFlight).toBeGreaterThan(1);
+  });
+});
