@@ -5,7 +5,7 @@ import { typeMatcher, type ResolvedDestination } from '../api/destination.js';
 import { resolveRetryPolicy } from '../delivery/retry-policy.js';
 import type { EventStore } from '../events/event-store.js';
 import type { IngestMetrics } from '../metrics/metrics.js';
-import type { DeliveryEnqueuer } from '../queue/enqueue.js';
+import { DeliveryEnqueuer } from '../queue/enqueue.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { IdempotencyConflictError, IngestError, StoreUnavailableError } from './errors.js';
 import { MicroBatch } from './micro-batch.js';
@@ -59,13 +59,18 @@ interface IdemRecord {
 export class IngestService {
   private routes: Route[] = [];
   private readonly writes: MicroBatch<Prepared>;
+  private readonly enqueuer: DeliveryEnqueuer;
 
   constructor(
     private readonly deps: {
       redis: Redis;
       keys: RedisKeys;
       events: EventStore;
-      enqueuer: Pick<DeliveryEnqueuer, 'enqueue'>;
+      /**
+       * The connection bodies and delivery jobs are written on, one flush after the other with no wait
+       * between them. It must not auto-pipeline (that would defer the jobs' write, not the bodies').
+       */
+      writeRedis: Redis;
       metrics: IngestMetrics;
       idempotencyTtlMs: number;
       /** Refuses new events while Redis is nearly full. */
@@ -77,6 +82,7 @@ export class IngestService {
     },
   ) {
     this.writes = new MicroBatch((items) => this.store(items), { maxItems: deps.maxWriteEvents ?? 1000 });
+    this.enqueuer = new DeliveryEnqueuer(deps.writeRedis, deps.keys);
   }
 
   /** Replaces the routing table; compiled once per change, not per event. */
@@ -157,25 +163,28 @@ export class IngestService {
   private async store(items: Prepared[]): Promise<void> {
     // A completed earlier attempt (same Idempotency-Key) may have left the body: keep it, never overwrite.
     for (const i of items) if (i.resume) await this.deps.events.put(i.result.id, { body: i.body, acceptedAt: i.acceptedAt }, i.routes.map((r) => r.name));
-    // Bodies first: a worker must never pick up a job whose body is not there yet. A pipeline, not a
-    // MULTI: each body stands alone, and on any error every fresh body of the write is deleted below.
-    const bodies = this.deps.redis.pipeline();
+    // Bodies first: a worker must never pick up a job whose body is not there yet. Bodies and jobs go
+    // out on one connection, bodies first, without waiting for the bodies' reply: Redis runs one
+    // connection's commands in order, so each body is stored before its job can be seen, and an event
+    // costs one round trip. A pipeline, not a MULTI: each body stands alone, and on any error every
+    // fresh body of the write is deleted below.
+    const bodies = this.deps.writeRedis.pipeline();
     const fresh: string[] = [];
     for (const i of items) {
       if (i.resume) continue;
       this.deps.events.putNew(bodies, i.result.id, { body: i.body, acceptedAt: i.acceptedAt }, i.routes.map((r) => r.name));
       fresh.push(i.result.id);
     }
+    const [stored, queued] = await Promise.allSettled([fresh.length > 0 ? bodies.exec() : Promise.resolve([]), this.enqueue(items)]);
     try {
-      if (fresh.length > 0) {
-        const res = await bodies.exec();
-        for (const [err] of res ?? []) if (err) throw err;
-      }
-      await this.enqueue(items);
+      if (stored.status === 'rejected') throw stored.reason;
+      for (const [err] of stored.value ?? []) if (err) throw err;
+      if (queued.status === 'rejected') throw queued.reason;
     } catch (err) {
-      // The client is told nothing was stored, so leave nothing behind: a delivery job that did get
-      // queued finds no body and is dropped, and the client's retry is a new event (or, with an
-      // Idempotency-Key, completes this one from scratch).
+      // The client is told nothing was stored, so leave nothing behind. A delivery job that did get
+      // queued (its destination's add succeeded, or a body failed after its job went in) finds no body
+      // and is dropped, and the client's retry is a new event (or, with an Idempotency-Key, completes
+      // this one from scratch).
       await this.deps.events.discard(fresh).catch(() => undefined);
       throw err;
     }
@@ -193,7 +202,7 @@ export class IngestService {
     }
     await Promise.all(
       [...perDest].map(async ([name, { maxAttempts, ids }]) => {
-        await this.deps.enqueuer.enqueue(name, [...ids], maxAttempts);
+        await this.enqueuer.enqueue(name, [...ids], maxAttempts);
         this.deps.metrics.enqueued.inc({ destination: name }, ids.size);
       }),
     );

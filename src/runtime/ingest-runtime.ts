@@ -7,7 +7,6 @@ import { createIngestApp, type IngestAppDeps } from '../ingest/app.js';
 import { IngestService } from '../ingest/ingest-service.js';
 import type { Logger } from '../log/logger.js';
 import { ingestMetrics } from '../metrics/metrics.js';
-import { DeliveryEnqueuer } from '../queue/enqueue.js';
 import { boundPort, closeServer, listen } from '../server/listen.js';
 import { ConfigError } from '../config/config.js';
 import { IngestAuth } from '../ingest/authenticate.js';
@@ -43,8 +42,9 @@ export async function startIngest(opts: {
     redis: rt.redis,
     keys: rt.keys,
     events: new EventStore(rt.redis, rt.keys),
-    // Adds jobs without BullMQ Queue handles (src/queue/enqueue.ts), on the connection BullMQ would use.
-    enqueuer: new DeliveryEnqueuer(rt.queueConnection, rt.keys),
+    // Jobs are added without BullMQ Queue handles (src/queue/enqueue.ts); bodies go first on the same
+    // connection, which does not auto-pipeline.
+    writeRedis: rt.queueConnection,
     metrics,
     idempotencyTtlMs: config.HERALD_IDEMPOTENCY_TTL,
     isStoreNearlyFull: () => memory.nearlyFull,

@@ -9,6 +9,7 @@ import { startHerald, type HeraldUnderTest } from '../support/herald.js';
 import { DeliveryEnqueuer } from '../../src/queue/enqueue.js';
 import { QUEUE_NAME } from '../../src/redis/keys.js';
 import { StoreUnavailableError } from '../../src/ingest/errors.js';
+import { waitFor } from '../support/wait.js';
 
 let redis: RedisServer;
 let herald: HeraldUnderTest;
@@ -52,6 +53,25 @@ describe('micro-batched ingest', () => {
     expect(storedWhenResolved).toEqual(Array(20).fill(true));
     // One write for the turn: one add to each of the two destinations, carrying all 20 events.
     expect(enqueue.mock.calls.map(([dest, ids]) => [dest, ids.length]).sort()).toEqual([['a', 20], ['b', 20]]);
+  });
+
+  it('sends a write\'s bodies before its jobs, on one connection', async () => {
+    const monitor = await herald.redis.monitor();
+    const seen: Array<{ command: string; args: string[]; source: string }> = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push({ command: args[0]!.toLowerCase(), args, source }));
+    try {
+      const results = await Promise.all(Array.from({ length: 5 }, (_, i) => herald.ingest.service.accept(event(200 + i))));
+      const ids = results.map((r) => r.id);
+      const carries = (c: { args: string[] }) => ids.some((id) => c.args.some((a) => a.includes(id)));
+      const ours = await waitFor(() => {
+        const mine = seen.filter((c) => (c.command === 'hset' || c.command === 'evalsha') && carries(c));
+        return mine.filter((c) => c.command === 'evalsha').length === 2 ? mine : undefined;
+      }, { what: 'the write to show up in MONITOR' });
+      expect(ours.map((c) => c.command)).toEqual(['hset', 'hset', 'hset', 'hset', 'hset', 'evalsha', 'evalsha']);
+      expect(new Set(ours.map((c) => c.source)).size).toBe(1);
+    } finally {
+      monitor.disconnect();
+    }
   });
 
   it('answers 202 over HTTP only for events whose body and jobs are already in Redis', async () => {
