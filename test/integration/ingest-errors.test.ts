@@ -112,6 +112,16 @@ describe('request bodies', () => {
     await waitFor(() => ['chunked', 'gzipped'].every((p) => receiver.delivered().some((r) => r.json.payload === p)), { what: 'both events delivered' });
   });
 
+  it('serves the other spellings express routes to /ingest the same way, with the same headers', async () => {
+    for (const path of ['/ingest/', '/Ingest', '/ingest?source=test', '/ingest/batch/']) {
+      const body = path.startsWith('/ingest/batch') ? [{ userID: 'u', payload: path }] : { userID: 'u', payload: path };
+      const res = await herald.postRaw(JSON.stringify(body), { 'x-request-id': 'req-1' }, path);
+      expect({ path, status: res.status }).toEqual({ path, status: 202 });
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('x-request-id')).toBe('req-1');
+    }
+  });
+
   it('413 for a gzip body that inflates past the limit', async () => {
     const res = await herald.postRaw(gzipSync(JSON.stringify({ userID: 'u', payload: 'x'.repeat(5_000) })), { 'content-encoding': 'gzip' });
     expect(res.status).toBe(413);
