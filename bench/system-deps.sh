@@ -12,11 +12,5 @@ command -v rsvg-convert >/dev/null 2>&1 || need+=(librsvg2-bin)
 command -v taskset >/dev/null 2>&1 || need+=(util-linux)
 [[ ${#need[@]} -eq 0 ]] && exit 0
 
-sudo=""
-if [[ $(id -u) -ne 0 ]]; then
-  command -v sudo >/dev/null 2>&1 || { echo "missing: ${need[*]}; install them (apt-get install ${need[*]}) and rerun" >&2; exit 1; }
-  sudo="sudo"
-fi
-echo "[bench-deps] installing ${need[*]}" >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+source "$(dirname "$0")/../test/tools/apt.sh"
+apt_install bench-deps "${need[@]}"

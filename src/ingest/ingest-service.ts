@@ -45,6 +45,9 @@ interface Prepared {
   resume: boolean;
 }
 
+/** Events one Redis write carries at most; more in one turn are split, so no write grows without bound. */
+const MAX_WRITE_EVENTS = 1000;
+
 interface IdemRecord {
   id: string;
   /** Hash of the event, so the same key with a different body is refused rather than silently deduplicated. */
@@ -77,11 +80,9 @@ export class IngestService {
       isStoreNearlyFull?: () => boolean;
       clock?: () => number;
       newId?: () => string;
-      /** Events one Redis write carries at most; more in one turn are split (default 1000). */
-      maxWriteEvents?: number;
     },
   ) {
-    this.writes = new MicroBatch((items) => this.store(items), { maxItems: deps.maxWriteEvents ?? 1000 });
+    this.writes = new MicroBatch((items) => this.store(items), { maxItems: MAX_WRITE_EVENTS });
     this.enqueuer = new DeliveryEnqueuer(deps.writeRedis, deps.keys);
   }
 

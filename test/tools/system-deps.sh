@@ -10,15 +10,9 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [[ ${#need[@]} -eq 0 ]] && exit 0
 
-sudo=""
-if [[ $(id -u) -ne 0 ]]; then
-  command -v sudo >/dev/null 2>&1 || { echo "missing: ${need[*]}; install them (apt-get install ${need[*]}) and rerun" >&2; exit 1; }
-  sudo="sudo"
-fi
-echo "[system-deps] installing ${need[*]}" >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+source "$(dirname "$0")/apt.sh"
+apt_install system-deps "${need[@]}"
 # The prometheus package starts a system service we do not want running beside the tests.
 if [[ " ${need[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1; then
-  $sudo systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+  as_root systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
 fi
