@@ -162,8 +162,9 @@ export class IngestService {
 
   /** One write of everything submitted in a turn: bodies, then one add per destination. */
   private async store(items: Prepared[]): Promise<void> {
-    // A completed earlier attempt (same Idempotency-Key) may have left the body: keep it, never overwrite.
-    for (const i of items) if (i.resume) await this.deps.events.put(i.result.id, { body: i.body, acceptedAt: i.acceptedAt }, i.routes.map((r) => r.name));
+    // An earlier attempt of the same Idempotency-Key may have stored the body (or be storing it on another
+    // replica): keep it, never overwrite, and mark it resumed so that attempt's clean-up spares it.
+    for (const i of items) if (i.resume) await this.deps.events.putResumed(i.result.id, { body: i.body, acceptedAt: i.acceptedAt }, i.routes.map((r) => r.name));
     // Bodies first: a worker must never pick up a job whose body is not there yet. Bodies and jobs go
     // out on one connection, bodies first, without waiting for the bodies' reply: Redis runs one
     // connection's commands in order, so each body is stored before its job can be seen, and an event
@@ -171,12 +172,13 @@ export class IngestService {
     // fresh body of the write is deleted below.
     const bodies = this.deps.writeRedis.pipeline();
     const fresh: string[] = [];
+    const freshIdempotent: string[] = [];
     for (const i of items) {
       if (i.resume) continue;
       this.deps.events.putNew(bodies, i.result.id, { body: i.body, acceptedAt: i.acceptedAt }, i.routes.map((r) => r.name));
-      fresh.push(i.result.id);
+      (i.idemKey ? freshIdempotent : fresh).push(i.result.id);
     }
-    const [stored, queued] = await Promise.allSettled([fresh.length > 0 ? bodies.exec() : Promise.resolve([]), this.enqueue(items)]);
+    const [stored, queued] = await Promise.allSettled([bodies.length > 0 ? bodies.exec() : Promise.resolve([]), this.enqueue(items)]);
     try {
       if (stored.status === 'rejected') throw stored.reason;
       for (const [err] of stored.value ?? []) if (err) throw err;
@@ -185,8 +187,9 @@ export class IngestService {
       // The client is told nothing was stored, so leave nothing behind. A delivery job that did get
       // queued (its destination's add succeeded, or a body failed after its job went in) finds no body
       // and is dropped, and the client's retry is a new event (or, with an Idempotency-Key, completes
-      // this one from scratch).
-      await this.deps.events.discard(fresh).catch(() => undefined);
+      // this one from scratch). A body with an Idempotency-Key stays if a retry of that key resumed it
+      // meanwhile and was told 202: that retry's jobs need it.
+      await Promise.all([this.deps.events.discard(fresh), this.deps.events.discardUnlessResumed(freshIdempotent)]).catch(() => undefined);
       throw err;
     }
   }

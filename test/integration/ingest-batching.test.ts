@@ -9,6 +9,11 @@ import { startHerald, type HeraldUnderTest } from '../support/herald.js';
 import { DeliveryEnqueuer } from '../../src/queue/enqueue.js';
 import { QUEUE_NAME } from '../../src/redis/keys.js';
 import { StoreUnavailableError } from '../../src/ingest/errors.js';
+import { IngestService } from '../../src/ingest/ingest-service.js';
+import { EventStore } from '../../src/events/event-store.js';
+import { DestinationSpec } from '../../src/api/destination.js';
+import { ingestMetrics } from '../../src/metrics/metrics.js';
+import { Registry } from 'prom-client';
 import { waitFor } from '../support/wait.js';
 
 let redis: RedisServer;
@@ -121,5 +126,61 @@ describe('micro-batched ingest', () => {
       expect(waiting.filter((id) => id === results[0]!.id)).toHaveLength(1);
     }
     await expect(herald.ingest.service.accept({ ...req, event: { userID: 'u', payload: 'other' } })).rejects.toMatchObject({ status: 422 });
+  });
+
+  it('keeps a body that a retry of the same Idempotency-Key resumed (on another replica) while the first attempt was failing', async () => {
+    // Two ingest replicas. Replica one routes to a and to broken (whose wait list is not a list, a real
+    // Redis error); replica two has not seen broken yet and routes to a only.
+    await herald.redis.set(`${herald.rt.keys.queuePrefix('broken')}:${QUEUE_NAME}:wait`, 'not a list');
+    const replica = (routes: string[]) => {
+      const events = new EventStore(herald.redis, herald.rt.keys);
+      const service = new IngestService({
+        redis: herald.redis, keys: herald.rt.keys, events, writeRedis: herald.rt.queueConnection,
+        metrics: ingestMetrics(new Registry()), idempotencyTtlMs: 60_000,
+      });
+      service.setDestinations(routes.map((name) => ({ name, spec: DestinationSpec.parse({ url: `http://127.0.0.1:9/${name}` }) })));
+      return { service, events };
+    };
+    const one = replica(['a', 'broken']);
+    const two = replica(['a']);
+    // Hold replica one's clean-up until replica two has answered, the order that used to lose the event.
+    let letCleanUp!: () => void;
+    const held = new Promise<void>((r) => (letCleanUp = r));
+    const original = one.events.discardUnlessResumed.bind(one.events);
+    const cleanUp = vi.spyOn(one.events, 'discardUnlessResumed').mockImplementation(async (ids) => {
+      await held;
+      return original(ids);
+    });
+    const req = { ...event(9), idempotencyKey: 'replicas-race' };
+
+    const first = one.service.accept(req);
+    const firstOutcome = first.then(() => 'accepted', (err) => err);
+    await waitFor(() => cleanUp.mock.calls.length > 0, { what: 'replica one to start cleaning up' });
+    const retry = await two.service.accept(req);
+    expect(retry).toMatchObject({ duplicate: true, destinations: 1 });
+    letCleanUp();
+    expect(await firstOutcome).toBeInstanceOf(StoreUnavailableError);
+
+    // Replica two said 202: its job to a is queued and the body it needs is still there.
+    const jobKey = `${herald.rt.keys.queuePrefix('a')}:${QUEUE_NAME}:${retry.id}`;
+    expect(await herald.redis.exists(jobKey)).toBe(1);
+    expect(await two.events.get(retry.id)).toMatchObject({ body: expect.stringContaining(retry.id) });
+    // The failed attempt's holder for broken (which never got a job) is gone, so a's delivery frees the
+    // body: the resume marker is not a holder, and nothing leaks.
+    expect(await herald.redis.hexists(herald.rt.keys.event(retry.id), 'h:broken')).toBe(0);
+    expect(await two.events.release(retry.id, 'a')).toBeLessThanOrEqual(0);
+    expect(await herald.redis.exists(herald.rt.keys.event(retry.id))).toBe(0);
+  });
+
+  it('still deletes the body of a failed Idempotency-Key request that nothing resumed', async () => {
+    const before = (await bodyKeys()).length;
+    await herald.redis.set(`${herald.rt.keys.queuePrefix('c')}:${QUEUE_NAME}:wait`, 'not a list');
+    await herald.publish('c', { url: 'http://127.0.0.1:9/c' });
+    try {
+      await expect(herald.ingest.service.accept({ ...event(10), idempotencyKey: 'fails-alone' })).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect((await bodyKeys()).length).toBe(before);
+    } finally {
+      await herald.unpublish('c');
+    }
   });
 });
