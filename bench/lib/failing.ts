@@ -37,8 +37,11 @@ export async function failingScenario(ctx: Ctx, topology: Topology, breaker = fa
       try {
         if (topology === 'shared' || phase === 'solo') workers.push(await startWorker(ctx.herald, dests.map((d) => d.name), 'sut', `worker-${topology}`));
         else {
-          workers.push(await startWorker(ctx.herald, ['healthy'], 'sut', 'worker-healthy'));
+          // The failing worker starts first: a Node process's start-up (about a second of CPU, on the
+          // core Redis and the receiver use) would otherwise land inside the healthy one's measured
+          // window, and the target is about a neighbour that fails, not one that boots.
           workers.push(await startWorker(ctx.herald, ['failing'], 'infra', 'worker-failing'));
+          workers.push(await startWorker(ctx.herald, ['healthy'], 'sut', 'worker-healthy'));
         }
         await ctx.receiver.waitFor('healthy', N, 600_000);
         const st = await ctx.receiver.stats();
