@@ -13,7 +13,8 @@ import { DestinationMetrics } from './destination-metrics.js';
 import type { DeadLetterAlerts } from '../notify/dead-letter-alerts.js';
 import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
 import { openDeliveryQueue, type DeliveryJobData } from '../queue/delivery-queue.js';
-import { afterAttempt, concurrencyFor, DEFAULT_ADAPTIVE_CONCURRENCY, HEALTHY, type AdaptiveConcurrencyPolicy, type AdaptiveState } from './adaptive-concurrency.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAttempt, concurrencyFor, DEFAULT_ADAPTIVE_CONCURRENCY, HEALTHY, isThrottled, paceAttempt, type AdaptiveConcurrencyPolicy, type AdaptiveState } from './adaptive-concurrency.js';
 import type { AttemptRecord } from './attempt-record.js';
 import { classifyAttempt } from './classify.js';
 import type { DeliveryStatsStore } from './delivery-stats.js';
@@ -75,6 +76,8 @@ export class DeliveryWorker {
   private breakerConfig: BreakerConfig | undefined;
   private closing: Promise<void> | undefined;
   private adaptive: AdaptiveState = HEALTHY;
+  /** While throttled: when the next attempt may start (Date.now() ms). */
+  private attemptFreeAt = 0;
 
   constructor(destination: ResolvedDestination, private readonly deps: DeliveryWorkerDeps) {
     this.dest = destination;
@@ -169,6 +172,7 @@ export class DeliveryWorker {
         return this.deadLetter(job, attempt, 'exhausted', 'circuit open longer than maxOpenDuration', 'circuit open longer than maxOpenDuration', undefined, ctx);
       }
     }
+    if (isThrottled(this.adaptive, this.adaptivePolicy)) await this.paced();
     const timestamp = Math.floor(now() / 1000);
     const headers: Record<string, string> = {
       ...this.dest.spec.headers,
@@ -227,8 +231,19 @@ export class DeliveryWorker {
     return this.deadLetter(job, attempt, decision.reason, `${decision.detail}: ${outcome.reason}`, outcome.reason, status, ctx);
   }
 
+  private get adaptivePolicy(): AdaptiveConcurrencyPolicy {
+    return this.deps.adaptiveConcurrency ?? DEFAULT_ADAPTIVE_CONCURRENCY;
+  }
+
   private concurrency(): number {
-    return concurrencyFor(this.adaptive, this.dest.spec.concurrency, this.deps.adaptiveConcurrency ?? DEFAULT_ADAPTIVE_CONCURRENCY);
+    return concurrencyFor(this.adaptive, this.dest.spec.concurrency, this.adaptivePolicy);
+  }
+
+  /** Waits for this attempt's turn while the destination is throttled (see paceAttempt). */
+  private async paced(): Promise<void> {
+    const { waitMs, freeAt } = paceAttempt(this.attemptFreeAt, Date.now(), this.adaptivePolicy.throttledIntervalMs);
+    this.attemptFreeAt = freeAt;
+    if (waitMs > 0) await delay(waitMs);
   }
 
   /** Lowers this worker's concurrency while the destination keeps failing, and restores it on a success. */

@@ -12,7 +12,7 @@ import { waitFor } from '../support/wait.js';
 let redis: RedisServer;
 let herald: HeraldUnderTest;
 
-/** Answers every request after 100 ms with `status`, and records how many requests overlapped. */
+/** Answers every request after `delayMs` with `status`, and records how many requests overlapped. */
 interface CountingReceiver {
   url: string;
   status: number;
@@ -21,13 +21,16 @@ interface CountingReceiver {
   ok: number;
   inFlight: number;
   maxInFlight: number;
+  /** When each request arrived (performance.now()). */
+  arrivals: number[];
   server: Server;
 }
 
-async function countingReceiver(): Promise<CountingReceiver> {
-  const r = { url: '', status: 500, requests: 0, ok: 0, inFlight: 0, maxInFlight: 0 } as CountingReceiver;
+async function countingReceiver(delayMs = 100): Promise<CountingReceiver> {
+  const r = { url: '', status: 500, requests: 0, ok: 0, inFlight: 0, maxInFlight: 0, arrivals: [] } as unknown as CountingReceiver;
   r.server = createServer((req, res) => {
     req.resume();
+    r.arrivals.push(performance.now());
     r.requests++;
     r.inFlight++;
     r.maxInFlight = Math.max(r.maxInFlight, r.inFlight);
@@ -35,7 +38,7 @@ async function countingReceiver(): Promise<CountingReceiver> {
       r.inFlight--;
       if (r.status < 300) r.ok++;
       res.writeHead(r.status).end();
-    }, 100);
+    }, delayMs);
   });
   await new Promise<void>((resolve) => r.server.listen(0, '127.0.0.1', resolve));
   r.url = `http://127.0.0.1:${(r.server.address() as AddressInfo).port}/hook`;
@@ -43,17 +46,21 @@ async function countingReceiver(): Promise<CountingReceiver> {
 }
 
 let receiver: CountingReceiver;
+let instant: CountingReceiver;
 
 beforeAll(async () => {
   redis = await startRedis();
   herald = await startHerald({ redisUrl: redis.url });
   receiver = await countingReceiver();
+  instant = await countingReceiver(0);
 });
 
 afterAll(async () => {
   await herald?.close();
-  receiver?.server.closeAllConnections();
-  await new Promise((resolve) => receiver?.server.close(resolve));
+  for (const r of [receiver, instant]) {
+    r?.server.closeAllConnections();
+    await new Promise((resolve) => r?.server.close(resolve));
+  }
   await redis?.close();
 });
 
@@ -81,5 +88,20 @@ describe('a destination that fails every attempt', () => {
     await waitFor(() => herald.logs.some((l) => l.msg === 'Delivery succeeded; concurrency restored' && l.destination === 'flaky'), { what: 'concurrency to be restored' });
     await waitFor(() => receiver.ok === 30, { what: 'every event delivered' });
     expect(receiver.maxInFlight).toBeGreaterThan(1);
+  });
+
+  it('spaces its attempts at least 100 ms apart while throttled, even when the receiver fails at once', async () => {
+    await herald.publish('instant-fail', { url: instant.url, concurrency: 10, retry: { initialDelay: '10ms', maxDelay: '20ms', maxAttempts: 100 } });
+    const events = Array.from({ length: 30 }, (_, i) => ({ userID: 'u', payload: i }));
+    expect((await herald.postRaw(JSON.stringify(events), {}, '/ingest/batch')).status).toBeLessThan(300);
+    await waitFor(() => herald.logs.find((l) => l.msg.startsWith('Destination keeps failing') && l.destination === 'instant-fail'), { what: 'the worker to throttle' });
+    // Attempts fetched before the throttle may still be finishing; from a few later on, the pace holds.
+    const from = instant.requests + 12;
+    await waitFor(() => instant.requests >= from + 10, { what: '10 paced attempts', timeoutMs: 30_000 });
+    const paced = instant.arrivals.slice(from, from + 10);
+    const gaps = paced.slice(1).map((t, i) => t - paced[i]!);
+    // 100 ms between starts; a little less between arrivals is network jitter.
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(90);
+    await herald.unpublish('instant-fail');
   });
 });
