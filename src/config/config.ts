@@ -36,6 +36,8 @@ export const ConfigSchema = z.object({
   HERALD_SECRETS_DIR: z.string().default('/var/run/herald/secrets'),
   /** A killed worker's in-flight deliveries are handed to another worker after about this long. */
   HERALD_LOCK_DURATION: ms.default(parseDuration('30s')),
+  /** While a destination is throttled (10 failed attempts in a row), its attempts start this far apart; 0ms: no pacing. */
+  HERALD_THROTTLED_ATTEMPT_INTERVAL: ms.default(parseDuration('100ms')),
   /** Loopback and private destinations are refused outside `herald dev` unless allowed here. */
   HERALD_ALLOW_PRIVATE_DESTINATIONS: bool.default(false),
   /** Comma-separated CIDRs deliveries may reach although they are private (an operator's own network). */

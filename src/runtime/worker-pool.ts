@@ -4,6 +4,7 @@ import type { Config } from '../config/config.js';
 import { DeliveryStatsStore } from '../delivery/delivery-stats.js';
 import { DeliveryWorker } from '../delivery/delivery-worker.js';
 import { readSecretHeaders } from '../delivery/secret-headers.js';
+import { DEFAULT_ADAPTIVE_CONCURRENCY } from '../delivery/adaptive-concurrency.js';
 import { HttpSender } from '../delivery/http-sender.js';
 import { deliveryAddressPolicy } from '../security/delivery-policy.js';
 import { loadSigningKeyring } from '../signing/signing-secrets.js';
@@ -147,6 +148,7 @@ export class WorkerPool {
       ...(keyring ? { keyring } : {}),
       lockDurationMs: opts.lockDurationMs ?? opts.config.HERALD_LOCK_DURATION,
       stalledIntervalMs: opts.stalledIntervalMs ?? Math.max(1_000, Math.floor(opts.config.HERALD_LOCK_DURATION / 2)),
+      adaptiveConcurrency: { ...DEFAULT_ADAPTIVE_CONCURRENCY, throttledIntervalMs: opts.config.HERALD_THROTTLED_ATTEMPT_INTERVAL },
     });
     this.workers.set(d.name, { worker, alerts, spec: specJson });
     await worker.start();

@@ -280,6 +280,9 @@ beforeAll(async () => {
     SMTP_URL: smtp.url,
     ALERT_EMAIL_TO: 'ops@example.test',
     HERALD_DIGEST_WINDOW: '1s',
+    // broken dead-letters all 300 events (600 attempts) within the wait below; paced at the default
+    // 10 attempts/s after ten failures in a row, that alone would take a minute.
+    HERALD_THROTTLED_ATTEMPT_INTERVAL: '0ms',
   });
   herald = h;
   await waitFor(async () => h.proc.exitCode !== null || (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200, { what: 'herald dev to be ready' });
