@@ -1,5 +1,5 @@
-import { request, type Dispatcher } from 'undici';
-import { readCappedBody } from '../security/read-body.js';
+import type { Dispatcher } from 'undici';
+import { boundedRequest } from '../security/bounded-request.js';
 import { createDeliveryAgent } from '../security/guarded-dispatcher.js';
 import type { AddressPolicy } from '../security/address.js';
 import type { AttemptResult } from './classify.js';
@@ -27,6 +27,8 @@ const SNIPPET_CHARS = 512;
  */
 export class HttpSender {
   private readonly dispatcher: Dispatcher;
+  private lastUrl: string | undefined;
+  private lastTarget: { origin: string; path: string } | undefined;
 
   /** Every connection goes through the SSRF guard of `policy`, checked on the resolved address. */
   constructor(opts: { policy: AddressPolicy; connections?: number; verifyTls?: boolean; dispatcher?: Dispatcher }) {
@@ -37,41 +39,40 @@ export class HttpSender {
 
   async send(req: SendRequest): Promise<SendResult> {
     const started = performance.now();
-    // One timer per attempt, cleared when it ends. AbortSignal.timeout's timer cannot be cleared: it
-    // lives until it fires or a finalizer notices the signal was collected (a WeakRef per request).
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new DOMException(`no complete response within ${req.timeoutMs} ms`, 'TimeoutError')), req.timeoutMs);
-    const { signal } = deadline;
     try {
-      const res = await request(req.url, {
-        method: 'POST',
-        body: req.body,
-        headers: { ...req.headers, 'accept-encoding': 'identity' },
-        dispatcher: this.dispatcher,
-        signal,
-        headersTimeout: req.timeoutMs,
-        bodyTimeout: req.timeoutMs,
-      });
-      const { text } = await readCappedBody(res.body, { deadline: signal });
-      const snippet = text.slice(0, SNIPPET_CHARS);
+      const { origin, path } = this.target(req.url);
+      const res = await boundedRequest(
+        this.dispatcher,
+        { origin, path, method: 'POST', body: req.body, headers: { ...req.headers, 'accept-encoding': 'identity' } },
+        { timeoutMs: req.timeoutMs },
+      );
+      const snippet = res.text.slice(0, SNIPPET_CHARS);
       const retryAfter = res.headers['retry-after'];
       return {
-        result: { kind: 'response', status: res.statusCode, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter },
+        result: { kind: 'response', status: res.status, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter },
         durationMs: performance.now() - started,
         ...(snippet ? { responseSnippet: snippet } : {}),
       };
     } catch (err) {
       const e = err as { code?: string; name?: string; message?: string };
-      const timedOut = signal.aborted || e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT' || e.code === 'HERALD_DELIVERY_TIMEOUT';
+      const timedOut = e.code === 'HERALD_DELIVERY_TIMEOUT' || e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT';
       return {
         result: timedOut
           ? { kind: 'error', code: 'timeout', message: `no complete response within ${req.timeoutMs} ms` }
           : { kind: 'error', code: e.code ?? e.name ?? 'network_error', message: e.message ?? String(err) },
         durationMs: performance.now() - started,
       };
-    } finally {
-      clearTimeout(timer);
     }
+  }
+
+  /** Origin and path of `url`, parsed once per URL rather than once per delivery. */
+  private target(url: string): { origin: string; path: string } {
+    if (url !== this.lastUrl) {
+      const u = new URL(url);
+      this.lastTarget = { origin: u.origin, path: `${u.pathname}${u.search}` };
+      this.lastUrl = url;
+    }
+    return this.lastTarget!;
   }
 
   async close(): Promise<void> {

@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryTimeoutError, ResponseBodyError } from '../../../src/security/errors.js';
-import { DEFAULT_MAX_BODY_BYTES, readCappedBody } from '../../../src/security/read-body.js';
+import { boundedRequest, DEFAULT_MAX_BODY_BYTES, type BoundedRequestOptions } from '../../../src/security/bounded-request.js';
 import { waitFor } from '../../support/wait.js';
 
 const MiB = 1024 * 1024;
@@ -45,6 +45,9 @@ const routes: Record<string, Handler> = {
     res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': String(bomb.length) });
     res.end(bomb);
   },
+  '/silent': () => {
+    // Takes the request and never answers.
+  },
   '/reset': (_req, res) => {
     res.writeHead(200, { 'content-length': '1000' });
     res.write('partial', () => res.socket?.destroy());
@@ -73,22 +76,19 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-async function body(path: string, signal?: AbortSignal) {
-  const res = await request(`${base}${path}`, { dispatcher: agent, headers: { 'accept-encoding': 'identity' }, signal });
-  return res.body;
+function call(path: string, opts: Partial<BoundedRequestOptions> = {}) {
+  return boundedRequest(agent, { origin: base, path, method: 'GET', headers: { 'accept-encoding': 'identity' } }, { timeoutMs: 5_000, ...opts });
 }
 
-describe('readCappedBody', () => {
-  it('returns a short body whole', async () => {
-    expect(await readCappedBody(await body('/hello'), { deadline: AbortSignal.timeout(5_000) })).toEqual({
-      text: 'hello ✓',
-      truncated: false,
-      bytes: Buffer.byteLength('hello ✓'),
-    });
+describe('boundedRequest', () => {
+  it('returns a short body whole, with the status and headers', async () => {
+    const res = await call('/hello');
+    expect(res).toMatchObject({ status: 200, text: 'hello ✓', truncated: false, bytes: Buffer.byteLength('hello ✓') });
+    expect(res.headers['content-length']).toBe(String(Buffer.byteLength('hello ✓')));
   });
 
   it('reads only the first 64 KiB of a 10 MiB response and closes the connection', async () => {
-    const result = await readCappedBody(await body('/ten-mib'), { deadline: AbortSignal.timeout(5_000) });
+    const result = await call('/ten-mib');
     expect(result.truncated).toBe(true);
     expect(result.bytes).toBe(64 * 1024);
     expect(result.text).toBe('b'.repeat(64 * 1024));
@@ -99,24 +99,17 @@ describe('readCappedBody', () => {
   });
 
   it('honours a custom cap', async () => {
-    expect(await readCappedBody(await body('/hello'), { maxBytes: 5, deadline: AbortSignal.timeout(5_000) })).toEqual({
-      text: 'hello',
-      truncated: true,
-      bytes: 5,
-    });
+    expect(await call('/hello', { maxBytes: 5 })).toMatchObject({ text: 'hello', truncated: true, bytes: 5 });
   });
 
   it('does not call a body of exactly maxBytes truncated, but one byte more is', async () => {
-    const exact = await readCappedBody(await body('/exact'), { deadline: AbortSignal.timeout(5_000) });
-    expect(exact).toMatchObject({ truncated: false, bytes: DEFAULT_MAX_BODY_BYTES });
-    const plusOne = await readCappedBody(await body('/exact-plus-one'), { deadline: AbortSignal.timeout(5_000) });
-    expect(plusOne).toMatchObject({ truncated: true, bytes: DEFAULT_MAX_BODY_BYTES });
+    expect(await call('/exact')).toMatchObject({ truncated: false, bytes: DEFAULT_MAX_BODY_BYTES });
+    expect(await call('/exact-plus-one')).toMatchObject({ truncated: true, bytes: DEFAULT_MAX_BODY_BYTES });
   });
 
   it('stops at the total deadline while the receiver trickles one byte every 50 ms', async () => {
     const started = performance.now();
-    const stream = await body('/trickle');
-    const error = await readCappedBody(stream, { deadline: AbortSignal.timeout(300) }).catch((err: unknown) => err);
+    const error = await call('/trickle', { timeoutMs: 300 }).catch((err: unknown) => err);
     const elapsed = performance.now() - started;
 
     expect(error).toBeInstanceOf(DeliveryTimeoutError);
@@ -130,28 +123,33 @@ describe('readCappedBody', () => {
     await waitFor(() => seen.get('/trickle')?.closed, { what: 'the trickling response to be closed' });
   });
 
-  it('reports the deadline as DeliveryTimeoutError when the same signal also aborts the request', async () => {
-    const deadline = AbortSignal.timeout(300);
-    const stream = await body('/trickle', deadline);
-    await expect(readCappedBody(stream, { deadline })).rejects.toBeInstanceOf(DeliveryTimeoutError);
-  });
-
-  it('fails at once with DeliveryTimeoutError when the deadline has already passed', async () => {
-    const stream = await body('/hello');
-    await expect(readCappedBody(stream, { deadline: AbortSignal.abort() })).rejects.toBeInstanceOf(DeliveryTimeoutError);
+  it('stops at the deadline when the receiver never answers, and closes the connection', async () => {
+    const error = await call('/silent', { timeoutMs: 200 }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(DeliveryTimeoutError);
+    expect((error as Error).message).toBe('no complete response within 200 ms');
+    await waitFor(() => seen.get('/silent')?.closed, { what: 'the silent request to be closed' });
   });
 
   it('does not inflate a gzip response, so a gzip bomb stays small', async () => {
-    const result = await readCappedBody(await body('/gzip-bomb'), { deadline: AbortSignal.timeout(5_000) });
+    const result = await call('/gzip-bomb');
     expect(result.truncated).toBe(false);
     expect(result.bytes).toBe(bomb.length);
     expect(result.bytes).toBeLessThan(64 * 1024);
   });
 
   it('wraps a connection reset mid-body in ResponseBodyError', async () => {
-    const error = await readCappedBody(await body('/reset'), { deadline: AbortSignal.timeout(5_000) }).catch((err: unknown) => err);
+    const error = await call('/reset').catch((err: unknown) => err);
     expect(error).toBeInstanceOf(ResponseBodyError);
     expect((error as ResponseBodyError).code).toBe('HERALD_RESPONSE_BODY');
     expect((error as Error).cause).toBeInstanceOf(Error);
+  });
+
+  it("passes on undici's own error when no answer came at all (connection refused)", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const error = await boundedRequest(agent, { origin: `http://127.0.0.1:${port}`, path: '/', method: 'GET', headers: {} }, { timeoutMs: 5_000 }).catch((err: unknown) => err);
+    expect((error as { code?: string }).code).toBe('ECONNREFUSED');
   });
 });
