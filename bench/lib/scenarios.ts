@@ -138,6 +138,7 @@ export async function latencyScenario(ctx: Ctx, rate: number): Promise<ScenarioR
   const p95: number[] = [];
   const p99: number[] = [];
   const max: number[] = [];
+  const accept50: number[] = [];
   const accept99: number[] = [];
   const achieved: number[] = [];
   try {
@@ -157,6 +158,7 @@ export async function latencyScenario(ctx: Ctx, rate: number): Promise<ScenarioR
       p95.push(st.lat!.p95);
       p99.push(st.lat!.p99);
       max.push(st.lat!.max);
+      accept50.push(st.acceptLat!.p50);
       accept99.push(st.acceptLat!.p99);
       achieved.push(sent / r.durationS);
     }
@@ -172,6 +174,7 @@ export async function latencyScenario(ctx: Ctx, rate: number): Promise<ScenarioR
       p95Ms: figure(p95, 'ms'),
       p99Ms: figure(p99, 'ms'),
       maxMs: figure(max, 'ms'),
+      acceptToDeliveryP50Ms: figure(accept50, 'ms'),
       acceptToDeliveryP99Ms: figure(accept99, 'ms'),
     },
   };
