@@ -66,13 +66,21 @@ export class EventStore {
    * Stores a body held by `destinations` unless it already exists, for an idempotent ingest that
    * completes an earlier attempt; marks it resumed so that attempt's clean-up cannot delete it.
    */
-  async putResumed(id: string, event: StoredEvent, destinations: string[]): Promise<void> {
+  async putResumed(id: string, event: StoredEvent, destinations: readonly string[]): Promise<void> {
     await this.scripts.heraldPutResumed(this.keys.event(id), event.body, String(event.acceptedAt), ...destinations.map((d) => `h:${d}`));
   }
 
-  /** Queues the write of a fresh event on a MULTI (no existence check): the hot path of ingest. */
-  putNew(pipeline: ReturnType<Redis['multi']>, id: string, event: StoredEvent, destinations: string[]): void {
-    pipeline.hset(this.keys.event(id), 'b', event.body, 't', String(event.acceptedAt), ...holders(destinations));
+  /**
+   * Queues the write of a fresh event on a pipeline (no existence check): the hot path of ingest.
+   * `holders` comes from {@link EventStore.holders}, made once per set of destinations, not per event.
+   */
+  putNew(pipeline: ReturnType<Redis['multi']>, id: string, event: StoredEvent, holders: readonly string[]): void {
+    pipeline.hset(this.keys.event(id), 'b', event.body, 't', String(event.acceptedAt), ...holders);
+  }
+
+  /** The holder fields and values {@link putNew} stores for `destinations`. */
+  static holders(destinations: readonly string[]): string[] {
+    return destinations.flatMap((d) => [`h:${d}`, '1']);
   }
 
   /** Deletes bodies outright (clean-up after a failed ingest; DEL is allowed even when Redis is full). */
@@ -99,8 +107,4 @@ export class EventStore {
   async release(id: string, destination: string): Promise<number> {
     return this.scripts.heraldRelease(this.keys.event(id), destination);
   }
-}
-
-function holders(destinations: string[]): string[] {
-  return destinations.flatMap((d) => [`h:${d}`, '1']);
 }

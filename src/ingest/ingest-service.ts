@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { DEFAULT_EVENT_TYPE, type DeliveryBody, type IngestEvent } from '../api/event.js';
 import { typeMatcher, type ResolvedDestination } from '../api/destination.js';
 import { resolveRetryPolicy } from '../delivery/retry-policy.js';
-import type { EventStore } from '../events/event-store.js';
+import { EventStore } from '../events/event-store.js';
 import type { IngestMetrics } from '../metrics/metrics.js';
 import { DeliveryEnqueuer } from '../queue/enqueue.js';
 import type { RedisKeys } from '../redis/keys.js';
@@ -33,10 +33,20 @@ interface Route {
   maxAttempts: number;
 }
 
+/** The destinations of one event type, and what storing an event for them writes; made once per type. */
+interface Routing {
+  routes: Route[];
+  names: string[];
+  holders: string[];
+}
+
+/** Event types whose routing is remembered; past this the memo starts over (types are few in practice). */
+const MAX_ROUTINGS = 1024;
+
 /** An event ready to be written: its body serialised once and the destinations it goes to. */
 interface Prepared {
   result: AcceptResult;
-  routes: Route[];
+  routing: Routing;
   body: string;
   acceptedAt: number;
   idemKey: string | undefined;
@@ -61,6 +71,7 @@ interface IdemRecord {
  */
 export class IngestService {
   private routes: Route[] = [];
+  private readonly routings = new Map<string, Routing>();
   private readonly writes: MicroBatch<Prepared>;
   private readonly enqueuer: DeliveryEnqueuer;
 
@@ -89,6 +100,19 @@ export class IngestService {
   /** Replaces the routing table; compiled once per change, not per event. */
   setDestinations(dests: readonly ResolvedDestination[]): void {
     this.routes = dests.map((d) => ({ name: d.name, matches: typeMatcher(d.spec), maxAttempts: resolveRetryPolicy(d.spec.retry).maxAttempts }));
+    this.routings.clear();
+  }
+
+  private routingFor(type: string): Routing {
+    let routing = this.routings.get(type);
+    if (!routing) {
+      const routes = this.routes.filter((r) => r.matches(type));
+      const names = routes.map((r) => r.name);
+      routing = { routes, names, holders: EventStore.holders(names) };
+      if (this.routings.size >= MAX_ROUTINGS) this.routings.clear();
+      this.routings.set(type, routing);
+    }
+    return routing;
   }
 
   get destinationCount(): number {
@@ -111,8 +135,9 @@ export class IngestService {
     const newId = this.deps.newId ?? (() => `evt_${randomUUID().replaceAll('-', '')}`);
     if (this.deps.isStoreNearlyFull?.()) throw new StoreUnavailableError(new Error('Redis is above its high-water mark'));
     try {
-      const prepared = await Promise.all(reqs.map((r) => this.prepare(r, now, newId)));
-      const toStore = prepared.filter((p) => p.routes.length > 0 && (!p.result.duplicate || p.resume));
+      const timestamp = new Date(now).toISOString();
+      const prepared = await Promise.all(reqs.map((r) => this.prepare(r, now, timestamp, newId)));
+      const toStore = prepared.filter((p) => p.routing.routes.length > 0 && (!p.result.duplicate || p.resume));
       if (toStore.length > 0) await this.writes.submit(toStore);
       await Promise.all(prepared.filter((p) => p.idemKey && !p.result.duplicate).map((p) => this.markDone(p.idemKey!, p.record!)));
       for (const p of prepared) this.deps.metrics.events.inc({ result: p.result.duplicate ? 'duplicate' : 'accepted' });
@@ -123,9 +148,9 @@ export class IngestService {
     }
   }
 
-  private async prepare(req: IngestRequest, now: number, newId: () => string): Promise<Prepared> {
+  private async prepare(req: IngestRequest, now: number, timestamp: string, newId: () => string): Promise<Prepared> {
     const type = req.event.type ?? DEFAULT_EVENT_TYPE;
-    const routes = this.routes.filter((r) => r.matches(type));
+    const routing = this.routingFor(type);
     let id = newId();
     let duplicate = false;
     let resume = false;
@@ -152,19 +177,19 @@ export class IngestService {
     const body: DeliveryBody & { producer?: string } = {
       id,
       type,
-      timestamp: new Date(now).toISOString(),
+      timestamp,
       userID: req.event.userID,
       payload: req.event.payload,
       ...(req.producer ? { producer: req.producer } : {}),
     };
-    return { result: { id, destinations: routes.length, duplicate }, routes, body: JSON.stringify(body), acceptedAt: now, idemKey, record, resume };
+    return { result: { id, destinations: routing.routes.length, duplicate }, routing, body: JSON.stringify(body), acceptedAt: now, idemKey, record, resume };
   }
 
   /** One write of everything submitted in a turn: bodies, then one add per destination. */
   private async store(items: Prepared[]): Promise<void> {
     // An earlier attempt of the same Idempotency-Key may have stored the body (or be storing it on another
     // replica): keep it, never overwrite, and mark it resumed so that attempt's clean-up spares it.
-    for (const i of items) if (i.resume) await this.deps.events.putResumed(i.result.id, { body: i.body, acceptedAt: i.acceptedAt }, i.routes.map((r) => r.name));
+    for (const i of items) if (i.resume) await this.deps.events.putResumed(i.result.id, { body: i.body, acceptedAt: i.acceptedAt }, i.routing.names);
     // Bodies first: a worker must never pick up a job whose body is not there yet. Bodies and jobs go
     // out on one connection, bodies first, without waiting for the bodies' reply: Redis runs one
     // connection's commands in order, so each body is stored before its job can be seen, and an event
@@ -175,7 +200,7 @@ export class IngestService {
     const freshIdempotent: string[] = [];
     for (const i of items) {
       if (i.resume) continue;
-      this.deps.events.putNew(bodies, i.result.id, { body: i.body, acceptedAt: i.acceptedAt }, i.routes.map((r) => r.name));
+      this.deps.events.putNew(bodies, i.result.id, { body: i.body, acceptedAt: i.acceptedAt }, i.routing.holders);
       (i.idemKey ? freshIdempotent : fresh).push(i.result.id);
     }
     const [stored, queued] = await Promise.allSettled([bodies.length > 0 ? bodies.exec() : Promise.resolve([]), this.enqueue(items)]);
@@ -197,7 +222,7 @@ export class IngestService {
   private async enqueue(routed: Prepared[]): Promise<void> {
     const perDest = new Map<string, { maxAttempts: number; ids: Set<string> }>();
     for (const i of routed) {
-      for (const r of i.routes) {
+      for (const r of i.routing.routes) {
         let entry = perDest.get(r.name);
         if (!entry) perDest.set(r.name, (entry = { maxAttempts: r.maxAttempts, ids: new Set() }));
         // Concurrent duplicates of one Idempotency-Key can share a write; one job each is enough.

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
-import { deliveryJobOptions, EVENT_STREAM_MAX_LEN, type DeliveryJobData } from './delivery-queue.js';
+import { deliveryJobOptions, EVENT_STREAM_MAX_LEN } from './delivery-queue.js';
 
 /** BullMQ job name of every delivery; nothing reads it, so it is as short as it can be. */
 export const DELIVERY_JOB_NAME = 'd';
@@ -74,10 +74,27 @@ export class DeliveryEnqueuer {
     if (eventIds.length === 0) return 0;
     const base = `${this.keys.queuePrefix(destination)}:${QUEUE_NAME}:`;
     const args = [`${base}wait`, `${base}meta`, `${base}id`, `${base}active`, `${base}events`, `${base}marker`, base, String(now), DELIVERY_JOB_NAME, String(EVENT_STREAM_MAX_LEN)];
+    const opts = optsTemplate(maxAttempts);
     for (const id of eventIds) {
-      const data: DeliveryJobData = { e: id };
-      args.push(id, JSON.stringify(data), JSON.stringify(deliveryJobOptions(id, { maxAttempts })));
+      const quoted = JSON.stringify(id);
+      args.push(id, `{"e":${quoted}}`, `${opts[0]}${quoted}${opts[1]}`);
     }
     return this.redis.heraldEnqueue(...args);
   }
+}
+
+/**
+ * Job data (`DeliveryJobData`) and options differ between jobs only in the event id, so they are spliced from strings
+ * rather than built and serialised per job (at five destinations that was a tenth of batch ingest's
+ * CPU). The enqueue contract test compares the result with `Queue.add` byte for byte.
+ */
+const ID_MARK = '\u0000id\u0000';
+const optsTemplates = new Map<number, readonly [string, string]>();
+function optsTemplate(maxAttempts: number): readonly [string, string] {
+  let t = optsTemplates.get(maxAttempts);
+  if (!t) {
+    const [before, after] = JSON.stringify(deliveryJobOptions(ID_MARK, { maxAttempts })).split(JSON.stringify(ID_MARK));
+    optsTemplates.set(maxAttempts, (t = [before!, after!]));
+  }
+  return t;
 }
