@@ -109,7 +109,7 @@ async function compare(): Promise<void> {
   const pairs = [['before', before], ['after', after]] as const;
   for (let round = 1; round <= opts.runs; round++) {
     log(`round ${round}/${opts.runs}`);
-    for (const [label, c] of pairs) await scenario(`${label}:ingest-fanout1`, () => ingestScenario(c, 1, ['single']));
+    for (const [label, c] of pairs) await scenario(`${label}:ingest-fanout1`, () => ingestScenario(c, 1, ['single', 'batch']));
     for (const [label, c] of pairs) await scenario(`${label}:ingest-fanout5`, () => ingestScenario(c, 5, ['batch']));
     for (const [label, c] of pairs) await scenario(`${label}:delivery`, () => deliveryScenario(c));
   }
