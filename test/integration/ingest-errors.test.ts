@@ -112,6 +112,20 @@ describe('request bodies', () => {
     await waitFor(() => ['chunked', 'gzipped'].every((p) => receiver.delivered().some((r) => r.json.payload === p)), { what: 'both events delivered' });
   });
 
+  it('answers the exact ingest paths with the same base headers, accepted or refused', async () => {
+    const base = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store', 'x-frame-options': 'DENY', 'content-security-policy': "default-src 'none'", 'referrer-policy': 'no-referrer', 'x-request-id': 'req-2' };
+    const answers = [
+      await herald.postRaw(JSON.stringify({ userID: 'u', payload: 'exact' }), { 'x-request-id': 'req-2' }, '/ingest'),
+      await herald.postRaw(JSON.stringify([{ userID: 'u', payload: 'exact' }]), { 'x-request-id': 'req-2' }, '/ingest/batch'),
+      await herald.postRaw('{"userID": 1}', { 'x-request-id': 'req-2' }, '/ingest'),
+    ];
+    expect(answers.map((r) => r.status)).toEqual([202, 202, 400]);
+    for (const res of answers) {
+      expect(Object.fromEntries(Object.keys(base).map((k) => [k, res.headers.get(k)]))).toEqual(base);
+      expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    }
+  });
+
   it('serves the other spellings express routes to /ingest the same way, with the same headers', async () => {
     for (const path of ['/ingest/', '/Ingest', '/ingest?source=test', '/ingest/batch/']) {
       const body = path.startsWith('/ingest/batch') ? [{ userID: 'u', payload: path }] : { userID: 'u', payload: path };
