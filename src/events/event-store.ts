@@ -67,7 +67,7 @@ export class EventStore {
    * completes an earlier attempt; marks it resumed so that attempt's clean-up cannot delete it.
    */
   async putResumed(id: string, event: StoredEvent, destinations: readonly string[]): Promise<void> {
-    await this.scripts.heraldPutResumed(this.keys.event(id), event.body, String(event.acceptedAt), ...destinations.map((d) => `h:${d}`));
+    await this.scripts.heraldPutResumed(this.keys.event(id), event.body, String(event.acceptedAt), ...destinations.map(holderField));
   }
 
   /**
@@ -80,7 +80,7 @@ export class EventStore {
 
   /** The holder fields and values {@link putNew} stores for `destinations`. */
   static holders(destinations: readonly string[]): string[] {
-    return destinations.flatMap((d) => [`h:${d}`, '1']);
+    return destinations.flatMap((d) => [holderField(d), '1']);
   }
 
   /** Deletes bodies outright (clean-up after a failed ingest; DEL is allowed even when Redis is full). */
@@ -107,4 +107,9 @@ export class EventStore {
   async release(id: string, destination: string): Promise<number> {
     return this.scripts.heraldRelease(this.keys.event(id), destination);
   }
+}
+
+/** The field by which `destination` holds a body (RELEASE_LUA builds the same name). */
+function holderField(destination: string): string {
+  return `h:${destination}`;
 }

@@ -36,7 +36,7 @@ interface Route {
 /** The destinations of one event type, and what storing an event for them writes; made once per type. */
 interface Routing {
   routes: Route[];
-  names: string[];
+  /** The holder fields a fresh body of this type is stored with (EventStore.holders). */
   holders: string[];
 }
 
@@ -107,8 +107,7 @@ export class IngestService {
     let routing = this.routings.get(type);
     if (!routing) {
       const routes = this.routes.filter((r) => r.matches(type));
-      const names = routes.map((r) => r.name);
-      routing = { routes, names, holders: EventStore.holders(names) };
+      routing = { routes, holders: EventStore.holders(routes.map((r) => r.name)) };
       if (this.routings.size >= MAX_ROUTINGS) this.routings.clear();
       this.routings.set(type, routing);
     }
@@ -189,7 +188,7 @@ export class IngestService {
   private async store(items: Prepared[]): Promise<void> {
     // An earlier attempt of the same Idempotency-Key may have stored the body (or be storing it on another
     // replica): keep it, never overwrite, and mark it resumed so that attempt's clean-up spares it.
-    for (const i of items) if (i.resume) await this.deps.events.putResumed(i.result.id, { body: i.body, acceptedAt: i.acceptedAt }, i.routing.names);
+    for (const i of items) if (i.resume) await this.deps.events.putResumed(i.result.id, { body: i.body, acceptedAt: i.acceptedAt }, i.routing.routes.map((r) => r.name));
     // Bodies first: a worker must never pick up a job whose body is not there yet. Bodies and jobs go
     // out on one connection, bodies first, without waiting for the bodies' reply: Redis runs one
     // connection's commands in order, so each body is stored before its job can be seen, and an event
