@@ -152,7 +152,7 @@ export class DeliveryWorker {
     const attempt = job.attemptsMade + 1;
     // Bindings for log lines about this attempt; not a child logger, which would cost on every delivery.
     const ctx: AttemptContext = { eventId, attempt };
-    const stored = await events.get(eventId);
+    const stored = await events.bodyFor(job);
     if (!stored) {
       // Only a purge removes a body while deliveries still reference it; nothing is left to send.
       this.log.warn(ctx, 'Event body is gone (purged); dropping delivery');
@@ -197,7 +197,7 @@ export class DeliveryWorker {
       metrics.delivered(attempt, Math.max(0, finished - stored.acceptedAt) / 1000);
       stats.delivered(destination, finished);
       // The receiver has the event: bookkeeping failures (a full Redis) must not turn it into a retry.
-      await events.release(eventId, destination).catch((err) => this.log.warn({ ...ctx, err: (err as Error).message }, 'Delivered, but could not release the body'));
+      await events.releaseFor(job.data, destination).catch((err) => this.log.warn({ ...ctx, err: (err as Error).message }, 'Delivered, but could not release the body'));
       // At info this line was the worker's busiest I/O; failures stay at warn and error.
       this.log.debug({ ...ctx, status, durationMs: Math.round(sent.durationMs), outcome: 'delivered' }, 'Delivered event');
       return;

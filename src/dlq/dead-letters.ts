@@ -56,7 +56,7 @@ export class DeadLetters {
   async show(id: string): Promise<DeadLetterDetail | undefined> {
     const job = await this.queue.getJob(id);
     if (!job || !(await job.isFailed())) return undefined;
-    const [{ logs }, stored] = await Promise.all([this.queue.getJobLogs(id, 0, -1, true), this.events.get(job.data.e)]);
+    const [{ logs }, stored] = await Promise.all([this.queue.getJobLogs(id, 0, -1, true), this.events.bodyFor(job)]);
     return { ...summary(job), ...(stored ? { body: JSON.parse(stored.body) as unknown } : {}), history: parseAttemptLog(logs) };
   }
 
@@ -93,13 +93,13 @@ export class DeadLetters {
   /** Deletes selected dead letters for good. Returns how many. */
   async purge(sel: Selection): Promise<number> {
     let n = 0;
-    const ids: Array<{ id: string; e: string }> = [];
-    for await (const job of this.select(sel)) ids.push({ id: job.id!, e: job.data.e });
-    for (const { id, e } of ids) {
+    const ids: string[] = [];
+    for await (const job of this.select(sel)) ids.push(job.id!);
+    for (const id of ids) {
       const job = await this.queue.getJob(id);
       if (!job || !(await job.isFailed())) continue;
       await job.remove();
-      await this.events.release(e, this.destination);
+      await this.events.releaseFor(job.data, this.destination);
       n++;
     }
     return n;

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { DeliveryJobData } from '../queue/delivery-queue.js';
 import type { RedisKeys } from '../redis/keys.js';
 
 /** A stored event: the delivery body serialised once, and when ingest accepted it. */
@@ -48,8 +49,10 @@ type Scripts = {
 };
 
 /**
- * Event bodies, stored once and shared by every destination's delivery job. Each destination holds
- * the body until its delivery succeeds or its dead letter is purged; the last one deletes it.
+ * Event bodies, stored once. An event for one destination carries its body in its delivery job
+ * (ADR 0007); one for several is stored here and shared by their jobs. Each destination holds a
+ * shared body until its delivery succeeds or its dead letter is purged; the last one deletes it.
+ * {@link bodyFor} and {@link releaseFor} take a job of either kind.
  */
 export class EventStore {
   constructor(private readonly redis: Redis, private readonly keys: RedisKeys) {
@@ -95,6 +98,18 @@ export class EventStore {
    */
   async discardUnlessResumed(ids: string[]): Promise<void> {
     await Promise.all(ids.map((id) => this.scripts.heraldDiscardUnlessResumed(this.keys.event(id))));
+  }
+
+  /** The body a delivery job sends: the one it carries, or the shared one (undefined once purged). */
+  async bodyFor(job: { data: DeliveryJobData; timestamp: number }): Promise<StoredEvent | undefined> {
+    // A job that carries its body was written in the same step as the event was accepted.
+    if (job.data.b !== undefined) return { body: job.data.b, acceptedAt: job.timestamp };
+    return this.get(job.data.e);
+  }
+
+  /** A job of `destination` is done with its body: releases the shared one; a carried body goes with the job. */
+  async releaseFor(data: DeliveryJobData, destination: string): Promise<void> {
+    if (data.b === undefined) await this.release(data.e, destination);
   }
 
   async get(id: string): Promise<StoredEvent | undefined> {

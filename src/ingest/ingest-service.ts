@@ -5,7 +5,7 @@ import { typeMatcher, type ResolvedDestination } from '../api/destination.js';
 import { resolveRetryPolicy } from '../delivery/retry-policy.js';
 import { EventStore } from '../events/event-store.js';
 import type { IngestMetrics } from '../metrics/metrics.js';
-import { DeliveryEnqueuer } from '../queue/enqueue.js';
+import { DeliveryEnqueuer, type QueuedDelivery } from '../queue/enqueue.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { IdempotencyConflictError, IngestError, StoreUnavailableError } from './errors.js';
 import { MicroBatch } from './micro-batch.js';
@@ -184,10 +184,15 @@ export class IngestService {
     return { result: { id, destinations: routing.routes.length, duplicate }, routing, body: JSON.stringify(body), acceptedAt: now, idemKey, record, resume };
   }
 
-  /** One write of everything submitted in a turn: bodies, then one add per destination. */
+  /**
+   * One write of everything submitted in a turn: shared bodies, then one add per destination. An event
+   * for one destination is not stored apart: its job carries its body (ADR 0007), so the job's add is
+   * the event's only write.
+   */
   private async store(items: Prepared[]): Promise<void> {
     // An earlier attempt of the same Idempotency-Key may have stored the body (or be storing it on another
-    // replica): keep it, never overwrite, and mark it resumed so that attempt's clean-up spares it.
+    // replica): keep it, never overwrite, and mark it resumed so that attempt's clean-up spares it. A
+    // resume always uses a shared body, whatever its destinations: the earlier attempt's jobs may need it.
     for (const i of items) if (i.resume) await this.deps.events.putResumed(i.result.id, { body: i.body, acceptedAt: i.acceptedAt }, i.routing.routes.map((r) => r.name));
     // Bodies first: a worker must never pick up a job whose body is not there yet. Bodies and jobs go
     // out on one connection, bodies first, without waiting for the bodies' reply: Redis runs one
@@ -198,7 +203,7 @@ export class IngestService {
     const fresh: string[] = [];
     const freshIdempotent: string[] = [];
     for (const i of items) {
-      if (i.resume) continue;
+      if (i.resume || carriesBody(i)) continue;
       this.deps.events.putNew(bodies, i.result.id, { body: i.body, acceptedAt: i.acceptedAt }, i.routing.holders);
       (i.idemKey ? freshIdempotent : fresh).push(i.result.id);
     }
@@ -212,33 +217,60 @@ export class IngestService {
       // queued (its destination's add succeeded, or a body failed after its job went in) finds no body
       // and is dropped, and the client's retry is a new event (or, with an Idempotency-Key, completes
       // this one from scratch). A body with an Idempotency-Key stays if a retry of that key resumed it
-      // meanwhile and was told 202: that retry's jobs need it.
-      await Promise.all([this.deps.events.discard(fresh), this.deps.events.discardUnlessResumed(freshIdempotent)]).catch(() => undefined);
+      // meanwhile and was told 202: that retry's jobs need it. A job that carries its body is taken
+      // back unless a worker has it already; with an Idempotency-Key it stays, since the retry keeps
+      // the event's id and finds the job there (and a concurrent retry may have relied on it).
+      await Promise.all([this.deps.events.discard(fresh), this.deps.events.discardUnlessResumed(freshIdempotent), this.unqueue(items)]).catch(() => undefined);
       throw err;
     }
   }
 
   private async enqueue(routed: Prepared[]): Promise<void> {
-    const perDest = new Map<string, { maxAttempts: number; ids: Set<string> }>();
+    const perDest = new Map<string, { maxAttempts: number; jobs: Map<string, QueuedDelivery> }>();
+    const resumed = new Set<string>();
     for (const i of routed) {
+      if (i.resume) resumed.add(i.result.id);
+      const job: QueuedDelivery = carriesBody(i) ? { id: i.result.id, body: i.body } : { id: i.result.id };
       for (const r of i.routing.routes) {
         let entry = perDest.get(r.name);
-        if (!entry) perDest.set(r.name, (entry = { maxAttempts: r.maxAttempts, ids: new Set() }));
-        // Concurrent duplicates of one Idempotency-Key can share a write; one job each is enough.
-        entry.ids.add(i.result.id);
+        if (!entry) perDest.set(r.name, (entry = { maxAttempts: r.maxAttempts, jobs: new Map() }));
+        // Concurrent duplicates of one Idempotency-Key can share a write; one job each is enough, and
+        // a resume's (which points at the shared body it just stored) wins.
+        if (!entry.jobs.has(job.id) || job.body === undefined) entry.jobs.set(job.id, job);
       }
     }
     await Promise.all(
-      [...perDest].map(async ([name, { maxAttempts, ids }]) => {
-        await this.enqueuer.enqueue(name, [...ids], maxAttempts);
-        this.deps.metrics.enqueued.inc({ destination: name }, ids.size);
+      [...perDest].map(async ([name, { maxAttempts, jobs }]) => {
+        const { duplicates } = await this.enqueuer.enqueue(name, [...jobs.values()], maxAttempts);
+        this.deps.metrics.enqueued.inc({ destination: name }, jobs.size);
+        // A resume holds the shared body for every destination it routes to. Where the earlier attempt's
+        // job is there already and carries its own body, nothing will release that hold: release it now.
+        for (const id of duplicates) {
+          if (resumed.has(id) && (await this.enqueuer.carriesBody(name, id))) await this.deps.events.release(id, name);
+        }
       }),
     );
+  }
+
+  /** After a failed write: takes back the still-waiting jobs that carry their body (see store). */
+  private async unqueue(items: Prepared[]): Promise<void> {
+    const perDest = new Map<string, string[]>();
+    for (const i of items) {
+      if (!carriesBody(i) || i.idemKey) continue;
+      const name = i.routing.routes[0]!.name;
+      perDest.set(name, [...(perDest.get(name) ?? []), i.result.id]);
+    }
+    await Promise.all([...perDest].map(([name, ids]) => this.enqueuer.unqueue(name, ids)));
   }
 
   private async markDone(key: string, record: IdemRecord): Promise<void> {
     await this.deps.redis.set(key, JSON.stringify({ ...record, done: true }), 'KEEPTTL', 'XX');
   }
+}
+
+/** Whether the event's job carries its body rather than sharing a stored one: one destination, and not a resume. */
+function carriesBody(p: Prepared): boolean {
+  return p.routing.routes.length === 1 && !p.resume;
 }
 
 function hashEvent(e: IngestEvent): string {

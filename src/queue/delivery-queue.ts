@@ -2,12 +2,28 @@ import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
 import type { RetryPolicy } from '../delivery/retry-policy.js';
 
-/** What a delivery job carries: only the event id; the body lives once in the EventStore. */
+/**
+ * What a delivery job carries (ADR 0007). An event that goes to this destination only carries its
+ * delivery body in the job (`b`), so the worker finds it in the job BullMQ already fetched. An event
+ * for several destinations is stored once in the EventStore and its jobs carry only the id.
+ */
 export interface DeliveryJobData {
   /** Event id. */
   e: string;
+  /** The delivery body, serialised once at ingest, when no other destination shares it. */
+  b?: string;
   /** When a dead letter was replayed: the retry window starts again from here. */
   r?: number;
+}
+
+/**
+ * The `data` JSON of a new delivery job, as BullMQ would serialise `{ e, b }`: spliced from strings
+ * because ingest builds one per job on its hot path. The enqueue contract test compares it with
+ * `Queue.add`.
+ */
+export function deliveryJobDataJson(eventId: string, body?: string): string {
+  const e = JSON.stringify(eventId);
+  return body === undefined ? `{"e":${e}}` : `{"e":${e},"b":${JSON.stringify(body)}}`;
 }
 
 /** BullMQ backoff type name; the worker's backoffStrategy applies Herald's own decision. */

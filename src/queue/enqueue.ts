@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
-import { deliveryJobOptions, EVENT_STREAM_MAX_LEN } from './delivery-queue.js';
+import { deliveryJobDataJson, deliveryJobOptions, EVENT_STREAM_MAX_LEN, type DeliveryJobData } from './delivery-queue.js';
 
 /** BullMQ job name of every delivery; nothing reads it, so it is as short as it can be. */
 export const DELIVERY_JOB_NAME = 'd';
@@ -22,7 +22,7 @@ export const DELIVERY_JOB_NAME = 'd';
  * (EVENT_STREAM_MAX_LEN) where BullMQ would write its default of 10,000, so ingest needs no handles.
  *
  * KEYS: wait, meta, id, active, events, marker. ARGV: job-key prefix, timestamp, job name, event-stream
- * cap, then (id, data JSON, opts JSON) per job.
+ * cap, then (id, data JSON, opts JSON) per job. Returns the number added, then the ids that existed.
  */
 const ENQUEUE_LUA = `
 local rcall = redis.call
@@ -38,11 +38,13 @@ local attrs = rcall('HMGET', KEYS[2], 'paused', 'concurrency')
 local blocked = attrs[1] ~= false or (attrs[2] ~= false and rcall('LLEN', KEYS[4]) >= tonumber(attrs[2]))
 local name = ARGV[3]
 local added = 0
+local result = {0}
 for i = 5, #ARGV, 3 do
   local id = ARGV[i]
   local jobKey = ARGV[1] .. id
   if rcall('EXISTS', jobKey) == 1 then
     rcall('XADD', KEYS[5], 'MAXLEN', '~', maxEvents, '*', 'event', 'duplicated', 'jobId', id)
+    result[#result + 1] = id
   else
     rcall('HMSET', jobKey, 'name', name, 'data', ARGV[i + 1], 'opts', ARGV[i + 2], 'timestamp', ARGV[2], 'delay', 0, 'priority', 0)
     rcall('XADD', KEYS[5], '*', 'event', 'added', 'jobId', id, 'name', name)
@@ -54,32 +56,87 @@ end
 if not blocked and added > 0 then
   rcall('ZADD', KEYS[6], 0, '0')
 end
-return added
+result[1] = added
+return result
 `;
 
-type WithEnqueue = Redis & { heraldEnqueue(...args: string[]): Promise<number> };
+/**
+ * Takes back jobs of a write that failed, while they are still waiting: ingest answered 503, so the
+ * client will send the event again and this copy must not be delivered too. A job a worker already
+ * took is left to run (at-least-once). What BullMQ's removeJob does for a waiting job without parents,
+ * deduplication or logs, including its `removed` event (best effort: under a full Redis the event is
+ * skipped, never the removal).
+ *
+ * KEYS: wait, events, meta. ARGV: job-key prefix, then the ids. Returns how many were removed.
+ */
+const UNQUEUE_LUA = `
+local maxEvents = redis.call('HGET', KEYS[3], 'opts.maxLenEvents') or '${EVENT_STREAM_MAX_LEN}'
+local removed = 0
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  if redis.call('LREM', KEYS[1], 1, id) == 1 then
+    redis.call('DEL', ARGV[1] .. id, ARGV[1] .. id .. ':logs')
+    redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', maxEvents, '*', 'event', 'removed', 'jobId', id, 'prev', 'wait')
+    removed = removed + 1
+  end
+end
+return removed
+`;
+
+type WithScripts = Redis & {
+  heraldEnqueue(...args: string[]): Promise<[number, ...string[]]>;
+  heraldUnqueue(...args: string[]): Promise<number>;
+};
+
+/** One delivery to queue: the event, and its body when the job carries it (see DeliveryJobData). */
+export interface QueuedDelivery {
+  id: string;
+  body?: string | undefined;
+}
+
+/** What {@link DeliveryEnqueuer.enqueue} did: how many jobs are new, and which ids had one already. */
+export interface EnqueueResult {
+  added: number;
+  duplicates: string[];
+}
 
 /** Enqueues delivery jobs through {@link ENQUEUE_LUA}; one per connection, which holds the script. */
 export class DeliveryEnqueuer {
-  private readonly redis: WithEnqueue;
+  private readonly redis: WithScripts;
 
   constructor(redis: Redis, private readonly keys: RedisKeys) {
     // ioredis sends EVALSHA and falls back to EVAL once after a NOSCRIPT (a Redis restart or SCRIPT FLUSH).
     if (!('heraldEnqueue' in redis)) redis.defineCommand('heraldEnqueue', { numberOfKeys: 6, lua: ENQUEUE_LUA });
-    this.redis = redis as WithEnqueue;
+    if (!('heraldUnqueue' in redis)) redis.defineCommand('heraldUnqueue', { numberOfKeys: 3, lua: UNQUEUE_LUA });
+    this.redis = redis as WithScripts;
   }
 
-  /** Queues one delivery of each event to `destination`; returns how many were new. */
-  async enqueue(destination: string, eventIds: readonly string[], maxAttempts: number, now = Date.now()): Promise<number> {
-    if (eventIds.length === 0) return 0;
-    const base = `${this.keys.queuePrefix(destination)}:${QUEUE_NAME}:`;
+  /** Queues one delivery of each event to `destination`; an id that has a job there already gets none. */
+  async enqueue(destination: string, jobs: readonly QueuedDelivery[], maxAttempts: number, now = Date.now()): Promise<EnqueueResult> {
+    if (jobs.length === 0) return { added: 0, duplicates: [] };
+    const base = this.base(destination);
     const args = [`${base}wait`, `${base}meta`, `${base}id`, `${base}active`, `${base}events`, `${base}marker`, base, String(now), DELIVERY_JOB_NAME, String(EVENT_STREAM_MAX_LEN)];
     const opts = optsTemplate(maxAttempts);
-    for (const id of eventIds) {
-      const quoted = JSON.stringify(id);
-      args.push(id, `{"e":${quoted}}`, `${opts[0]}${quoted}${opts[1]}`);
-    }
-    return this.redis.heraldEnqueue(...args);
+    for (const { id, body } of jobs) args.push(id, deliveryJobDataJson(id, body), `${opts[0]}${JSON.stringify(id)}${opts[1]}`);
+    const [added, ...duplicates] = await this.redis.heraldEnqueue(...args);
+    return { added, duplicates };
+  }
+
+  /** Removes the jobs of `ids` that are still waiting (clean-up after a failed write); returns how many. */
+  async unqueue(destination: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const base = this.base(destination);
+    return this.redis.heraldUnqueue(`${base}wait`, `${base}events`, `${base}meta`, base, ...ids);
+  }
+
+  /** Whether the job of `id` in `destination`'s queue carries its body (false when there is no such job). */
+  async carriesBody(destination: string, id: string): Promise<boolean> {
+    const data = await this.redis.hget(`${this.base(destination)}${id}`, 'data');
+    return data !== null && typeof (JSON.parse(data) as DeliveryJobData).b === 'string';
+  }
+
+  private base(destination: string): string {
+    return `${this.keys.queuePrefix(destination)}:${QUEUE_NAME}:`;
   }
 }
 

@@ -24,7 +24,7 @@ export async function purgeDestination(queue: Queue<DeliveryJobData>, events: Ev
         // Remove first: a job that cannot be removed (still locked) must keep its reference.
         const ok = await job.remove().then(() => true, () => false);
         if (!ok) continue;
-        await events.release(job.data.e, destination);
+        await events.releaseFor(job.data, destination);
         removed++;
       }
       purged += removed;

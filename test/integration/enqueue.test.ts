@@ -55,6 +55,10 @@ async function snapshot(dest: string, ids: string[]) {
   };
 }
 
+const jobs = (ids: string[]) => ids.map((id) => ({ id }));
+/** A delivery body with what JSON escapes (quotes, backslashes, control and non-ASCII characters). */
+const bodyOf = (id: string) => JSON.stringify({ id, type: 'order.created', payload: { note: 'a "quoted" \\ back\nslash', emoji: 'é😀\u0001' } });
+
 describe('DeliveryEnqueuer writes what BullMQ writes', () => {
   it('stores jobs, lists, marker, counter and events exactly as Queue.add does', async () => {
     const ids = ['evt_a', 'evt_b', 'evt_c'];
@@ -64,21 +68,69 @@ describe('DeliveryEnqueuer writes what BullMQ writes', () => {
     open('herald'); // the same Queue handle every process opens, which writes the queue's meta
     await waitFor(async () => (await redis.hget(key('herald', 'meta'), 'opts.maxLenEvents')) !== null, { what: 'queue meta' });
     const enqueuer = new DeliveryEnqueuer(redis, keys);
-    expect(await enqueuer.enqueue('herald', ids, 7)).toBe(3);
-    expect(await enqueuer.enqueue('herald', ['evt_a'], 7)).toBe(0);
+    expect(await enqueuer.enqueue('herald', jobs(ids), 7)).toEqual({ added: 3, duplicates: [] });
+    expect(await enqueuer.enqueue('herald', jobs(['evt_a']), 7)).toEqual({ added: 0, duplicates: ['evt_a'] });
 
     expect(await snapshot('herald', ids)).toEqual(await snapshot('bull', ids));
   });
 
+  it('stores a job that carries its body exactly as Queue.add stores data { e, b }', async () => {
+    const ids = ['evt_i1', 'evt_i2'];
+    const viaBull = open('bull-inline');
+    for (const id of ids) await viaBull.add(DELIVERY_JOB_NAME, { e: id, b: bodyOf(id) }, deliveryJobOptions(id, { maxAttempts: 5 }));
+    open('herald-inline');
+    await waitFor(async () => (await redis.hget(key('herald-inline', 'meta'), 'opts.maxLenEvents')) !== null, { what: 'queue meta' });
+    const enqueuer = new DeliveryEnqueuer(redis, keys);
+    expect(await enqueuer.enqueue('herald-inline', ids.map((id) => ({ id, body: bodyOf(id) })), 5)).toEqual({ added: 2, duplicates: [] });
+
+    expect(await snapshot('herald-inline', ids)).toEqual(await snapshot('bull-inline', ids));
+    expect(await enqueuer.carriesBody('herald-inline', 'evt_i1')).toBe(true);
+    await enqueuer.enqueue('herald-inline', jobs(['evt_ref']), 5);
+    expect(await enqueuer.carriesBody('herald-inline', 'evt_ref')).toBe(false);
+    expect(await enqueuer.carriesBody('herald-inline', 'evt_none')).toBe(false);
+  });
+
+  it('takes back a waiting job as Queue.remove does, and leaves a job a worker holds', async () => {
+    const enqueuer = new DeliveryEnqueuer(redis, keys);
+    const viaBull = open('bull-unqueue');
+    for (const dest of ['bull-unqueue', 'herald-unqueue']) await enqueuer.enqueue(dest, jobs(['evt_keep', 'evt_drop']), 3);
+    await viaBull.remove('evt_drop');
+    open('herald-unqueue');
+    expect(await enqueuer.unqueue('herald-unqueue', ['evt_drop', 'evt_never'])).toBe(1);
+    expect(await snapshot('herald-unqueue', ['evt_keep'])).toEqual(await snapshot('bull-unqueue', ['evt_keep']));
+    expect(await redis.exists(key('herald-unqueue', 'evt_drop'))).toBe(0);
+
+    // A job a worker has taken is active, not waiting: it stays and runs.
+    open('held');
+    await enqueuer.enqueue('held', jobs(['evt_held']), 3);
+    let release!: () => void;
+    const holding = new Promise<void>((r) => (release = r));
+    let started = false;
+    const worker = new Worker<DeliveryJobData>(QUEUE_NAME, async () => {
+      started = true;
+      await holding;
+    }, { connection: bullConnection(), prefix: keys.queuePrefix('held') });
+    try {
+      await waitFor(() => started, { what: 'the worker to take the job' });
+      expect(await enqueuer.unqueue('held', ['evt_held'])).toBe(0);
+      expect(await redis.exists(key('held', 'evt_held'))).toBe(1);
+      release();
+      await waitFor(async () => (await redis.exists(key('held', 'evt_held'))) === 0, { what: 'the held job to complete and be removed' });
+    } finally {
+      release();
+      await worker.close();
+    }
+  });
+
   it('gives a queue no Queue handle has opened Herald\'s event-stream cap, not BullMQ\'s default of 10,000', async () => {
-    await new DeliveryEnqueuer(redis, keys).enqueue('fresh', ['evt_x'], 3);
+    await new DeliveryEnqueuer(redis, keys).enqueue('fresh', jobs(['evt_x']), 3);
     expect(await redis.hget(key('fresh', 'meta'), 'opts.maxLenEvents')).toBe(String(EVENT_STREAM_MAX_LEN));
   });
 
   it('is processed by a real BullMQ Worker: retried with the custom backoff, completed and removed, or failed and kept', async () => {
     const enqueuer = new DeliveryEnqueuer(redis, keys);
     const ids = Array.from({ length: 50 }, (_, i) => `evt_w${i}`);
-    expect(await enqueuer.enqueue('work', ids, 3)).toBe(50);
+    expect((await enqueuer.enqueue('work', jobs(ids), 3)).added).toBe(50);
     const attempts = new Map<string, number>();
     const worker = new Worker<DeliveryJobData>(
       QUEUE_NAME,
@@ -115,7 +167,7 @@ describe('DeliveryEnqueuer writes what BullMQ writes', () => {
     const q = open('paused');
     await q.pause();
     await redis.del(key('paused', 'marker'));
-    await new DeliveryEnqueuer(redis, keys).enqueue('paused', ['evt_p1', 'evt_p2'], 3);
+    await new DeliveryEnqueuer(redis, keys).enqueue('paused', jobs(['evt_p1', 'evt_p2']), 3);
     expect(await redis.exists(key('paused', 'marker'))).toBe(0);
     const done: string[] = [];
     const worker = new Worker<DeliveryJobData>(QUEUE_NAME, async (job: Job<DeliveryJobData>) => void done.push(job.data.e), {

@@ -193,7 +193,7 @@ async function check(path: '/ingest' | '/ingest/batch', text: string, ct: string
     // Stored exactly as sent (fresh events only: a replayed key returns the first body's id).
     if (res.headers.get('idempotent-replayed') !== 'true') {
       const sent = JSON.parse(text) as { userID: string; payload: unknown; type?: string };
-      const stored = JSON.parse((await herald.redis.hget(herald.rt.keys.event(json.id!), 'b'))!) as typeof sent & { id: string };
+      const stored = JSON.parse((await herald.storedBody(json.id!))!) as typeof sent & { id: string };
       expect(stored.id, ctx).toBe(json.id);
       expect(stored.userID, ctx).toBe(sent.userID);
       expect(stored.type, ctx).toBe(sent.type ?? 'event');
@@ -283,7 +283,7 @@ describe('ingest under fuzzing', () => {
     const text = '{"userID":"u","payload":{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}},"a":[{"__proto__":{"isAdmin":true}}]}}';
     const res = await herald.postRaw(text);
     expect(res.status).toBe(202);
-    const stored = (await herald.redis.hget(herald.rt.keys.event(res.body.id), 'b'))!;
+    const stored = (await herald.storedBody(res.body.id))!;
     expect(stored).toContain('"__proto__":{"polluted":"yes"}');
     expect(stored).toContain('"constructor":{"prototype":{"polluted":"yes"}}');
     expect(stored).toContain('"__proto__":{"isAdmin":true}');

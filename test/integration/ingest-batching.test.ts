@@ -37,6 +37,26 @@ afterAll(async () => {
 });
 
 const event = (n: number) => ({ event: { userID: 'u', payload: { n } } });
+
+/** An IngestService of its own (an ingest replica) on the shared Redis, routing to `routes` (name, or name and type globs). */
+function replica(routes: Array<string | [string, string[]]>) {
+  const events = new EventStore(herald.redis, herald.rt.keys);
+  const service = new IngestService({
+    redis: herald.redis, keys: herald.rt.keys, events, writeRedis: herald.rt.queueConnection,
+    metrics: ingestMetrics(new Registry()), idempotencyTtlMs: 60_000,
+  });
+  service.setDestinations(routes.map((r) => {
+    const [name, types] = typeof r === 'string' ? [r, undefined] : r;
+    return { name, spec: DestinationSpec.parse({ url: `http://127.0.0.1:9/${name}`, ...(types ? { filter: { types } } : {}) }) };
+  }));
+  return { service, events };
+}
+const jobKeyOf = (dest: string, id: string) => `${herald.rt.keys.queuePrefix(dest)}:${QUEUE_NAME}:${id}`;
+const waitList = (dest: string) => herald.redis.lrange(`${herald.rt.keys.queuePrefix(dest)}:${QUEUE_NAME}:wait`, 0, -1);
+const carried = async (dest: string, id: string) => {
+  const data = await herald.redis.hget(jobKeyOf(dest, id), 'data');
+  return data === null ? undefined : (JSON.parse(data) as { b?: string }).b;
+};
 const bodyKeys = async () => herald.redis.keys(`${herald.config.HERALD_REDIS_PREFIX}:{e:*`);
 /** Whether the event's body and its delivery job in each destination's queue are in Redis. */
 async function stored(id: string): Promise<boolean> {
@@ -119,7 +139,7 @@ describe('micro-batched ingest', () => {
     expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
     expect(await stored(results[0]!.id)).toBe(true);
     for (const dest of ['a', 'b']) {
-      const ids = enqueue.mock.calls.filter(([d]) => d === dest).flatMap(([, ids]) => ids);
+      const ids = enqueue.mock.calls.filter(([d]) => d === dest).flatMap(([, jobs]) => jobs.map((j) => j.id));
       expect(ids.filter((id) => id === results[0]!.id).length).toBeGreaterThanOrEqual(1);
       expect(await herald.redis.lrange(`${herald.rt.keys.queuePrefix(dest)}:${QUEUE_NAME}:wait`, 0, -1)).toContain(results[0]!.id);
       const waiting = await herald.redis.lrange(`${herald.rt.keys.queuePrefix(dest)}:${QUEUE_NAME}:wait`, 0, -1);
@@ -132,15 +152,6 @@ describe('micro-batched ingest', () => {
     // Two ingest replicas. Replica one routes to a and to broken (whose wait list is not a list, a real
     // Redis error); replica two has not seen broken yet and routes to a only.
     await herald.redis.set(`${herald.rt.keys.queuePrefix('broken')}:${QUEUE_NAME}:wait`, 'not a list');
-    const replica = (routes: string[]) => {
-      const events = new EventStore(herald.redis, herald.rt.keys);
-      const service = new IngestService({
-        redis: herald.redis, keys: herald.rt.keys, events, writeRedis: herald.rt.queueConnection,
-        metrics: ingestMetrics(new Registry()), idempotencyTtlMs: 60_000,
-      });
-      service.setDestinations(routes.map((name) => ({ name, spec: DestinationSpec.parse({ url: `http://127.0.0.1:9/${name}` }) })));
-      return { service, events };
-    };
     const one = replica(['a', 'broken']);
     const two = replica(['a']);
     // Hold replica one's clean-up until replica two has answered, the order that used to lose the event.
@@ -182,5 +193,77 @@ describe('micro-batched ingest', () => {
     } finally {
       await herald.unpublish('c');
     }
+  });
+});
+
+describe('an event for one destination', () => {
+  it('is one job that carries its body: no body of its own, one script call for the write', async () => {
+    const { service } = replica(['solo-only']);
+    const monitor = await herald.redis.monitor();
+    const seen: string[][] = [];
+    // What the client sent, not the commands a script ran (MONITOR shows those too, from "lua").
+    monitor.on('monitor', (_time: string, args: string[], source: string) => source !== 'lua' && seen.push(args));
+    try {
+      const results = await Promise.all([service.accept(event(1)), service.accept(event(2))]);
+      const ours = await waitFor(() => {
+        const mine = seen.filter((args) => results.some((r) => args.some((a) => a.includes(r.id))));
+        return mine.length > 0 ? mine : undefined;
+      }, { what: 'the write to show up in MONITOR' });
+      monitor.disconnect();
+      expect(ours.map((args) => args[0]!.toLowerCase())).toEqual(['evalsha']);
+      for (const r of results) {
+        expect(r.destinations).toBe(1);
+        expect(await herald.redis.exists(herald.rt.keys.event(r.id))).toBe(0);
+        expect(JSON.parse((await carried('solo-only', r.id))!)).toMatchObject({ id: r.id, type: 'event', userID: 'u', payload: { n: expect.any(Number) } });
+      }
+    } finally {
+      monitor.disconnect();
+    }
+  });
+
+  it('is taken back from its queue when the write it shared fails, unless it has an Idempotency-Key', async () => {
+    // Two event types: "ok" goes to solo-ok alone, "bad" to solo-bad, whose wait list is not a list.
+    await herald.redis.set(`${herald.rt.keys.queuePrefix('solo-bad')}:${QUEUE_NAME}:wait`, 'not a list');
+    const { service } = replica([['solo-ok', ['ok']], ['solo-bad', ['bad']]]);
+    const ok = (n: number, idempotencyKey?: string) => ({ event: { userID: 'u', type: 'ok', payload: { n } }, ...(idempotencyKey ? { idempotencyKey } : {}) });
+    const bad = { event: { userID: 'u', type: 'bad', payload: 'x' } };
+    const before = await waitList('solo-ok');
+
+    // One call, so the three share one write.
+    await expect(service.acceptMany([ok(1), ok(2, 'kept-for-retry'), bad])).rejects.toBeInstanceOf(StoreUnavailableError);
+    // The plain event's job is gone; the idempotent one's stays for its retry, which keeps the id.
+    const added = (await waitList('solo-ok')).filter((id) => !before.includes(id));
+    expect(added).toHaveLength(1);
+    const keptId = added[0]!;
+
+    const retry = await service.accept(ok(2, 'kept-for-retry'));
+    expect(retry).toMatchObject({ id: keptId, duplicate: true, destinations: 1 });
+    expect((await waitList('solo-ok')).filter((id) => id === keptId)).toHaveLength(1);
+    expect(JSON.parse((await carried('solo-ok', keptId))!)).toMatchObject({ id: keptId, payload: { n: 2 } });
+    // The retry stored a shared body as every resume does, and let go of it at once: the job it
+    // found carries its own, so nothing would ever release it.
+    expect(await herald.redis.exists(herald.rt.keys.event(keptId))).toBe(0);
+  });
+
+  it('a retry that now routes to more destinations shares a body with exactly the destinations that need it', async () => {
+    const first = replica([['grow-a', ['grow']]]);
+    const later = replica([['grow-a', ['grow']], ['grow-b', ['grow']]]);
+    const req = { event: { userID: 'u', type: 'grow', payload: 'g' }, idempotencyKey: 'grows' };
+    const original = await first.service.accept(req);
+    // The first attempt stopped before it was marked done (its process died): the record says so.
+    const idemKey = herald.rt.keys.idempotency('anonymous', 'grows');
+    const record = JSON.parse((await herald.redis.get(idemKey))!) as { done: boolean };
+    await herald.redis.set(idemKey, JSON.stringify({ ...record, done: false }), 'KEEPTTL');
+
+    const retry = await later.service.accept(req);
+    expect(retry).toMatchObject({ id: original.id, duplicate: true, destinations: 2 });
+    expect(await carried('grow-a', original.id)).toBeDefined();
+    expect(await carried('grow-b', original.id)).toBeUndefined();
+    expect(await herald.redis.exists(jobKeyOf('grow-b', original.id))).toBe(1);
+    // grow-b's job reads the shared body; grow-a's carries its own and holds nothing.
+    const fields = await herald.redis.hkeys(herald.rt.keys.event(original.id));
+    expect(fields.filter((f) => f.startsWith('h:'))).toEqual(['h:grow-b']);
+    expect(await later.events.release(original.id, 'grow-b')).toBeLessThanOrEqual(0);
+    expect(await herald.redis.exists(herald.rt.keys.event(original.id))).toBe(0);
   });
 });

@@ -133,22 +133,50 @@ describe('ingest → delivery', () => {
     await herald.unpublish('partner');
   });
 
-  it('dead-letters after maxAttempts with every attempt recorded, and frees the stored body on purge', async () => {
+  it('dead-letters after maxAttempts with every attempt recorded; the job carries the body of an event for one destination', async () => {
     const r = await receiver(always(500));
     await herald.publish('down', { url: r.url, retry: { ...fast, maxAttempts: 3 } });
-    const res = await herald.post({ userID: 'u', payload: 'x' });
     const queue = openDeliveryQueue(herald.redis, herald.rt.keys, 'down');
-    const dlq = new DeadLetters(queue, new EventStore(herald.redis, herald.rt.keys));
-    await waitFor(async () => (await dlq.count()) === 1, { what: 'the dead letter' });
-    expect(r.received).toHaveLength(3);
-    const detail = await dlq.show(res.body.id);
-    expect(detail?.history.map((h) => h.attempt)).toEqual([1, 2, 3]);
-    expect(detail?.reason).toContain('gave up after 3 attempts');
-    expect(await herald.redis.exists(herald.rt.keys.event(res.body.id))).toBe(1);
-    expect(await dlq.purge({ id: res.body.id })).toBe(1);
-    expect(await herald.redis.exists(herald.rt.keys.event(res.body.id))).toBe(0);
-    await queue.close();
-    await herald.unpublish('down');
+    try {
+      const res = await herald.post({ userID: 'u', payload: 'x' });
+      expect(res.body.destinations).toBe(1);
+      const dlq = new DeadLetters(queue, new EventStore(herald.redis, herald.rt.keys));
+      await waitFor(async () => (await dlq.count()) === 1, { what: 'the dead letter' });
+      expect(r.received).toHaveLength(3);
+      expect(r.received.map((x) => x.json)).toEqual(Array(3).fill(expect.objectContaining({ id: res.body.id, payload: 'x' })));
+      const detail = await dlq.show(res.body.id);
+      expect(detail?.history.map((h) => h.attempt)).toEqual([1, 2, 3]);
+      expect(detail?.reason).toContain('gave up after 3 attempts');
+      expect(detail?.body).toMatchObject({ id: res.body.id, payload: 'x' });
+      // Stored once, in the job: no body of its own to release.
+      expect(await herald.redis.exists(herald.rt.keys.event(res.body.id))).toBe(0);
+      expect(await dlq.purge({ id: res.body.id })).toBe(1);
+      expect(await queue.getJob(res.body.id)).toBeUndefined();
+    } finally {
+      await queue.close();
+      await herald.unpublish('down');
+    }
+  });
+
+  it('frees a shared body when one destination delivered and the other\'s dead letter is purged', async () => {
+    const [good, bad] = await Promise.all([receiver(), receiver(always(400))]);
+    await herald.publish('half-ok', { url: good.url });
+    await herald.publish('half-down', { url: bad.url, retry: fast });
+    const queue = openDeliveryQueue(herald.redis, herald.rt.keys, 'half-down');
+    try {
+      const res = await herald.post({ userID: 'u', payload: 'shared' });
+      expect(res.body.destinations).toBe(2);
+      const dlq = new DeadLetters(queue, new EventStore(herald.redis, herald.rt.keys));
+      await waitFor(async () => good.delivered().length === 1 && (await dlq.count()) === 1, { what: 'one delivery and one dead letter' });
+      expect(await herald.redis.exists(herald.rt.keys.event(res.body.id))).toBe(1);
+      expect((await dlq.show(res.body.id))?.body).toMatchObject({ id: res.body.id, payload: 'shared' });
+      expect(await dlq.purge({ id: res.body.id })).toBe(1);
+      expect(await herald.redis.exists(herald.rt.keys.event(res.body.id))).toBe(0);
+    } finally {
+      await queue.close();
+      await herald.unpublish('half-ok');
+      await herald.unpublish('half-down');
+    }
   });
 
   it('stores one body per event and deletes it once every destination delivered', async () => {

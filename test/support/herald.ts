@@ -8,6 +8,8 @@ import { DestinationRegistry } from '../../src/destinations/registry.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import { createRegistry, queueMetrics } from '../../src/metrics/metrics.js';
 import { QueueDepthExporter } from '../../src/queue/queue-depth-exporter.js';
+import type { DeliveryJobData } from '../../src/queue/delivery-queue.js';
+import { QUEUE_NAME } from '../../src/redis/keys.js';
 import { createSmtpMailer } from '../../src/notify/mailer.js';
 import { RedisRuntime } from '../../src/runtime/redis-runtime.js';
 import { startIngest, type IngestHandle } from '../../src/runtime/ingest-runtime.js';
@@ -45,6 +47,8 @@ export interface HeraldUnderTest {
   unpublish(name: string): Promise<void>;
   post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
   postRaw(body: string | Buffer, headers?: Record<string, string>, path?: string): Promise<{ status: number; body: any; headers: Headers }>;
+  /** The delivery body stored for event `id`: its shared body, or the one its job carries (ADR 0007). */
+  storedBody(id: string): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -127,6 +131,16 @@ export async function startHerald(opts: { redisUrl: string; prefix?: string; env
     },
     post: (body, headers) => postRaw(JSON.stringify(body), headers),
     postRaw,
+    async storedBody(id) {
+      const shared = await redis.hget(rt.keys.event(id), 'b');
+      if (shared !== null) return shared;
+      for (const d of ingest.watcher.destinations) {
+        const data = await redis.hget(`${rt.keys.queuePrefix(d.name)}:${QUEUE_NAME}:${id}`, 'data');
+        const carried = data === null ? undefined : (JSON.parse(data) as DeliveryJobData).b;
+        if (carried !== undefined) return carried;
+      }
+      return undefined;
+    },
     exporter,
     async close() {
       await exporter.close();
