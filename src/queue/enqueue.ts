@@ -6,11 +6,11 @@ import { deliveryJobDataJson, deliveryJobOptions, EVENT_STREAM_MAX_LEN, type Del
 export const DELIVERY_JOB_NAME = 'd';
 
 /**
- * Adds many delivery jobs to one destination's queue in one script call, writing exactly what
- * BullMQ's own `addStandardJob` writes for each (job hash, `added` and `waiting` events, wait list,
- * marker; a job id that exists is a `duplicated` event and nothing else), so BullMQ workers, getters
- * and dashboards cannot tell the difference. `test/integration/enqueue.test.ts` compares the two
- * byte for byte, so a BullMQ upgrade that changes its layout fails there, not in production.
+ * Adds many delivery jobs to one destination's queue in one script call, writing what BullMQ's own
+ * `addStandardJob` writes for each (job hash, wait list, id counter, marker; a job id that exists gets
+ * nothing), so BullMQ workers, getters and dashboards cannot tell the difference.
+ * `test/integration/enqueue.test.ts` compares the two byte for byte, so a BullMQ upgrade that changes
+ * its layout fails there, not in production.
  *
  * Why not `Queue.addBulk`: it runs BullMQ's generic add script once per job (parents, deduplication,
  * priorities, delays, none of which Herald uses) and msgpacks each job's arguments in JavaScript.
@@ -18,65 +18,53 @@ export const DELIVERY_JOB_NAME = 'd';
  * `addBulk`, 10–11 µs and 13–19 µs with this script. The batch is also atomic, where `addBulk` is a
  * pipeline.
  *
- * One difference: a queue that no `Queue` handle has opened yet gets Herald's event-stream cap
- * (EVENT_STREAM_MAX_LEN) where BullMQ would write its default of 10,000, so ingest needs no handles.
+ * Two differences (ADR 0005):
+ * - No event-stream entries (`added`, `waiting`, `duplicated`). They are for `QueueEvents`
+ *   listeners, which Herald does not run (its workers wake on the marker), and the two `XADD`s were
+ *   a third of Redis' work per job. Workers still write their own (`active`, `completed`, …).
+ * - A queue that no `Queue` handle has opened yet gets Herald's event-stream cap
+ *   (EVENT_STREAM_MAX_LEN) where BullMQ would write its default of 10,000, so ingest needs no handles.
  *
- * KEYS: wait, meta, id, active, events, marker. ARGV: job-key prefix, timestamp, job name, event-stream
+ * KEYS: wait, meta, id, active, marker. ARGV: job-key prefix, timestamp, job name, event-stream
  * cap, then (id, data JSON, opts JSON) per job. Returns the number added, then the ids that existed.
  */
 const ENQUEUE_LUA = `
 local rcall = redis.call
-local maxEvents = rcall('HGET', KEYS[2], 'opts.maxLenEvents')
-if not maxEvents then
-  maxEvents = ARGV[4]
-  rcall('HSET', KEYS[2], 'opts.maxLenEvents', maxEvents)
-end
-local jobs = (#ARGV - 4) / 3
-rcall('INCRBY', KEYS[3], jobs)
+if rcall('HEXISTS', KEYS[2], 'opts.maxLenEvents') == 0 then rcall('HSET', KEYS[2], 'opts.maxLenEvents', ARGV[4]) end
+rcall('INCRBY', KEYS[3], (#ARGV - 4) / 3)
 -- A paused queue, or one at its global concurrency, gets the jobs but no marker: no worker may wake.
 local attrs = rcall('HMGET', KEYS[2], 'paused', 'concurrency')
 local blocked = attrs[1] ~= false or (attrs[2] ~= false and rcall('LLEN', KEYS[4]) >= tonumber(attrs[2]))
 local name = ARGV[3]
-local added = 0
 local result = {0}
 for i = 5, #ARGV, 3 do
   local id = ARGV[i]
   local jobKey = ARGV[1] .. id
   if rcall('EXISTS', jobKey) == 1 then
-    rcall('XADD', KEYS[5], 'MAXLEN', '~', maxEvents, '*', 'event', 'duplicated', 'jobId', id)
     result[#result + 1] = id
   else
     rcall('HMSET', jobKey, 'name', name, 'data', ARGV[i + 1], 'opts', ARGV[i + 2], 'timestamp', ARGV[2], 'delay', 0, 'priority', 0)
-    rcall('XADD', KEYS[5], '*', 'event', 'added', 'jobId', id, 'name', name)
     rcall('LPUSH', KEYS[1], id)
-    rcall('XADD', KEYS[5], 'MAXLEN', '~', maxEvents, '*', 'event', 'waiting', 'jobId', id)
-    added = added + 1
+    result[1] = result[1] + 1
   end
 end
-if not blocked and added > 0 then
-  rcall('ZADD', KEYS[6], 0, '0')
-end
-result[1] = added
+if not blocked and result[1] > 0 then rcall('ZADD', KEYS[5], 0, '0') end
 return result
 `;
 
 /**
  * Takes back jobs of a write that failed, while they are still waiting: ingest answered 503, so the
  * client will send the event again and this copy must not be delivered too. A job a worker already
- * took is left to run (at-least-once). What BullMQ's removeJob does for a waiting job without parents,
- * deduplication or logs, including its `removed` event (best effort: under a full Redis the event is
- * skipped, never the removal).
+ * took is left to run (at-least-once). What BullMQ's `removeJob` does to a waiting job without
+ * parents, deduplication or logs, less the `removed` event (its `added` was never written either).
  *
- * KEYS: wait, events, meta. ARGV: job-key prefix, then the ids. Returns how many were removed.
+ * KEYS: wait. ARGV: job-key prefix, then the ids. Returns how many were removed.
  */
 const UNQUEUE_LUA = `
-local maxEvents = redis.call('HGET', KEYS[3], 'opts.maxLenEvents') or '${EVENT_STREAM_MAX_LEN}'
 local removed = 0
 for i = 2, #ARGV do
-  local id = ARGV[i]
-  if redis.call('LREM', KEYS[1], 1, id) == 1 then
-    redis.call('DEL', ARGV[1] .. id, ARGV[1] .. id .. ':logs')
-    redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', maxEvents, '*', 'event', 'removed', 'jobId', id, 'prev', 'wait')
+  if redis.call('LREM', KEYS[1], 1, ARGV[i]) == 1 then
+    redis.call('DEL', ARGV[1] .. ARGV[i], ARGV[1] .. ARGV[i] .. ':logs')
     removed = removed + 1
   end
 end
@@ -106,8 +94,8 @@ export class DeliveryEnqueuer {
 
   constructor(redis: Redis, private readonly keys: RedisKeys) {
     // ioredis sends EVALSHA and falls back to EVAL once after a NOSCRIPT (a Redis restart or SCRIPT FLUSH).
-    if (!('heraldEnqueue' in redis)) redis.defineCommand('heraldEnqueue', { numberOfKeys: 6, lua: ENQUEUE_LUA });
-    if (!('heraldUnqueue' in redis)) redis.defineCommand('heraldUnqueue', { numberOfKeys: 3, lua: UNQUEUE_LUA });
+    if (!('heraldEnqueue' in redis)) redis.defineCommand('heraldEnqueue', { numberOfKeys: 5, lua: ENQUEUE_LUA });
+    if (!('heraldUnqueue' in redis)) redis.defineCommand('heraldUnqueue', { numberOfKeys: 1, lua: UNQUEUE_LUA });
     this.redis = redis as WithScripts;
   }
 
@@ -115,7 +103,7 @@ export class DeliveryEnqueuer {
   async enqueue(destination: string, jobs: readonly QueuedDelivery[], maxAttempts: number, now = Date.now()): Promise<EnqueueResult> {
     if (jobs.length === 0) return { added: 0, duplicates: [] };
     const base = this.base(destination);
-    const args = [`${base}wait`, `${base}meta`, `${base}id`, `${base}active`, `${base}events`, `${base}marker`, base, String(now), DELIVERY_JOB_NAME, String(EVENT_STREAM_MAX_LEN)];
+    const args = [`${base}wait`, `${base}meta`, `${base}id`, `${base}active`, `${base}marker`, base, String(now), DELIVERY_JOB_NAME, String(EVENT_STREAM_MAX_LEN)];
     const opts = optsTemplate(maxAttempts);
     for (const { id, body } of jobs) args.push(id, deliveryJobDataJson(id, body), `${opts[0]}${JSON.stringify(id)}${opts[1]}`);
     const [added, ...duplicates] = await this.redis.heraldEnqueue(...args);
@@ -126,7 +114,7 @@ export class DeliveryEnqueuer {
   async unqueue(destination: string, ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
     const base = this.base(destination);
-    return this.redis.heraldUnqueue(`${base}wait`, `${base}events`, `${base}meta`, base, ...ids);
+    return this.redis.heraldUnqueue(`${base}wait`, base, ...ids);
   }
 
   /** Whether the job of `id` in `destination`'s queue carries its body (false when there is no such job). */
