@@ -5,7 +5,7 @@ import { IngestEvent } from '../api/event.js';
 import type { Logger } from '../log/logger.js';
 import type { IngestMetrics } from '../metrics/metrics.js';
 import { addOpsRoutes, type ReadinessCheck } from '../server/ops-routes.js';
-import type { Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import { IngestError } from './errors.js';
 import { isIdentityEncoded, readBody } from './request-body.js';
 import type { IngestRequest, IngestService } from './ingest-service.js';
@@ -48,11 +48,25 @@ export function createIngestApp(deps: IngestAppDeps): Express {
   const inflating = express.raw({ type: () => true, limit: deps.maxBodyBytes });
   const readRequestBody = (req: Request, res: Response): Promise<Buffer | undefined> =>
     isIdentityEncoded(req) ? readBody(req, deps.maxBodyBytes) : viaMiddleware(inflating, req, res);
-  const timed = (route: string, res: Response) => {
-    const end = deps.metrics.duration.startTimer({ route });
+  // Metric children bound once per route and status code, not looked up by labels per request.
+  const routeMetrics = (route: string) => {
+    const byCode = new Map<number, Counter.Internal>();
+    return {
+      duration: deps.metrics.duration.labels({ route }),
+      requests: (code: number) => {
+        let c = byCode.get(code);
+        if (!c) byCode.set(code, (c = deps.metrics.requests.labels({ route, code: String(code) })));
+        return c;
+      },
+    };
+  };
+  const metricsOf = { '/ingest': routeMetrics('/ingest'), '/ingest/batch': routeMetrics('/ingest/batch') };
+  const timed = (route: keyof typeof metricsOf, res: Response) => {
+    const m = metricsOf[route];
+    const end = m.duration.startTimer();
     res.once('finish', () => {
       end();
-      deps.metrics.requests.inc({ route, code: String(res.statusCode) });
+      m.requests(res.statusCode).inc();
     });
   };
 
@@ -64,7 +78,7 @@ export function createIngestApp(deps: IngestAppDeps): Express {
     const event = parseEvent(parseJson(body));
     checkType(principal, event);
     const idempotencyKey = headerKey(req);
-    const result = await deps.service.accept(withPrincipal({ event, ...(idempotencyKey ? { idempotencyKey } : {}) }, principal));
+    const result = await deps.service.accept(ingestRequest(event, principal, idempotencyKey));
     if (result.duplicate) res.setHeader('idempotent-replayed', 'true');
     if (deps.logger.isLevelEnabled('debug')) {
       deps.logger.debug({ eventId: result.id, requestId: res.locals.requestId, producer: principal?.name, destinations: result.destinations, duplicate: result.duplicate }, 'Accepted event');
@@ -88,7 +102,7 @@ export function createIngestApp(deps: IngestAppDeps): Express {
       } else if (principal?.allowsType && !principal.allowsType(parsed.data.type ?? 'event')) {
         results[index] = { index, status: 403, error: { code: 'type_forbidden', message: `this key may not send events of type "${parsed.data.type ?? 'event'}"` } };
       } else {
-        valid.push({ index, req: withPrincipal({ event: parsed.data }, principal) });
+        valid.push({ index, req: ingestRequest(parsed.data, principal) });
       }
     });
     if (valid.length > 0) {
@@ -140,8 +154,11 @@ function viaMiddleware(middleware: (req: Request, res: Response, next: (err?: un
   return new Promise((resolve, reject) => middleware(req, res, (err?: unknown) => (err ? reject(err) : resolve(req.body as Buffer | undefined))));
 }
 
-function withPrincipal(req: IngestRequest, principal: Principal | undefined): IngestRequest {
-  return principal ? { ...req, scope: principal.name, producer: principal.name } : req;
+/** What the service is asked to accept; built in one literal, since batches make one per event. */
+function ingestRequest(event: IngestEvent, principal: Principal | undefined, idempotencyKey?: string): IngestRequest {
+  const req: IngestRequest = principal ? { event, scope: principal.name, producer: principal.name } : { event };
+  if (idempotencyKey !== undefined) req.idempotencyKey = idempotencyKey;
+  return req;
 }
 
 function checkType(principal: Principal | undefined, event: IngestEvent): void {

@@ -1,6 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { DEFAULT_EVENT_TYPE, type DeliveryBody, type IngestEvent } from '../api/event.js';
+import type { Counter } from 'prom-client';
+import { DEFAULT_EVENT_TYPE, type IngestEvent } from '../api/event.js';
 import { typeMatcher, type ResolvedDestination } from '../api/destination.js';
 import { resolveRetryPolicy } from '../delivery/retry-policy.js';
 import { EventStore } from '../events/event-store.js';
@@ -8,6 +9,8 @@ import type { IngestMetrics } from '../metrics/metrics.js';
 import { DeliveryEnqueuer, type QueuedDelivery } from '../queue/enqueue.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { IdempotencyConflictError, IngestError, StoreUnavailableError } from './errors.js';
+import { deliveryBodyJson } from './delivery-body.js';
+import { newEventId } from './event-id.js';
 import { MicroBatch } from './micro-batch.js';
 
 export interface AcceptResult {
@@ -38,6 +41,8 @@ interface Routing {
   routes: Route[];
   /** The holder fields a fresh body of this type is stored with (EventStore.holders). */
   holders: string[];
+  /** The type as it appears in the delivery body. */
+  typeJson: string;
 }
 
 /** Event types whose routing is remembered; past this the memo starts over (types are few in practice). */
@@ -79,6 +84,8 @@ export class IngestService {
   private readonly routings = new Map<string, Routing>();
   private readonly writes: MicroBatch<Prepared>;
   private readonly enqueuer: DeliveryEnqueuer;
+  private readonly newId: () => string;
+  private readonly metrics: { accepted: Counter.Internal; duplicate: Counter.Internal };
 
   constructor(
     private readonly deps: {
@@ -100,6 +107,8 @@ export class IngestService {
   ) {
     this.writes = new MicroBatch((items) => this.store(items), { maxItems: MAX_WRITE_EVENTS });
     this.enqueuer = new DeliveryEnqueuer(deps.writeRedis, deps.keys);
+    this.newId = deps.newId ?? newEventId;
+    this.metrics = { accepted: deps.metrics.events.labels({ result: 'accepted' }), duplicate: deps.metrics.events.labels({ result: 'duplicate' }) };
   }
 
   /** Replaces the routing table; compiled once per change, not per event. */
@@ -112,7 +121,7 @@ export class IngestService {
     let routing = this.routings.get(type);
     if (!routing) {
       const routes = this.routes.filter((r) => r.matches(type));
-      routing = { routes, holders: EventStore.holders(routes.map((r) => r.name)) };
+      routing = { routes, holders: EventStore.holders(routes.map((r) => r.name)), typeJson: JSON.stringify(type) };
       if (this.routings.size >= MAX_ROUTINGS) this.routings.clear();
       this.routings.set(type, routing);
     }
@@ -136,15 +145,28 @@ export class IngestService {
    */
   async acceptMany(reqs: IngestRequest[]): Promise<AcceptResult[]> {
     const now = (this.deps.clock ?? Date.now)();
-    const newId = this.deps.newId ?? (() => `evt_${randomUUID().replaceAll('-', '')}`);
     if (this.deps.isStoreNearlyFull?.()) throw new StoreUnavailableError(new Error('Redis is above its high-water mark'));
     try {
-      const timestamp = new Date(now).toISOString();
-      const prepared = await Promise.all(reqs.map((r) => this.prepare(r, now, timestamp, newId)));
+      const timestampJson = JSON.stringify(new Date(now).toISOString());
+      // Events without an Idempotency-Key are prepared synchronously: at 100 events a batch, a promise
+      // each was a tenth of ingest's CPU. Only a key's lookup waits for Redis.
+      const prepared: Prepared[] = new Array<Prepared>(reqs.length);
+      let lookups: Array<Promise<void>> | undefined;
+      for (let i = 0; i < reqs.length; i++) {
+        const req = reqs[i]!;
+        if (req.idempotencyKey === undefined) prepared[i] = this.prepare(req, this.newId(), now, timestampJson);
+        else (lookups ??= []).push(this.prepareIdempotent(req, now, timestampJson).then((p) => void (prepared[i] = p)));
+      }
+      if (lookups) await Promise.all(lookups);
       const toStore = prepared.filter((p) => p.routing.routes.length > 0 && (!p.result.duplicate || p.resume));
       if (toStore.length > 0) await this.writes.submit(toStore);
-      await Promise.all(prepared.filter((p) => p.idemKey && !p.result.duplicate).map((p) => this.markDone(p.idemKey!, p.record!)));
-      for (const p of prepared) this.deps.metrics.events.inc({ result: p.result.duplicate ? 'duplicate' : 'accepted' });
+      let duplicates = 0;
+      if (lookups) {
+        await Promise.all(prepared.filter((p) => p.idemKey && !p.result.duplicate).map((p) => this.markDone(p.idemKey!, p.record!)));
+        for (const p of prepared) if (p.result.duplicate) duplicates++;
+      }
+      if (duplicates > 0) this.metrics.duplicate.inc(duplicates);
+      if (duplicates < prepared.length) this.metrics.accepted.inc(prepared.length - duplicates);
       return prepared.map((p) => p.result);
     } catch (err) {
       if (err instanceof IngestError) throw err;
@@ -152,41 +174,44 @@ export class IngestService {
     }
   }
 
-  private async prepare(req: IngestRequest, now: number, timestamp: string, newId: () => string): Promise<Prepared> {
-    const type = req.event.type ?? DEFAULT_EVENT_TYPE;
-    const routing = this.routingFor(type);
-    let id = newId();
+  /** A fresh event with id `id`: its routing and its delivery body, serialised once. */
+  private prepare(req: IngestRequest, id: string, now: number, timestampJson: string): Prepared {
+    const routing = this.routingFor(req.event.type ?? DEFAULT_EVENT_TYPE);
+    return {
+      result: { id, destinations: routing.routes.length, duplicate: false },
+      routing,
+      body: deliveryBodyJson(id, routing.typeJson, timestampJson, req.event, req.producer),
+      acceptedAt: now,
+      idemKey: undefined,
+      record: undefined,
+      resume: false,
+    };
+  }
+
+  private async prepareIdempotent(req: IngestRequest, now: number, timestampJson: string): Promise<Prepared> {
+    const idemKey = this.deps.keys.idempotency(req.scope ?? 'anonymous', req.idempotencyKey!);
+    let record: IdemRecord = { id: this.newId(), h: hashEvent(req.event), done: false };
     let duplicate = false;
     let resume = false;
-    let idemKey: string | undefined;
-    let record: IdemRecord | undefined;
-    if (req.idempotencyKey !== undefined) {
-      idemKey = this.deps.keys.idempotency(req.scope ?? 'anonymous', req.idempotencyKey);
-      record = { id, h: hashEvent(req.event), done: false };
-      const set = await this.deps.redis.set(idemKey, JSON.stringify(record), 'PX', this.deps.idempotencyTtlMs, 'NX');
-      if (set === null) {
-        const existing = await this.deps.redis.get(idemKey);
-        if (existing !== null) {
-          const prev = JSON.parse(existing) as IdemRecord;
-          if (prev.h !== record.h) throw new IdempotencyConflictError();
-          id = prev.id;
-          duplicate = true;
-          // A request that died between storing and marking done is completed now; delivery jobs use the
-          // event id as job id, so queues that already have it are not given a second copy.
-          resume = !prev.done;
-          record = prev;
-        }
+    const set = await this.deps.redis.set(idemKey, JSON.stringify(record), 'PX', this.deps.idempotencyTtlMs, 'NX');
+    if (set === null) {
+      const existing = await this.deps.redis.get(idemKey);
+      if (existing !== null) {
+        const prev = JSON.parse(existing) as IdemRecord;
+        if (prev.h !== record.h) throw new IdempotencyConflictError();
+        duplicate = true;
+        // A request that died between storing and marking done is completed now; delivery jobs use the
+        // event id as job id, so queues that already have it are not given a second copy.
+        resume = !prev.done;
+        record = prev;
       }
     }
-    const body: DeliveryBody & { producer?: string } = {
-      id,
-      type,
-      timestamp,
-      userID: req.event.userID,
-      payload: req.event.payload,
-      ...(req.producer ? { producer: req.producer } : {}),
-    };
-    return { result: { id, destinations: routing.routes.length, duplicate }, routing, body: JSON.stringify(body), acceptedAt: now, idemKey, record, resume };
+    const prepared = this.prepare(req, record.id, now, timestampJson);
+    prepared.result.duplicate = duplicate;
+    prepared.idemKey = idemKey;
+    prepared.record = record;
+    prepared.resume = resume;
+    return prepared;
   }
 
   /**
