@@ -19,7 +19,7 @@ import type { AttemptRecord } from './attempt-record.js';
 import { classifyAttempt } from './classify.js';
 import type { DeliveryStatsStore } from './delivery-stats.js';
 import { RetryableDeliveryError, withoutStack } from './errors.js';
-import type { HttpSender } from './http-sender.js';
+import { HttpSender } from './http-sender.js';
 import { decideRetry, resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
 
 export interface DeliveryWorkerDeps {
@@ -56,6 +56,9 @@ interface AttemptContext {
   attempt: number;
 }
 
+/** Headers set per delivery, after the destination's fixed ones. */
+const PER_EVENT_HEADERS = new Set(['webhook-id', 'webhook-timestamp', 'webhook-signature']);
+
 /** A job that has been picked up again after its worker died keeps its number of started attempts; this many are tolerated. */
 const MAX_STALLED = 20;
 
@@ -69,6 +72,7 @@ export class DeliveryWorker {
   private dest: ResolvedDestination;
   private policy: RetryPolicy;
   private timeoutMs: number;
+  private fixedHeaders: string[];
   private readonly sender: HttpSender;
   private readonly log: Logger;
   private readonly metrics: DestinationMetrics;
@@ -83,6 +87,7 @@ export class DeliveryWorker {
     this.dest = destination;
     this.policy = resolveRetryPolicy(destination.spec.retry);
     this.timeoutMs = parseDuration(destination.spec.timeout);
+    this.fixedHeaders = this.headersOf(destination);
     this.sender = deps.sender;
     this.log = deps.logger.child({ component: 'worker', destination: destination.name });
     this.metrics = new DestinationMetrics(deps.metrics, destination.name);
@@ -120,6 +125,7 @@ export class DeliveryWorker {
   /** Applies a changed spec without a restart (the controller also rolls the Deployment on spec changes). */
   async update(destination: ResolvedDestination): Promise<void> {
     this.dest = destination;
+    this.fixedHeaders = this.headersOf(destination);
     this.policy = resolveRetryPolicy(destination.spec.retry);
     this.timeoutMs = parseDuration(destination.spec.timeout);
     this.breakerConfig = destination.spec.circuitBreaker ? resolveBreakerConfig(destination.spec.circuitBreaker) : undefined;
@@ -174,18 +180,13 @@ export class DeliveryWorker {
     }
     if (isThrottled(this.adaptive, this.adaptivePolicy)) await this.paced();
     const timestamp = Math.floor(now() / 1000);
-    const headers: Record<string, string> = {
-      ...this.dest.spec.headers,
-      ...this.deps.secretHeaders,
-      'content-type': 'application/json',
-      'user-agent': `Herald/${this.deps.version}`,
-      'webhook-id': eventId,
-      'webhook-timestamp': String(timestamp),
-    };
+    const headers = this.fixedHeaders.concat('webhook-id', eventId, 'webhook-timestamp', String(timestamp));
     const secrets = this.deps.keyring?.activeAt(new Date(now()));
-    if (secrets && secrets.length > 0) headers['webhook-signature'] = sign({ id: eventId, timestamp, body: stored.body, secrets });
-    const sending = metrics.sending();
-    const sent = await this.sender.send({ url: this.dest.spec.url, body: stored.body, headers, timeoutMs: this.timeoutMs }).finally(sending);
+    if (secrets && secrets.length > 0) headers.push('webhook-signature', sign({ id: eventId, timestamp, body: stored.body, secrets }));
+    metrics.sending();
+    // send() answers every failure with a result rather than a rejection, so nothing is left in flight.
+    const sent = await this.sender.send({ url: this.dest.spec.url, body: stored.body, headers, timeoutMs: this.timeoutMs });
+    metrics.sent();
     const finished = now();
     const outcome = classifyAttempt(sent.result, finished);
     const status = sent.result.kind === 'response' ? sent.result.status : undefined;
@@ -229,6 +230,21 @@ export class DeliveryWorker {
       throw new RetryableDeliveryError(outcome.reason, decision.delayMs);
     }
     return this.deadLetter(job, attempt, decision.reason, `${decision.detail}: ${outcome.reason}`, outcome.reason, status, ctx);
+  }
+
+  /**
+   * The headers every delivery of `destination` carries. Each event's own (id, timestamp, signature)
+   * are appended per delivery, so a Secret's header of the same name is dropped here rather than sent
+   * twice (spec.headers cannot name them).
+   */
+  private headersOf(destination: ResolvedDestination): string[] {
+    const secret = Object.entries(this.deps.secretHeaders ?? {}).filter(([name]) => !PER_EVENT_HEADERS.has(name.toLowerCase()));
+    return HttpSender.headerList({
+      ...destination.spec.headers,
+      ...Object.fromEntries(secret),
+      'content-type': 'application/json',
+      'user-agent': `Herald/${this.deps.version}`,
+    });
   }
 
   private get adaptivePolicy(): AdaptiveConcurrencyPolicy {

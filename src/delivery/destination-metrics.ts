@@ -23,11 +23,13 @@ export class DestinationMetrics {
     return c;
   }
 
-  /** Counts a request in flight until the returned function is called. */
-  sending(): () => void {
-    const gauge = (this.inFlight ??= this.m.inFlight.labels({ destination: this.destination }));
-    gauge.inc();
-    return () => gauge.dec();
+  /** Counts a request in flight until {@link sent} is called for it. */
+  sending(): void {
+    (this.inFlight ??= this.m.inFlight.labels({ destination: this.destination })).inc();
+  }
+
+  sent(): void {
+    this.inFlight!.dec();
   }
 
   /** One HTTP attempt and how long it took. */

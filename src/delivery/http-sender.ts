@@ -7,7 +7,11 @@ import type { AttemptResult } from './classify.js';
 export interface SendRequest {
   url: string;
   body: string;
-  headers: Record<string, string>;
+  /**
+   * Header names and values, flat (`[name, value, …]`), as undici takes them without an object per
+   * request. Start from {@link HttpSender.headerList}, which adds what the sender itself needs.
+   */
+  headers: readonly string[];
   timeoutMs: number;
 }
 
@@ -37,13 +41,24 @@ export class HttpSender {
       createDeliveryAgent({ policy: opts.policy, connections: opts.connections ?? 128, keepAliveTimeoutMs: 30_000, tls: { rejectUnauthorized: opts.verifyTls ?? true } });
   }
 
+  /**
+   * The flat header list for `headers`, plus `accept-encoding: identity`: nothing is decompressed
+   * (bounded-request.ts), so the receiver is asked not to compress. Made once per destination spec;
+   * each delivery appends its own headers to a copy.
+   */
+  static headerList(headers: Record<string, string>): string[] {
+    const list: string[] = [];
+    for (const [name, value] of Object.entries({ ...headers, 'accept-encoding': 'identity' })) list.push(name, value);
+    return list;
+  }
+
   async send(req: SendRequest): Promise<SendResult> {
     const started = performance.now();
     try {
       const { origin, path } = this.target(req.url);
       const res = await boundedRequest(
         this.dispatcher,
-        { origin, path, method: 'POST', body: req.body, headers: { ...req.headers, 'accept-encoding': 'identity' } },
+        { origin, path, method: 'POST', body: req.body, headers: req.headers },
         { timeoutMs: req.timeoutMs },
       );
       const snippet = res.text.slice(0, SNIPPET_CHARS);

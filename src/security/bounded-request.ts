@@ -10,7 +10,8 @@ export interface BoundedRequestInit {
   /** Path and query string. */
   path: string;
   method: Dispatcher.HttpMethod;
-  headers: Record<string, string>;
+  /** An object, or names and values flat (`[name, value, …]`). */
+  headers: Record<string, string> | readonly string[];
   body?: string;
 }
 
@@ -55,10 +56,8 @@ export function boundedRequest(dispatcher: Dispatcher, init: BoundedRequestInit,
   return new Promise<BoundedResponse>((resolve, reject) => {
     const handler = new BoundedHandler(opts.maxBytes ?? DEFAULT_MAX_BODY_BYTES, opts.timeoutMs, resolve, reject);
     try {
-      dispatcher.dispatch(
-        { ...init, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs },
-        handler,
-      );
+      const { origin, path, method, headers, body } = init;
+      dispatcher.dispatch({ origin, path, method, headers: headers as Dispatcher.DispatchOptions['headers'], body, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs }, handler);
     } catch (err) {
       handler.fail(err as Error);
     }
