@@ -18,15 +18,42 @@ export function pinningEnabled(): boolean {
   return pinning;
 }
 
-/** The command line with a `taskset -c N` prefix for the placement when pinning is on. */
+/** The CPU list of a placement for taskset. */
+function cpuList(placement: Placement): string {
+  return placement === 'sut' ? '0' : placement === 'infra' ? '1' : `0-${cpus().length - 1}`;
+}
+
+/**
+ * The command line with a `taskset -c` prefix for the placement when pinning is on. `any` is spelled
+ * out too: a child inherits the harness' own affinity (CPU 1), so no prefix would not mean "any".
+ */
 export function placed(placement: Placement, cmd: string, args: string[]): [string, string[]] {
-  if (!pinning || placement === 'any') return [cmd, args];
-  return ['taskset', ['-c', placement === 'sut' ? '0' : '1', cmd, ...args]];
+  if (!pinning) return [cmd, args];
+  return ['taskset', ['-c', cpuList(placement), cmd, ...args]];
 }
 
 /** Pins the calling process (the orchestrator) next to the infrastructure. */
 export function pinSelf(): void {
   if (pinning) spawnSync('taskset', ['-pc', '1', String(process.pid)], { stdio: 'ignore' });
+}
+
+/**
+ * Runs `fn` with running processes (every thread of each) and the harness itself free to use every
+ * CPU, then puts them back where they were placed. For a scenario that measures the machine as a
+ * whole rather than one process against its ceiling.
+ */
+export async function onAllCpus<T>(procs: Array<{ pid: number; placement: Placement }>, fn: () => Promise<T>): Promise<T> {
+  if (!pinning) return fn();
+  const all = [...procs, { pid: process.pid, placement: 'infra' as const }];
+  const setAffinity = (cpuSpec: (p: Placement) => string) => {
+    for (const p of all) spawnSync('taskset', ['-a', '-pc', cpuSpec(p.placement), String(p.pid)], { stdio: 'ignore' });
+  };
+  setAffinity(() => cpuList('any'));
+  try {
+    return await fn();
+  } finally {
+    setAffinity(cpuList);
+  }
 }
 
 export interface Proc {

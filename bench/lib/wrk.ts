@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run } from './procs.js';
+import { run, type Placement } from './procs.js';
 
 export interface WrkResult {
   requests: number;
@@ -31,12 +31,15 @@ export async function postScript(dir: string, name: string, body: string, header
 }
 
 /**
- * A script for open-loop-ish paced load: each connection waits an exponentially distributed delay
- * (mean `meanDelayMs`) between requests, and every body carries its send time in microseconds since
- * the epoch (`payload.t`, read with clock_gettime through LuaJIT's FFI) so the receiver can measure
- * producer→receiver latency.
+ * A script for open-loop load at `ratePerS` (wrk2's idea in plain wrk): the thread keeps one Poisson
+ * schedule of send times, and each connection that finishes a response waits for the next free slot
+ * (`delay()`), or sends at once when the schedule is behind. The offered rate therefore does not drop
+ * when responses slow down, as long as connections are free. Every body carries its slot time in
+ * microseconds since the epoch (`payload.t`, clock_gettime through LuaJIT's FFI), not the moment it
+ * went out, so time spent waiting for a connection counts as latency (no coordinated omission).
+ * Requests sent as connections open (before any slot) carry their actual send time.
  */
-export async function pacedScript(dir: string, name: string, meanDelayMs: number, padding: string, headers: Record<string, string> = {}): Promise<string> {
+export async function pacedScript(dir: string, name: string, ratePerS: number, padding: string, headers: Record<string, string> = {}): Promise<string> {
   const hs = Object.entries({ 'content-type': 'application/json', ...headers }).map(([k, v]) => `["${k}"] = "${v}"`).join(', ');
   const file = join(dir, `${name}.lua`);
   await writeFile(
@@ -52,15 +55,30 @@ local function now_us()
   return tonumber(ts[0].tv_sec) * 1000000 + math.floor(tonumber(ts[0].tv_nsec) / 1000)
 end
 local pad = [==[${padding}]==]
-local mean = ${meanDelayMs}
+local mean_us = ${1e6 / ratePerS}
+local next_slot = nil
+local slots, first, last = {}, 1, 0
 function init(args)
   math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
 end
 function delay()
-  return math.floor(-math.log(1 - math.random()) * mean + 0.5)
+  local now = now_us()
+  next_slot = (next_slot or now) + (-math.log(1 - math.random()) * mean_us)
+  if next_slot < now - 1000000 then next_slot = now - 1000000 end
+  last = last + 1
+  slots[last] = next_slot
+  local wait = (next_slot - now) / 1000
+  if wait < 0 then return 0 end
+  return math.floor(wait + 0.5)
 end
 function request()
-  local body = string.format('{"userID":"bench","type":"bench.e","payload":{"t":%d,"pad":"%s"}}', now_us(), pad)
+  local t = now_us()
+  if first <= last then
+    t = math.floor(slots[first])
+    slots[first] = nil
+    first = first + 1
+  end
+  local body = string.format('{"userID":"bench","type":"bench.e","payload":{"t":%d,"pad":"%s"}}', t, pad)
   return wrk.format("POST", nil, {${hs}}, body)
 end
 ${DONE}`,
@@ -68,10 +86,10 @@ ${DONE}`,
   return file;
 }
 
-/** Runs wrk (one thread, on the infrastructure CPU) and parses the JSON its script prints. */
-export async function wrk(url: string, script: string, opts: { connections: number; durationS: number; threads?: number }): Promise<WrkResult> {
+/** Runs wrk (one thread, on the infrastructure CPU unless placed elsewhere) and parses the JSON its script prints. */
+export async function wrk(url: string, script: string, opts: { connections: number; durationS: number; threads?: number; placement?: Placement }): Promise<WrkResult> {
   const args = ['-t', String(opts.threads ?? 1), '-c', String(opts.connections), '-d', `${Math.max(1, Math.round(opts.durationS))}s`, '--timeout', '10s', '-s', script, url];
-  const out = await run('infra', 'wrk', args, { timeoutMs: (opts.durationS + 60) * 1000 });
+  const out = await run(opts.placement ?? 'infra', 'wrk', args, { timeoutMs: (opts.durationS + 60) * 1000 });
   const line = out.split('\n').find((l) => l.startsWith('WRKJSON '));
   if (!line) throw new Error(`wrk printed no result:\n${out}`);
   const j = JSON.parse(line.slice(8)) as { requests: number; duration_us: number; errors: WrkResult['errors']; lat: Record<string, number> };
