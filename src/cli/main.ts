@@ -1,37 +1,34 @@
 import { ConfigError } from '../config/config.js';
 import { VERSION } from '../version.js';
 import { UsageError, type Env } from './common.js';
-import { devHelp, runDev } from './dev.js';
-import { dlqHelp, runDlq } from './dlq.js';
-import { ingestHelp, runIngest } from './ingest.js';
-import { runWorker, workerHelp } from './worker.js';
-import { keysHelp, runKeys } from './keys.js';
-import { resumeHelp, runResume } from './resume.js';
-import { controllerHelp, runController } from './controller.js';
 
-interface Command {
-  summary: string;
+/** A subcommand's help text and entry point, in a module of its own. */
+interface Loaded {
   help: string;
   run: (argv: string[], env: Env) => Promise<void>;
 }
 
+interface Command {
+  summary: string;
+  /**
+   * Imports the subcommand's module on use: each process loads only what it runs (an ingest or
+   * worker pod does not load the controller's Kubernetes client, about half a second of start-up).
+   */
+  load: () => Promise<Loaded>;
+}
+
 const commands: Record<string, Command> = {
-  dev: { summary: 'run ingest and workers locally, destinations from a YAML file', help: devHelp, run: runDev },
-  ingest: { summary: 'serve the ingest API (POST /ingest)', help: ingestHelp, run: runIngest },
-  worker: { summary: 'deliver the queued events of one destination', help: workerHelp, run: runWorker },
-  controller: { summary: 'turn Destination resources into worker Deployments (Kubernetes)', help: controllerHelp, run: runController },
-  dlq: { summary: 'list, show, replay or purge dead letters', help: dlqHelp, run: runDlq },
-  resume: { summary: 'resume a destination disabled by a 410 Gone', help: resumeHelp, run: runResume },
-  keys: { summary: 'make ingest API keys and webhook signing secrets', help: keysHelp, run: runKeys },
+  dev: { summary: 'run ingest and workers locally, destinations from a YAML file', load: async () => import('./dev.js').then((m) => ({ help: m.devHelp, run: m.runDev })) },
+  ingest: { summary: 'serve the ingest API (POST /ingest)', load: async () => import('./ingest.js').then((m) => ({ help: m.ingestHelp, run: m.runIngest })) },
+  worker: { summary: 'deliver the queued events of one destination', load: async () => import('./worker.js').then((m) => ({ help: m.workerHelp, run: m.runWorker })) },
+  controller: { summary: 'turn Destination resources into worker Deployments (Kubernetes)', load: async () => import('./controller.js').then((m) => ({ help: m.controllerHelp, run: m.runController })) },
+  dlq: { summary: 'list, show, replay or purge dead letters', load: async () => import('./dlq.js').then((m) => ({ help: m.dlqHelp, run: m.runDlq })) },
+  resume: { summary: 'resume a destination disabled by a 410 Gone', load: async () => import('./resume.js').then((m) => ({ help: m.resumeHelp, run: m.runResume })) },
+  keys: { summary: 'make ingest API keys and webhook signing secrets', load: async () => import('./keys.js').then((m) => ({ help: m.keysHelp, run: m.runKeys })) },
 };
 
 /** Commands that finish (as opposed to servers that run until signalled). */
 const ONE_SHOT = new Set(['dlq', 'keys', 'resume']);
-
-/** Registers a subcommand from a module that is loaded lazily (the controller pulls in the Kubernetes client). */
-export function registerCommand(name: string, cmd: Command): void {
-  commands[name] = cmd;
-}
 
 export function mainHelp(): string {
   const width = Math.max(...Object.keys(commands).map((n) => n.length));
@@ -59,11 +56,12 @@ export async function main(argv: string[], env: Env): Promise<number | undefined
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  const cmd = commands[name];
-  if (!cmd) {
+  const entry = commands[name];
+  if (!entry) {
     process.stderr.write(`herald: unknown command "${name}"\n\n${mainHelp()}\n`);
     return 2;
   }
+  const cmd = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${cmd.help}\n`);
     return 0;
