@@ -112,8 +112,9 @@ export async function writeReport(r: Report, profileDir?: string): Promise<strin
   const md = join(dir, `${base}.md`);
   await writeFile(md, markdown(r, `${base}.png`));
   files.push(md);
-  // Only a complete full run is what the README's "latest" stands for; a BENCH_ONLY run is a partial one.
-  if ((r.opts.mode === 'full' && r.opts.only.length === 0) || !(await exists(join(dir, 'latest.md')))) {
+  // Only a complete full run is what the README's "latest" stands for; a BENCH_ONLY run is a partial
+  // one, and a run that stopped on an error is kept under its stamp only.
+  if (!r.error && ((r.opts.mode === 'full' && r.opts.only.length === 0) || !(await exists(join(dir, 'latest.md'))))) {
     await copyFile(json, join(dir, 'latest.json'));
     if (conv.status === 0) await copyFile(png, join(dir, 'latest.png'));
     await writeFile(join(dir, 'latest.md'), markdown(r, 'latest.png'));
