@@ -86,6 +86,8 @@ export class IngestService {
   private readonly enqueuer: DeliveryEnqueuer;
   private readonly newId: () => string;
   private readonly metrics: { accepted: Counter.Internal; duplicate: Counter.Internal };
+  /** `enqueued` children by destination, so a write does not hash a label set per destination. */
+  private readonly enqueuedBy = new Map<string, Counter.Internal>();
 
   constructor(
     private readonly deps: {
@@ -115,6 +117,13 @@ export class IngestService {
   setDestinations(dests: readonly ResolvedDestination[]): void {
     this.routes = dests.map((d) => ({ name: d.name, matches: typeMatcher(d.spec), maxAttempts: resolveRetryPolicy(d.spec.retry).maxAttempts }));
     this.routings.clear();
+    this.enqueuedBy.clear();
+  }
+
+  private enqueuedCounter(destination: string): Counter.Internal {
+    let c = this.enqueuedBy.get(destination);
+    if (!c) this.enqueuedBy.set(destination, (c = this.deps.metrics.enqueued.labels({ destination })));
+    return c;
   }
 
   private routingFor(type: string): Routing {
@@ -229,15 +238,17 @@ export class IngestService {
     // connection's commands in order, so each body is stored before its job can be seen, and an event
     // costs one round trip. A pipeline, not a MULTI: each body stands alone, and on any error every
     // fresh body of the write is deleted below.
-    const bodies = this.deps.writeRedis.pipeline();
+    // Made only when a body is to be stored: at one destination none is, and an ioredis pipeline costs
+    // a few microseconds to set up, paid per event when requests come one at a time.
+    let bodies: ReturnType<Redis['pipeline']> | undefined;
     const fresh: string[] = [];
     const freshIdempotent: string[] = [];
     for (const i of items) {
       if (i.resume || carriesBody(i)) continue;
-      this.deps.events.putNew(bodies, i.result.id, { body: i.body, acceptedAt: i.acceptedAt }, i.routing.holders);
+      this.deps.events.putNew((bodies ??= this.deps.writeRedis.pipeline()), i.result.id, { body: i.body, acceptedAt: i.acceptedAt }, i.routing.holders);
       (i.idemKey ? freshIdempotent : fresh).push(i.result.id);
     }
-    const [stored, queued] = await Promise.allSettled([bodies.length > 0 ? bodies.exec() : Promise.resolve([]), this.enqueue(items)]);
+    const [stored, queued] = await Promise.allSettled([bodies ? bodies.exec() : Promise.resolve([]), this.enqueue(items)]);
     try {
       if (stored.status === 'rejected') throw stored.reason;
       for (const [err] of stored.value ?? []) if (err) throw err;
@@ -272,7 +283,7 @@ export class IngestService {
     await Promise.all(
       [...perDest].map(async ([name, { maxAttempts, jobs }]) => {
         const { duplicates } = await this.enqueuer.enqueue(name, [...jobs.values()], maxAttempts);
-        this.deps.metrics.enqueued.inc({ destination: name }, jobs.size);
+        this.enqueuedCounter(name).inc(jobs.size);
         // A resume holds the shared body for every destination it routes to. Where the earlier attempt's
         // job is there already and carries its own body, nothing will release that hold: release it now.
         for (const id of duplicates) {

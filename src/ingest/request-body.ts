@@ -33,27 +33,27 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     }
     const chunks: Buffer[] = [];
     let received = 0;
-    const detach = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onAborted);
-      req.off('close', onAborted);
-    };
+    // Once settled, the listeners stay and do nothing (the request is garbage soon after): taking four
+    // listeners off again per request cost as much as putting them on.
+    let settled = false;
     const onData = (chunk: Buffer) => {
+      if (settled) return;
       received += chunk.length;
       if (received > limit) {
-        detach();
+        settled = true;
         discardRest(req, () => reject(tooLarge()));
         return;
       }
       chunks.push(chunk);
     };
     const onEnd = () => {
-      detach();
+      if (settled) return;
+      settled = true;
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
     };
     const onAborted = () => {
-      detach();
+      if (settled) return;
+      settled = true;
       reject(new BodyReadError(400, 'request.aborted', 'request aborted'));
     };
     req.on('data', onData);

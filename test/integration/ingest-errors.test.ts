@@ -126,6 +126,27 @@ describe('request bodies', () => {
     }
   });
 
+  it('counts every answer of the ingest routes by route and status code, and times it', async () => {
+    const series = async () => {
+      const text = await (await fetch(`${herald.url}/metrics`)).text();
+      const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+      return {
+        accepted: value(/^herald_ingest_requests_total\{route="\/ingest",code="202"\} (\d+)/m),
+        invalid: value(/^herald_ingest_requests_total\{route="\/ingest",code="400"\} (\d+)/m),
+        unsupported: value(/^herald_ingest_requests_total\{route="\/ingest",code="415"\} (\d+)/m),
+        batch: value(/^herald_ingest_requests_total\{route="\/ingest\/batch",code="202"\} (\d+)/m),
+        timed: value(/^herald_ingest_duration_seconds_count\{route="\/ingest"\} (\d+)/m),
+      };
+    };
+    const before = await series();
+    expect((await herald.post({ userID: 'u', payload: 'counted' })).status).toBe(202);
+    expect((await herald.postRaw('{"userID": 1}')).status).toBe(400);
+    expect((await herald.postRaw('x', { 'content-type': 'text/plain' })).status).toBe(415);
+    expect((await herald.postRaw(JSON.stringify([{ userID: 'u', payload: 'counted' }]), {}, '/ingest/batch')).status).toBe(202);
+    const after = await series();
+    expect({ accepted: after.accepted - before.accepted, invalid: after.invalid - before.invalid, unsupported: after.unsupported - before.unsupported, batch: after.batch - before.batch, timed: after.timed - before.timed }).toEqual({ accepted: 1, invalid: 1, unsupported: 1, batch: 1, timed: 3 });
+  });
+
   it('serves the other spellings express routes to /ingest the same way, with the same headers', async () => {
     for (const path of ['/ingest/', '/Ingest', '/ingest?source=test', '/ingest/batch/']) {
       const body = path.startsWith('/ingest/batch') ? [{ userID: 'u', payload: path }] : { userID: 'u', payload: path };
