@@ -140,6 +140,17 @@ export function cpuSecondsOf(pid: number): number {
   }
 }
 
+/** CPU seconds every core of the machine spent busy (all of /proc/stat's time but idle and iowait). */
+export function machineBusySeconds(): number {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = cpu;
+    return (user + nice + system + irq + softirq + steal) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 /** Runs a command to completion and returns its stdout; throws with stderr on a non-zero exit. */
 export async function run(placement: Placement, cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<string> {
   const [c, a] = placed(placement, cmd, args);

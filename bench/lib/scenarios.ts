@@ -1,6 +1,6 @@
 import type { Ctx, ScenarioResult } from './context.js';
 import { authHeader, batchJson, eventJson, prefill, publish, startIngest, startWorker, type BenchDestination, type HeraldProc } from './herald.js';
-import { onAllCpus, sleep, waitUntil } from './procs.js';
+import { machineBusySeconds, onAllCpus, sleep, waitUntil } from './procs.js';
 import { commandStats, flush, perOperation, queueDepth } from './redis.js';
 import { figure, rateBetween } from './stats.js';
 import { pacedScript, postScript, wrk, type WrkResult } from './wrk.js';
@@ -146,6 +146,10 @@ export async function latencyScenario(ctx: Ctx, rate: number): Promise<ScenarioR
   const accept50: number[] = [];
   const accept99: number[] = [];
   const achieved: number[] = [];
+  // CPU per delivered event of each process, and how busy the whole machine was (wrk included).
+  const cpu: Record<'ingest' | 'worker' | 'redis' | 'receiver', number[]> = { ingest: [], worker: [], redis: [], receiver: [] };
+  const machineBusy: number[] = [];
+  let redisPerEvent: unknown;
   await onAllCpus([ctx.redis.proc, ctx.receiver.proc].map((p) => ({ pid: p.pid, placement: 'infra' as const })), async () => {
     try {
       ingest = await startIngest(ctx.herald, 'any', 'ingest-latency');
@@ -153,9 +157,19 @@ export async function latencyScenario(ctx: Ctx, rate: number): Promise<ScenarioR
       const url = `${ingest.url}/ingest`;
       for (let i = -1; i < ctx.opts.runs; i++) {
         await ctx.receiver.reset();
+        const procs = { ingest: ingest, worker: worker, redis: ctx.redis.proc, receiver: ctx.receiver.proc };
+        const cpu0 = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, p.cpuSeconds()]));
+        await ctx.redis.client.config('RESETSTAT');
+        const busy0 = machineBusySeconds();
+        const t0 = performance.now();
         const r = await wrk(url, script, { connections, durationS: i < 0 ? Math.max(ctx.opts.warmupS, 2) : ctx.opts.durationS, placement: 'any' });
         const sent = r.requests - r.errors.status - r.errors.timeout;
         await ctx.receiver.waitFor('lat', sent, 60_000);
+        const wallS = (performance.now() - t0) / 1000;
+        const busyS = machineBusySeconds() - busy0;
+        for (const [k, p] of Object.entries(procs)) cpu[k as keyof typeof cpu].push(((p.cpuSeconds() - cpu0[k]!) / Math.max(1, sent)) * 1e6);
+        machineBusy.push((busyS / wallS) * 100);
+        redisPerEvent = perOperation(await commandStats(ctx.redis.client), Math.max(1, sent), 12);
         await sleep(100);
         if (i < 0) continue;
         const st = (await ctx.receiver.stats()).lat!;
@@ -182,6 +196,12 @@ export async function latencyScenario(ctx: Ctx, rate: number): Promise<ScenarioR
       maxMs: figure(max, 'ms'),
       acceptToDeliveryP50Ms: figure(accept50, 'ms'),
       acceptToDeliveryP99Ms: figure(accept99, 'ms'),
+      ingestCpuUsPerEvent: figure(cpu.ingest.slice(1), 'µs CPU/event'),
+      workerCpuUsPerEvent: figure(cpu.worker.slice(1), 'µs CPU/event'),
+      redisCpuUsPerEvent: figure(cpu.redis.slice(1), 'µs CPU/event'),
+      receiverCpuUsPerEvent: figure(cpu.receiver.slice(1), 'µs CPU/event'),
+      machineBusyPct: figure(machineBusy.slice(1), '% of one core (all cores: 100 × cores)'),
     },
+    details: { redisCommandsPerDelivery: [redisPerEvent] },
   };
 }
