@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { globToRegExp } from '../api/destination.js';
 import { ApiKeyFileError, type ApiKeyEntry, type ApiKeyRateLimit } from './api-key-file.js';
 
@@ -40,7 +40,7 @@ const MAX_KEY_LENGTH = 512;
  * salt would stop us finding the key by its digest.
  */
 export function hashApiKey(key: string): string {
-  return `sha256:${createHash('sha256').update(key, 'utf8').digest('hex')}`;
+  return `sha256:${hash('sha256', key, 'hex')}`;
 }
 
 /**
@@ -87,7 +87,8 @@ export class ApiKeyAuthenticator {
     // towards chosen bytes is a preimage attack, so even an early-exit lookup would be safe here.
     // We still compare in constant time and visit every key without stopping at a match, so the
     // time taken says nothing about whether, or which, key matched; a few hundred keys cost microseconds.
-    const digest = createHash('sha256').update(key, 'utf8').digest();
+    // One-shot hash: no Hash object per request (half the cost of createHash().update().digest()).
+    const digest = hash('sha256', key, 'buffer');
     let found: Principal | undefined;
     for (const candidate of this.keys) {
       if (timingSafeEqual(candidate.digest, digest)) found = candidate.principal;

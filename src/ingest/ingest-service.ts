@@ -88,6 +88,7 @@ export class IngestService {
   private readonly metrics: { accepted: Counter.Internal; duplicate: Counter.Internal };
   /** `enqueued` children by destination, so a write does not hash a label set per destination. */
   private readonly enqueuedBy = new Map<string, Counter.Internal>();
+  private lastTimestamp = { at: NaN, json: '' };
 
   constructor(
     private readonly deps: {
@@ -156,7 +157,7 @@ export class IngestService {
     const now = (this.deps.clock ?? Date.now)();
     if (this.deps.isStoreNearlyFull?.()) throw new StoreUnavailableError(new Error('Redis is above its high-water mark'));
     try {
-      const timestampJson = JSON.stringify(new Date(now).toISOString());
+      const timestampJson = this.timestampJson(now);
       // Events without an Idempotency-Key are prepared synchronously: at 100 events a batch, a promise
       // each was a tenth of ingest's CPU. Only a key's lookup waits for Redis.
       const prepared: Prepared[] = new Array<Prepared>(reqs.length);
@@ -181,6 +182,12 @@ export class IngestService {
       if (err instanceof IngestError) throw err;
       throw new StoreUnavailableError(err);
     }
+  }
+
+  /** `now` as the delivery body's JSON timestamp; requests in the same millisecond share one. */
+  private timestampJson(now: number): string {
+    if (now !== this.lastTimestamp.at) this.lastTimestamp = { at: now, json: JSON.stringify(new Date(now).toISOString()) };
+    return this.lastTimestamp.json;
   }
 
   /** A fresh event with id `id`: its routing and its delivery body, serialised once. */
@@ -268,9 +275,9 @@ export class IngestService {
 
   private async enqueue(routed: Prepared[]): Promise<void> {
     const perDest = new Map<string, { maxAttempts: number; jobs: Map<string, QueuedDelivery> }>();
-    const resumed = new Set<string>();
+    let resumed: Set<string> | undefined;
     for (const i of routed) {
-      if (i.resume) resumed.add(i.result.id);
+      if (i.resume) (resumed ??= new Set()).add(i.result.id);
       const job: QueuedDelivery = carriesBody(i) ? { id: i.result.id, body: i.body } : { id: i.result.id };
       for (const r of i.routing.routes) {
         let entry = perDest.get(r.name);
@@ -287,7 +294,7 @@ export class IngestService {
         // A resume holds the shared body for every destination it routes to. Where the earlier attempt's
         // job is there already and carries its own body, nothing will release that hold: release it now.
         for (const id of duplicates) {
-          if (resumed.has(id) && (await this.enqueuer.carriesBody(name, id))) await this.deps.events.release(id, name);
+          if (resumed?.has(id) && (await this.enqueuer.carriesBody(name, id))) await this.deps.events.release(id, name);
         }
       }),
     );

@@ -76,6 +76,8 @@ type WithScripts = Redis & {
   heraldUnqueue(...args: string[]): Promise<number>;
 };
 
+const EVENT_STREAM_MAX_LEN_ARG = String(EVENT_STREAM_MAX_LEN);
+
 /** One delivery to queue: the event, and its body when the job carries it (see DeliveryJobData). */
 export interface QueuedDelivery {
   id: string;
@@ -91,6 +93,7 @@ export interface EnqueueResult {
 /** Enqueues delivery jobs through {@link ENQUEUE_LUA}; one per connection, which holds the script. */
 export class DeliveryEnqueuer {
   private readonly redis: WithScripts;
+  private readonly enqueueKeys = new Map<string, readonly string[]>();
 
   constructor(redis: Redis, private readonly keys: RedisKeys) {
     // ioredis sends EVALSHA and falls back to EVAL once after a NOSCRIPT (a Redis restart or SCRIPT FLUSH).
@@ -102,8 +105,7 @@ export class DeliveryEnqueuer {
   /** Queues one delivery of each event to `destination`; an id that has a job there already gets none. */
   async enqueue(destination: string, jobs: readonly QueuedDelivery[], maxAttempts: number, now = Date.now()): Promise<EnqueueResult> {
     if (jobs.length === 0) return { added: 0, duplicates: [] };
-    const base = this.base(destination);
-    const args = [`${base}wait`, `${base}meta`, `${base}id`, `${base}active`, `${base}marker`, base, String(now), DELIVERY_JOB_NAME, String(EVENT_STREAM_MAX_LEN)];
+    const args = [...this.keysOf(destination), String(now), DELIVERY_JOB_NAME, EVENT_STREAM_MAX_LEN_ARG];
     const opts = optsTemplate(maxAttempts);
     for (const { id, body } of jobs) args.push(id, deliveryJobDataJson(id, body), `${opts[0]}${JSON.stringify(id)}${opts[1]}`);
     const [added, ...duplicates] = await this.redis.heraldEnqueue(...args);
@@ -125,6 +127,17 @@ export class DeliveryEnqueuer {
 
   private base(destination: string): string {
     return `${this.keys.queuePrefix(destination)}:${QUEUE_NAME}:`;
+  }
+
+  /** The script's keys and key prefix for `destination`, built once: a lone event is a write of its own. */
+  private keysOf(destination: string): readonly string[] {
+    let k = this.enqueueKeys.get(destination);
+    if (!k) {
+      const base = this.base(destination);
+      if (this.enqueueKeys.size >= 1024) this.enqueueKeys.clear();
+      this.enqueueKeys.set(destination, (k = [`${base}wait`, `${base}meta`, `${base}id`, `${base}active`, `${base}marker`, base]));
+    }
+    return k;
   }
 }
 
