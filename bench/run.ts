@@ -113,6 +113,11 @@ async function compare(): Promise<void> {
     for (const [label, c] of pairs) await scenario(`${label}:ingest-fanout5`, () => ingestScenario(c, 5, ['batch']));
     for (const [label, c] of pairs) await scenario(`${label}:delivery`, () => deliveryScenario(c));
   }
+  // Both builds at one rate: half of what the first delivered (BENCH_LATENCY_RATE when delivery did not run).
+  const sat = results['before:delivery']?.figures.deliveriesPerS?.median ?? Number(process.env.BENCH_LATENCY_RATE ?? 1000);
+  for (let round = 1; round <= Math.min(opts.runs, 3); round++) {
+    for (const [label, c] of pairs) await scenario(`${label}:latency`, () => latencyScenario({ ...c, opts: { ...c.opts, runs: 1 } }, Math.round(sat / 2)));
+  }
 }
 
 let failed: unknown;
