@@ -157,7 +157,7 @@ async function profileReport(r: Report, profileDir: string): Promise<string[]> {
   const parts = [
     `# Herald CPU profiles ${r.stamp}`,
     '',
-    `\`node --cpu-prof\` of each Herald process under the load of one scenario (${r.opts.durationS} s of wrk for ingest; a ${r.opts.drainEvents}-event backlog for the worker). ` +
+    `\`node --cpu-prof\` of each Herald process under the load of one scenario (${r.opts.durationS} s of wrk for ingest; a ${r.opts.drainEvents}-event backlog for the worker; ingest and worker together, unpinned, at the latency scenario's rate). ` +
       `Machine: ${r.env.machine.cpus} × ${r.env.machine.model}; Herald ${r.env.herald.revision}; pinning ${r.env.pinning ? 'on' : 'off'}. Figures of the profiled runs (slower than unprofiled):`,
     '',
     ...Object.entries(r.results).flatMap(([k, v]) => Object.entries(v.figures).filter(([f]) => !f.startsWith('machine')).map(([f, x]) => `- ${k} ${f}: ${x.median.toFixed(1)} ${x.unit}`)),
