@@ -3,7 +3,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import { z } from 'zod';
 import { IngestEvent } from '../api/event.js';
 import type { Logger } from '../log/logger.js';
-import type { IngestMetrics } from '../metrics/metrics.js';
+import { childrenBy, type IngestMetrics } from '../metrics/metrics.js';
 import { addOpsRoutes, type ReadinessCheck } from '../server/ops-routes.js';
 import type { Counter, Registry } from 'prom-client';
 import { IngestError } from './errors.js';
@@ -49,17 +49,10 @@ export function createIngestApp(deps: IngestAppDeps): Express {
   const readRequestBody = (req: Request, res: Response): Promise<Buffer | undefined> =>
     isIdentityEncoded(req) ? readBody(req, deps.maxBodyBytes) : viaMiddleware(inflating, req, res);
   // Metric children bound once per route and status code, not looked up by labels per request.
-  const routeMetrics = (route: string): RouteMetrics => {
-    const byCode = new Map<number, Counter.Internal>();
-    return {
-      duration: deps.metrics.duration.labels({ route }),
-      requests: (code: number) => {
-        let c = byCode.get(code);
-        if (!c) byCode.set(code, (c = deps.metrics.requests.labels({ route, code: String(code) })));
-        return c;
-      },
-    };
-  };
+  const routeMetrics = (route: string): RouteMetrics => ({
+    duration: deps.metrics.duration.labels({ route }),
+    requests: childrenBy((code: number) => deps.metrics.requests.labels({ route, code: String(code) })),
+  });
   const answerError = errorAnswerer(deps);
   /**
    * Runs an ingest handler, answers its error if it throws, then counts the answer. Timed here rather

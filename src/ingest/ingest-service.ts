@@ -5,7 +5,7 @@ import { DEFAULT_EVENT_TYPE, type IngestEvent } from '../api/event.js';
 import { typeMatcher, type ResolvedDestination } from '../api/destination.js';
 import { resolveRetryPolicy } from '../delivery/retry-policy.js';
 import { EventStore } from '../events/event-store.js';
-import type { IngestMetrics } from '../metrics/metrics.js';
+import { childrenBy, type IngestMetrics } from '../metrics/metrics.js';
 import { DeliveryEnqueuer, type QueuedDelivery } from '../queue/enqueue.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { IdempotencyConflictError, IngestError, StoreUnavailableError } from './errors.js';
@@ -87,7 +87,7 @@ export class IngestService {
   private readonly newId: () => string;
   private readonly metrics: { accepted: Counter.Internal; duplicate: Counter.Internal };
   /** `enqueued` children by destination, so a write does not hash a label set per destination. */
-  private readonly enqueuedBy = new Map<string, Counter.Internal>();
+  private enqueuedCounter = this.enqueuedChildren();
   private lastTimestamp = { at: NaN, json: '' };
 
   constructor(
@@ -118,13 +118,11 @@ export class IngestService {
   setDestinations(dests: readonly ResolvedDestination[]): void {
     this.routes = dests.map((d) => ({ name: d.name, matches: typeMatcher(d.spec), maxAttempts: resolveRetryPolicy(d.spec.retry).maxAttempts }));
     this.routings.clear();
-    this.enqueuedBy.clear();
+    this.enqueuedCounter = this.enqueuedChildren();
   }
 
-  private enqueuedCounter(destination: string): Counter.Internal {
-    let c = this.enqueuedBy.get(destination);
-    if (!c) this.enqueuedBy.set(destination, (c = this.deps.metrics.enqueued.labels({ destination })));
-    return c;
+  private enqueuedChildren(): (destination: string) => Counter.Internal {
+    return childrenBy((destination: string) => this.deps.metrics.enqueued.labels({ destination }));
   }
 
   private routingFor(type: string): Routing {

@@ -11,6 +11,19 @@ const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 3
 /** Ingest accepted → delivered spans milliseconds when healthy up to minutes during retries. */
 export const E2E_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
+/**
+ * A metric's label children looked up by a key and made on first use. prom-client validates and
+ * hashes the label set on every `inc({…})`; a child bound once skips that on hot paths.
+ */
+export function childrenBy<K, C>(make: (key: K) => C): (key: K) => C {
+  const made = new Map<K, C>();
+  return (key) => {
+    let c = made.get(key);
+    if (c === undefined) made.set(key, (c = make(key)));
+    return c;
+  };
+}
+
 export function createRegistry(component: string, version: string): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'herald_process_' });
