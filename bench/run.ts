@@ -129,7 +129,7 @@ try {
     await scenario('ingest-fanout5', () => ingestScenario(ctx, 5, ['batch']));
     await scenario('delivery', () => deliveryScenario(ctx));
     // Ingest and worker together at the latency scenario's rate, where per-event costs differ from saturation.
-    if (wanted('latency')) await scenario('latency', () => latencyScenario(ctx, Math.round(Number(process.env.BENCH_LATENCY_RATE ?? 8000) / 2)));
+    await scenario('latency', () => latencyScenario(ctx, Math.round(Number(process.env.BENCH_LATENCY_RATE ?? 8000) / 2)));
   } else await rounds();
 } catch (err) {
   failed = err;

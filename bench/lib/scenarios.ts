@@ -157,7 +157,7 @@ export async function latencyScenario(ctx: Ctx, rate: number): Promise<ScenarioR
       const url = `${ingest.url}/ingest`;
       for (let i = -1; i < ctx.opts.runs; i++) {
         await ctx.receiver.reset();
-        const procs = { ingest: ingest, worker: worker, redis: ctx.redis.proc, receiver: ctx.receiver.proc };
+        const procs = { ingest, worker, redis: ctx.redis.proc, receiver: ctx.receiver.proc };
         const cpu0 = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, p.cpuSeconds()]));
         await ctx.redis.client.config('RESETSTAT');
         const busy0 = machineBusySeconds();

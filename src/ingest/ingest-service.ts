@@ -87,7 +87,7 @@ export class IngestService {
   private readonly newId: () => string;
   private readonly metrics: { accepted: Counter.Internal; duplicate: Counter.Internal };
   /** `enqueued` children by destination, so a write does not hash a label set per destination. */
-  private enqueuedCounter = this.enqueuedChildren();
+  private readonly enqueuedCounter: (destination: string) => Counter.Internal;
   private lastTimestamp = { at: NaN, json: '' };
 
   constructor(
@@ -112,17 +112,13 @@ export class IngestService {
     this.enqueuer = new DeliveryEnqueuer(deps.writeRedis, deps.keys);
     this.newId = deps.newId ?? newEventId;
     this.metrics = { accepted: deps.metrics.events.labels({ result: 'accepted' }), duplicate: deps.metrics.events.labels({ result: 'duplicate' }) };
+    this.enqueuedCounter = childrenBy((destination: string) => deps.metrics.enqueued.labels({ destination }));
   }
 
   /** Replaces the routing table; compiled once per change, not per event. */
   setDestinations(dests: readonly ResolvedDestination[]): void {
     this.routes = dests.map((d) => ({ name: d.name, matches: typeMatcher(d.spec), maxAttempts: resolveRetryPolicy(d.spec.retry).maxAttempts }));
     this.routings.clear();
-    this.enqueuedCounter = this.enqueuedChildren();
-  }
-
-  private enqueuedChildren(): (destination: string) => Counter.Internal {
-    return childrenBy((destination: string) => this.deps.metrics.enqueued.labels({ destination }));
   }
 
   private routingFor(type: string): Routing {
