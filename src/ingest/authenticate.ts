@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { watchFile, unwatchFile } from 'node:fs';
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { ApiKeyAuthenticator } from '../auth/api-keys.js';
 import { parseApiKeyFile } from '../auth/api-key-file.js';
 import type { Logger } from '../log/logger.js';
@@ -39,8 +39,8 @@ export class IngestAuth {
     }
   }
 
-  /** The express-facing check: 401 without a valid key, 429 with Retry-After past the key's rate. */
-  readonly authenticate = async (req: Request): Promise<Principal> => {
+  /** The request-facing check: 401 without a valid key, 429 with Retry-After past the key's rate. */
+  readonly authenticate = async (req: IncomingMessage): Promise<Principal> => {
     const result = this.authenticator.authenticate(req.headers.authorization);
     if (!result.ok) throw new IngestError(401, result.error.code, result.error.message, undefined, { 'www-authenticate': result.wwwAuthenticate });
     const { principal } = result;

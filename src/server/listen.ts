@@ -1,10 +1,17 @@
-import type { Server } from 'node:http';
-import type { Express } from 'express';
+import { createServer, type RequestListener, type Server } from 'node:http';
 
-/** Starts listening and resolves with the server once the port is bound (port 0 picks a free one). */
-export async function listen(app: Express, port: number, host: string): Promise<Server> {
+/**
+ * Starts listening and resolves with the server once the port is bound (port 0 picks a free one).
+ * `listener` is an express app or any other request listener.
+ */
+export async function listen(listener: RequestListener, port: number, host: string): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server)));
+    const server = createServer(listener);
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
     // Keep-alive longer than typical load balancer idle timeouts, so they close first and never hit a closing socket.
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
