@@ -20,8 +20,8 @@ export async function redisCeiling(ctx: Ctx): Promise<ScenarioResult> {
   return { figures };
 }
 
-async function startReady(ctx: Ctx, name: string, script: string): Promise<{ port: number; stop: () => Promise<unknown>; cpuSeconds: () => number }> {
-  const proc = start({ name, placement: 'sut', cmd: process.execPath, args: [join(ctx.dist, script), '0'], logDir: ctx.logDir, captureStdout: true });
+async function startReady(ctx: Ctx, name: string, script: string, args: string[] = []): Promise<{ port: number; stop: () => Promise<unknown>; cpuSeconds: () => number }> {
+  const proc = start({ name, placement: 'sut', cmd: process.execPath, args: [join(ctx.dist, script), '0', ...args], logDir: ctx.logDir, captureStdout: true });
   let port = 0;
   await waitUntil(name, () => {
     const m = /READY (\d+)/.exec(proc.stdout());
@@ -31,11 +31,14 @@ async function startReady(ctx: Ctx, name: string, script: string): Promise<{ por
   return { port, stop: () => proc.stop(5_000), cpuSeconds: () => proc.cpuSeconds() };
 }
 
-/** Requests/s of a bare express server that only parses the JSON body, driven like single-event ingest (50 connections). */
-export async function expressCeiling(ctx: Ctx): Promise<ScenarioResult> {
-  const srv = await startReady(ctx, 'express-baseline', 'baselines/express-server.js');
+/**
+ * Requests/s of a bare server that only parses the JSON body, driven like single-event ingest (50
+ * connections): express 5 (T1's ceiling), or plain `node:http` (the floor under any Node handler).
+ */
+export async function httpCeiling(ctx: Ctx, server: 'express' | 'node'): Promise<ScenarioResult> {
+  const srv = await startReady(ctx, `${server}-baseline`, 'baselines/http-server.js', [server]);
   try {
-    const script = await postScript(ctx.tmpDir, 'express-single', eventJson(ctx.opts.payloadBytes));
+    const script = await postScript(ctx.tmpDir, `${server}-single`, eventJson(ctx.opts.payloadBytes));
     const url = `http://127.0.0.1:${srv.port}/ingest`;
     await wrk(url, script, { connections: 50, durationS: ctx.opts.warmupS });
     const rs = [];

@@ -88,6 +88,7 @@ export function chartSvg(r: R, subtitle: string): string {
     ratios.push({ label, value: v, min: lo, max: hi, ...(target !== undefined ? { target, good: v >= target } : {}), note: `${fmt(h.median)} / ${fmt(c.median)} = ${(v * 100).toFixed(0)}%` });
   };
   ratio('ingest 1 event (vs express)', fig(r, 'ingest-fanout1', 'singleEventsPerS'), fig(r, 'ceiling-express', 'reqPerS'), 0.8);
+  ratio('ingest 1 event (vs bare node:http)', fig(r, 'ingest-fanout1', 'singleEventsPerS'), fig(r, 'ceiling-node-http', 'reqPerS'));
   ratio('ingest 1 event, 5 dests (vs express)', fig(r, 'ingest-fanout5', 'singleEventsPerS'), fig(r, 'ceiling-express', 'reqPerS'));
   ratio('ingest 1 event, 20 dests (vs express)', fig(r, 'ingest-fanout20', 'singleEventsPerS'), fig(r, 'ceiling-express', 'reqPerS'));
   ratio('batch, 1 dest (jobs vs addBulk)', fig(r, 'ingest-fanout1', 'batchJobsPerS'), fig(r, 'ceiling-bullmq', 'addBulk1'));
@@ -104,6 +105,7 @@ export function chartSvg(r: R, subtitle: string): string {
   a('redis-benchmark SET', fig(r, 'ceiling-redis', 'SET'), 'ops/s');
   a('redis-benchmark SET -P16', fig(r, 'ceiling-redis', 'SET -P16'), 'ops/s');
   a('bare express', fig(r, 'ceiling-express', 'reqPerS'), 'req/s');
+  a('bare node:http', fig(r, 'ceiling-node-http', 'reqPerS'), 'req/s');
   a('receiver alone', fig(r, 'ceiling-receiver', 'reqPerS'), 'req/s');
   a('BullMQ add', fig(r, 'ceiling-bullmq', 'add'), 'jobs/s');
   a('BullMQ addBulk ×5 queues', fig(r, 'ceiling-bullmq', 'addBulk5'), 'jobs/s');

@@ -52,7 +52,7 @@ function markdown(r: Report, png: string): string {
     '|---|---|---|---|---|---|---|',
     ...r.targets.map(
       (t) =>
-        `| ${t.id} | ${t.target} | ${n(t.herald)} ${t.unit} | ${t.ceiling !== undefined ? n(t.ceiling) : '—'} | ${t.ratio !== undefined ? `${(t.ratio * 100).toFixed(0)}% (≥ ${(t.limit * 100).toFixed(0)}%)` : `${t.kind === 'min' ? '≥' : '≤'} ${n(t.limit)}`} | ${t.cpuRatio !== undefined ? `${(t.cpuRatio * 100).toFixed(0)}%` : ''} | ${t.pass ? '✅' : '❌'} |`,
+        `| ${t.id} | ${t.target} | ${n(t.herald)} ${t.unit} | ${t.ceiling !== undefined ? n(t.ceiling) : '—'} | ${t.ratio !== undefined ? `${(t.ratio * 100).toFixed(0)}%${t.info ? '' : ` (≥ ${(t.limit * 100).toFixed(0)}%)`}` : `${t.kind === 'min' ? '≥' : '≤'} ${n(t.limit)}`} | ${t.cpuRatio !== undefined ? `${(t.cpuRatio * 100).toFixed(0)}%` : ''} | ${t.info ? '—' : t.pass ? '✅' : '❌'} |`,
     ),
     '',
     '## All figures',
