@@ -1,6 +1,6 @@
 import type { Ctx, ScenarioResult } from './context.js';
 import { authHeader, batchJson, eventJson, prefill, publish, startIngest, startWorker, type BenchDestination, type HeraldProc } from './herald.js';
-import { machineBusySeconds, onAllCpus, sleep, waitUntil } from './procs.js';
+import { ioCallsOf, machineBusySeconds, onAllCpus, sleep, waitUntil } from './procs.js';
 import { commandStats, flush, perOperation, queueDepth } from './redis.js';
 import { figure, rateBetween } from './stats.js';
 import { pacedScript, postScript, wrk, type WrkResult } from './wrk.js';
@@ -149,6 +149,7 @@ export async function latencyScenario(ctx: Ctx, rate: number): Promise<ScenarioR
   // CPU per delivered event of each process, and how busy the whole machine was (wrk included).
   const cpu: Record<'ingest' | 'worker' | 'redis' | 'receiver', number[]> = { ingest: [], worker: [], redis: [], receiver: [] };
   const machineBusy: number[] = [];
+  const writes: Record<'ingest' | 'worker', number[]> = { ingest: [], worker: [] };
   let redisPerEvent: unknown;
   await onAllCpus([ctx.redis.proc, ctx.receiver.proc].map((p) => ({ pid: p.pid, placement: 'infra' as const })), async () => {
     try {
@@ -159,6 +160,7 @@ export async function latencyScenario(ctx: Ctx, rate: number): Promise<ScenarioR
         await ctx.receiver.reset();
         const procs = { ingest, worker, redis: ctx.redis.proc, receiver: ctx.receiver.proc };
         const cpu0 = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, p.cpuSeconds()]));
+        const io0 = { ingest: ioCallsOf(ingest.pid), worker: ioCallsOf(worker.pid) };
         await ctx.redis.client.config('RESETSTAT');
         const busy0 = machineBusySeconds();
         const t0 = performance.now();
@@ -168,6 +170,7 @@ export async function latencyScenario(ctx: Ctx, rate: number): Promise<ScenarioR
         const wallS = (performance.now() - t0) / 1000;
         const busyS = machineBusySeconds() - busy0;
         for (const [k, p] of Object.entries(procs)) cpu[k as keyof typeof cpu].push(((p.cpuSeconds() - cpu0[k]!) / Math.max(1, sent)) * 1e6);
+        for (const k of ['ingest', 'worker'] as const) writes[k].push((ioCallsOf(procs[k].pid).writes - io0[k].writes) / Math.max(1, sent));
         machineBusy.push((busyS / wallS) * 100);
         redisPerEvent = perOperation(await commandStats(ctx.redis.client), Math.max(1, sent), 12);
         await sleep(100);
@@ -200,6 +203,8 @@ export async function latencyScenario(ctx: Ctx, rate: number): Promise<ScenarioR
       workerCpuUsPerEvent: figure(cpu.worker.slice(1), 'µs CPU/event'),
       redisCpuUsPerEvent: figure(cpu.redis.slice(1), 'µs CPU/event'),
       receiverCpuUsPerEvent: figure(cpu.receiver.slice(1), 'µs CPU/event'),
+      ingestWriteCallsPerEvent: figure(writes.ingest.slice(1), 'write syscalls/event'),
+      workerWriteCallsPerEvent: figure(writes.worker.slice(1), 'write syscalls/event'),
       machineBusyPct: figure(machineBusy.slice(1), '% of one core (all cores: 100 × cores)'),
     },
     details: { redisCommandsPerDelivery: [redisPerEvent] },
