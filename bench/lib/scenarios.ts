@@ -1,6 +1,6 @@
 import type { Ctx, ScenarioResult } from './context.js';
 import { authHeader, batchJson, eventJson, prefill, publish, startIngest, startWorker, type BenchDestination, type HeraldProc } from './herald.js';
-import { ioCallsOf, machineBusySeconds, onAllCpus, sleep, waitUntil } from './procs.js';
+import { machineBusySeconds, onAllCpus, sleep, waitUntil, writeCallsOf } from './procs.js';
 import { commandStats, flush, perOperation, queueDepth } from './redis.js';
 import { figure, rateBetween } from './stats.js';
 import { pacedScript, postScript, wrk, type WrkResult } from './wrk.js';
@@ -160,7 +160,7 @@ export async function latencyScenario(ctx: Ctx, rate: number): Promise<ScenarioR
         await ctx.receiver.reset();
         const procs = { ingest, worker, redis: ctx.redis.proc, receiver: ctx.receiver.proc };
         const cpu0 = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, p.cpuSeconds()]));
-        const io0 = { ingest: ioCallsOf(ingest.pid), worker: ioCallsOf(worker.pid) };
+        const writes0 = { ingest: writeCallsOf(ingest.pid), worker: writeCallsOf(worker.pid) };
         await ctx.redis.client.config('RESETSTAT');
         const busy0 = machineBusySeconds();
         const t0 = performance.now();
@@ -170,7 +170,7 @@ export async function latencyScenario(ctx: Ctx, rate: number): Promise<ScenarioR
         const wallS = (performance.now() - t0) / 1000;
         const busyS = machineBusySeconds() - busy0;
         for (const [k, p] of Object.entries(procs)) cpu[k as keyof typeof cpu].push(((p.cpuSeconds() - cpu0[k]!) / Math.max(1, sent)) * 1e6);
-        for (const k of ['ingest', 'worker'] as const) writes[k].push((ioCallsOf(procs[k].pid).writes - io0[k].writes) / Math.max(1, sent));
+        for (const k of ['ingest', 'worker'] as const) writes[k].push((writeCallsOf(procs[k].pid) - writes0[k]) / Math.max(1, sent));
         machineBusy.push((busyS / wallS) * 100);
         redisPerEvent = perOperation(await commandStats(ctx.redis.client), Math.max(1, sent), 12);
         await sleep(100);
