@@ -6,11 +6,14 @@
 #   docker build -t herald:dev .          (make image)
 #   docker run --rm herald:dev --help
 #
-# Expected size: about 265 MB uncompressed (`docker image ls`), about 85-90 MB compressed in a
-# registry. Roughly 195 MB of that is the node:20 bookworm-slim base (Debian + Node + npm);
-# Herald adds ~66 MB of production node_modules (most of it @kubernetes/client-node,
-# after stripping type declarations and source maps; measured by test/image), ~1 MB of compiled
-# JavaScript and tini (~30 KB).
+# Node 24 LTS, the Node the tests run on (test/tools/node-version pins the exact release they use;
+# NODE_IMAGE=node:24.x.y-bookworm-slim builds on that same release).
+#
+# Expected size: about 285 MB uncompressed (`docker image ls`), about 95 MB compressed in a
+# registry. Roughly 225 MB of that is the node:24 bookworm-slim base (Debian + Node + npm; Node 24's
+# binary is 127 MB, Node 20's was 99 MB); Herald adds ~57 MB of production node_modules (most of
+# it @kubernetes/client-node, after stripping type declarations and source maps; measured by
+# test/image), ~1 MB of compiled JavaScript and tini (~30 KB).
 # test/image/layout.test.ts builds the same /app layout without Docker and fails if Herald's
 # part grows past its budget.
 #
@@ -21,7 +24,7 @@
 #   tini     a tiny init as PID 1, so SIGTERM reaches node and zombies are reaped
 #   runtime  base + node_modules from deps + dist from build; non-root, read-only-rootfs friendly
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app

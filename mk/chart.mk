@@ -34,7 +34,7 @@ manifests: $(CHART_HELM)
 
 image:
 	docker build -t $(HERALD_IMAGE) .
-	@docker image ls $(HERALD_IMAGE) --format 'built {{.Repository}}:{{.Tag}}: {{.Size}} (expected about 265MB, see Dockerfile)'
+	@docker image ls $(HERALD_IMAGE) --format 'built {{.Repository}}:{{.Tag}}: {{.Size}} (expected about 285MB, see Dockerfile)'
 
 e2e:
 	bash test/e2e/run.sh

@@ -36,6 +36,9 @@ stage_copy() {
   for p in "$@"; do cp -R "$repo/$p" "$dir/$p"; done
 }
 
+# The image runs its base image's node; here the one on PATH (make test puts test/tools/node.sh's first).
+log "building with node $(node --version), npm $(npm --version)"
+
 log "stage deps: production dependencies"
 stage_copy "$work/deps" "${deps_context[@]}"
 (

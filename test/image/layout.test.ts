@@ -10,6 +10,7 @@ import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isIgnored, parseDockerfile, parseDockerignore, type Stage } from './dockerfile.js';
 import { ROOT, podTemplates, render } from '../chart/helm.js';
+import { NODE_FLOOR_MAJOR } from '../../src/cli/node-support.js';
 
 const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
 const stages = parseDockerfile(dockerfile);
@@ -46,9 +47,9 @@ function du(path: string): number {
 }
 
 describe('Dockerfile', () => {
-  it('builds in stages: production dependencies, a build with dev dependencies, and a slim Node 20 runtime', () => {
+  it('builds in stages: production dependencies, a build with dev dependencies, and a slim runtime on the supported Node', () => {
     expect(stages.map((s) => s.name)).toEqual(['deps', 'build', 'tini', 'runtime']);
-    for (const s of stages) expect(s.base, s.name).toMatch(/^node:20[.\d]*-[a-z]+-slim$/);
+    for (const s of stages) expect(s.base, s.name).toMatch(new RegExp(`^node:${NODE_FLOOR_MAJOR}[.\\d]*-[a-z]+-slim$`));
     expect(stage('deps').runs.some((r) => r.includes('npm ci --omit=dev'))).toBe(true);
     expect(stage('build').runs).toContain('npm run build');
     // The runtime stage gets no package manager run: dependencies come from the deps stage.
@@ -99,15 +100,18 @@ describe('Dockerfile', () => {
 
 describe('image layout built without Docker', () => {
   let app: string;
+  let npmNode: string | undefined;
 
   beforeAll(() => {
     const dir = mkdtempSync(join(tmpdir(), 'herald-image-'));
     app = join(dir, 'app');
-    const r = spawnSync('bash', [join(ROOT, 'test/image/build-layout.sh'), app], { cwd: ROOT, encoding: 'utf8', timeout: 150_000 });
+    // The timeout only catches a stuck npm: two `npm ci` on a busy shared machine take minutes.
+    const r = spawnSync('bash', [join(ROOT, 'test/image/build-layout.sh'), app], { cwd: ROOT, encoding: 'utf8', timeout: 600_000 });
     if (r.status !== 0) throw new Error(`build-layout.sh failed (${r.status ?? r.signal}):\n${r.stderr.slice(-4000)}`);
+    npmNode = /building with node (v\S+),/.exec(r.stderr)?.[1];
     // As readOnlyRootFilesystem: nothing under /app may be written at run time.
     for (const f of walk(app)) chmodSync(f, statSync(f).mode & ~0o222);
-  }, 170_000);
+  }, 620_000);
 
   afterAll(() => {
     if (!app) return;
@@ -140,6 +144,12 @@ describe('image layout built without Docker', () => {
     const wanted = [...new Set([...chartCommands, 'worker', 'dlq', 'keys'])].sort();
     expect(wanted).toContain('ingest');
     expect(wanted.filter((c) => !listed.includes(c)), `herald --help lists: ${listed.join(', ')}`).toEqual([]);
+  });
+
+  it(`runs on Node ${NODE_FLOOR_MAJOR}, the image's Node, and was built by it`, () => {
+    const r = spawnSync('node', ['--version'], { encoding: 'utf8', env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin` } });
+    expect(r.stdout.trim()).toMatch(new RegExp(`^v${NODE_FLOOR_MAJOR}\\.\\d+\\.\\d+$`));
+    expect(npmNode, 'the node that ran npm ci and npm run build in build-layout.sh').toBe(r.stdout.trim());
   });
 
   it('prints the version from the package.json it was built from', () => {
