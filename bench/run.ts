@@ -48,7 +48,7 @@ const ctx: Ctx = {
   opts,
   redis,
   receiver,
-  herald: { heraldDir: opts.heraldDir, redisUrl: redis.url, logLevel: opts.logLevel, logDir, keepLogs: opts.keepLogs, ...auth, ...(profileDir ? { profileDir } : {}) },
+  herald: { heraldDir: opts.heraldDir, node: opts.heraldNode, redisUrl: redis.url, logLevel: opts.logLevel, logDir, keepLogs: opts.keepLogs, ...auth, ...(profileDir ? { profileDir } : {}) },
   dist,
   tmpDir,
   logDir,
@@ -107,7 +107,7 @@ async function rounds(): Promise<void> {
 /** Before and after builds, alternating scenario by scenario, so slow changes in other load hit both alike. */
 async function compare(): Promise<void> {
   const before = once(ctx);
-  const after: Ctx = { ...before, herald: { ...before.herald, heraldDir: opts.compareDir! } };
+  const after: Ctx = { ...before, herald: { ...before.herald, heraldDir: opts.compareDir!, node: opts.compareNode ?? opts.heraldNode } };
   const pairs = [['before', before], ['after', after]] as const;
   for (let round = 1; round <= opts.runs; round++) {
     log(`round ${round}/${opts.runs}`);

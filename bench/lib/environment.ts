@@ -34,10 +34,12 @@ export async function environment(opts: Readonly<BenchOptions>, pinning: boolean
   return {
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), kernel: release() },
     versions: {
-      node: process.version,
+      node: sh(opts.heraldNode, ['--version']),
+      ...(opts.compareNode ? { compareNode: sh(opts.compareNode, ['--version']) } : {}),
+      ...(opts.heraldNode !== process.execPath ? { harnessNode: process.version } : {}),
       redis: /v=([0-9.]+)/.exec(sh('redis-server', ['--version']))?.[1] ?? 'unknown',
       wrk: sh('wrk', ['--version']).split('\n')[0]?.replace(/ Copyright.*/, '') ?? 'unknown',
-      herald: sh(process.execPath, [join(root, 'dist/cmd/herald.js'), '--version']),
+      herald: sh(opts.heraldNode, [join(root, 'dist/cmd/herald.js'), '--version']),
       bullmq: pkg(root, 'bullmq'),
       ioredis: pkg(root, 'ioredis'),
       express: pkg(root, 'express'),

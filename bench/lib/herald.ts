@@ -21,6 +21,8 @@ export async function publish(redis: Redis, dests: BenchDestination[]): Promise<
 
 export interface HeraldEnv {
   heraldDir: string;
+  /** The node binary that runs Herald (BENCH_HERALD_NODE / BENCH_COMPARE_NODE); the harness's own by default. */
+  node?: string;
   redisUrl: string;
   logLevel: string;
   logDir: string;
@@ -57,7 +59,7 @@ export interface HeraldProc extends Proc {
 /** `herald ingest` as its own process; resolves once /healthz answers (destinations are read before it listens). */
 export async function startIngest(h: HeraldEnv, placement: Placement = 'sut', name = 'ingest'): Promise<HeraldProc> {
   const port = await freePort();
-  const proc = start({ name, placement, cmd: process.execPath, args: [...nodeArgs(h, name), join(h.heraldDir, 'dist/cmd/herald.js'), 'ingest'], env: env(h, port), logDir: h.logDir, keepStdout: h.keepLogs });
+  const proc = start({ name, placement, cmd: h.node ?? process.execPath, args: [...nodeArgs(h, name), join(h.heraldDir, 'dist/cmd/herald.js'), 'ingest'], env: env(h, port), logDir: h.logDir, keepStdout: h.keepLogs });
   const url = `http://127.0.0.1:${port}`;
   await Promise.race([waitHttp(`${url}/healthz`), proc.exited.then((c) => Promise.reject(new Error(`herald ingest exited (${c}); see ${h.logDir}/${name}.err`)))]);
   return { ...proc, port, url };
@@ -67,7 +69,7 @@ export async function startIngest(h: HeraldEnv, placement: Placement = 'sut', na
 export async function startWorker(h: HeraldEnv, destinations: string[], placement: Placement = 'sut', name = 'worker'): Promise<HeraldProc> {
   const port = await freePort();
   const args = [...nodeArgs(h, name), join(h.heraldDir, 'dist/cmd/herald.js'), 'worker', ...destinations.flatMap((d) => ['--destination', d])];
-  const proc = start({ name, placement, cmd: process.execPath, args, env: env(h, port), logDir: h.logDir, keepStdout: h.keepLogs });
+  const proc = start({ name, placement, cmd: h.node ?? process.execPath, args, env: env(h, port), logDir: h.logDir, keepStdout: h.keepLogs });
   const url = `http://127.0.0.1:${port}`;
   await Promise.race([waitHttp(`${url}/healthz`), proc.exited.then((c) => Promise.reject(new Error(`herald worker exited (${c}); see ${h.logDir}/${name}.err`)))]);
   return { ...proc, port, url };

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
@@ -25,9 +26,13 @@ export interface BenchOptions {
   heraldDir: string;
   /** Label recorded for that build (git revision, or what BENCH_HERALD_LABEL says). */
   heraldLabel?: string;
+  /** The node binary that runs that build's Herald processes (BENCH_HERALD_NODE); default the harness's own. */
+  heraldNode: string;
   /** `compare` mode: the second build (BENCH_COMPARE), measured interleaved with the first. */
   compareDir?: string;
   compareLabel?: string;
+  /** The node binary for the second build (BENCH_COMPARE_NODE); default {@link BenchOptions.heraldNode}. */
+  compareNode?: string;
   /** Pin the system under test to CPU 0 and everything else to CPU 1 with taskset. */
   pin: boolean;
   /** Run Redis with AOF (appendfsync everysec) as production does. */
@@ -47,7 +52,7 @@ export interface BenchOptions {
   keepLogs: boolean;
 }
 
-const PRESETS: Record<Mode, Omit<BenchOptions, 'mode' | 'heraldDir' | 'pin' | 'aof' | 'redisArgs' | 'logLevel' | 'only' | 'ingestAuth' | 'breaker' | 'resultsDir' | 'keepLogs' | 'payloadBytes' | 'concurrency'>> = {
+const PRESETS: Record<Mode, Omit<BenchOptions, 'mode' | 'heraldDir' | 'heraldNode' | 'pin' | 'aof' | 'redisArgs' | 'logLevel' | 'only' | 'ingestAuth' | 'breaker' | 'resultsDir' | 'keepLogs' | 'payloadBytes' | 'concurrency'>> = {
   quick: { runs: 3, durationS: 2, warmupS: 1, drainEvents: 3_000, backlogEvents: 2_000, backlogRuns: 1 },
   full: { runs: 3, durationS: 10, warmupS: 3, drainEvents: 60_000, backlogEvents: 1_000_000, backlogRuns: 1 },
   profile: { runs: 1, durationS: 15, warmupS: 2, drainEvents: 60_000, backlogEvents: 0, backlogRuns: 0 },
@@ -61,6 +66,15 @@ function breakerSupported(heraldDir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A node binary named by `name` (a path, or a command on PATH), checked to exist and run. */
+function nodeBinary(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v = env[name];
+  if (v === undefined || v === '') return undefined;
+  const r = spawnSync(v, ['--version'], { encoding: 'utf8' });
+  if (r.status !== 0 || !/^v\d+\./.test(r.stdout)) throw new Error(`${name}=${v} is not a node binary that runs (${r.error?.message ?? r.stderr.trim()})`);
+  return v;
 }
 
 function num(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -88,6 +102,8 @@ export function loadOptions(argv: string[], env: NodeJS.ProcessEnv, benchDir: st
   const p = PRESETS[mode];
   const heraldDir = resolve(env.BENCH_HERALD ?? resolve(benchDir, '..'));
   if (!existsSync(resolve(heraldDir, 'dist/cmd/herald.js'))) throw new Error(`no Herald build at ${heraldDir}/dist/cmd/herald.js: run \`npm run build\` (or point BENCH_HERALD at a built tree)`);
+  const heraldNode = nodeBinary(env, 'BENCH_HERALD_NODE') ?? process.execPath;
+  const compareNode = nodeBinary(env, 'BENCH_COMPARE_NODE');
   return Object.freeze({
     mode,
     runs: Math.max(1, Math.round(num(env, 'BENCH_RUNS', p.runs))),
@@ -99,6 +115,8 @@ export function loadOptions(argv: string[], env: NodeJS.ProcessEnv, benchDir: st
     payloadBytes: Math.round(num(env, 'BENCH_PAYLOAD_BYTES', 256)),
     concurrency: Math.round(num(env, 'BENCH_CONCURRENCY', 50)),
     heraldDir,
+    heraldNode,
+    ...(compareNode ? { compareNode } : {}),
     ...(env.BENCH_HERALD_LABEL ? { heraldLabel: env.BENCH_HERALD_LABEL } : {}),
     ...(compareDir ? { compareDir, compareLabel: env.BENCH_COMPARE_LABEL ?? compareDir } : {}),
     pin: bool(env, 'BENCH_PIN', true),

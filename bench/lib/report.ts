@@ -127,7 +127,7 @@ function compareMarkdown(r: Report): string {
   const lines = [
     `# Herald before/after ${r.stamp}`,
     '',
-    `Before: \`${r.opts.heraldLabel ?? r.env.herald.revision}\`; after: \`${r.opts.compareLabel}\`. ${r.opts.runs} rounds, each running every scenario on the before build and then on the after build ` +
+    `Before: \`${r.opts.heraldLabel ?? r.env.herald.revision}\` on Node ${r.env.versions.node}; after: \`${r.opts.compareLabel}\` on Node ${r.env.versions.compareNode ?? r.env.versions.node}. ${r.opts.runs} rounds, each running every scenario on the before build and then on the after build ` +
       `(${r.opts.durationS} s of load, ${r.opts.drainEvents}-event drains). Machine: ${r.env.machine.cpus} × ${r.env.machine.model}; other load (PSI cpu some avg10) median ${n(pressure(r))}%, max ${n(pressure(r, true))}%.`,
     '',
     '| scenario | figure | before (median, min–max) | after (median, min–max) | after ÷ before (median of rounds) |',
