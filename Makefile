@@ -9,7 +9,7 @@ export HERALD_TOOLS_DIR ?= $(CURDIR)/.tools
 # Every target runs on the Node Herald targets (test/tools/node-version's major): when the machine's
 # `node` is older, test/tools/node.sh installs the pinned one into $(HERALD_TOOLS_DIR) once and names
 # its bin dir, which goes first on PATH (npm, npx and the tests' child processes use it too).
-HERALD_NODE_BIN := $(shell bash test/tools/node.sh)
+HERALD_NODE_BIN := $(shell HERALD_TOOLS_DIR='$(HERALD_TOOLS_DIR)' bash test/tools/node.sh)
 ifneq ($(.SHELLSTATUS),0)
 $(error test/tools/node.sh could not provide Node $(shell cat test/tools/node-version); see its output above)
 endif
