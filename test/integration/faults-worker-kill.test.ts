@@ -153,8 +153,42 @@ describe('the duplicate window, hit exactly', () => {
     await waitFor(async () => (await q.getJobCounts('waiting', 'active')).waiting === 0, { what: 'fan-b to take its job' });
     await waitFor(async () => (await q.getJobCounts('active')).active === 0, { what: 'fan-b to finish its job' });
     await q.close();
-    expect(wb.output()).not.toContain('Event body is gone');
+    expect(wb.output()).not.toMatch(/purged|Already delivered/);
     const got = await waitFor(() => b.delivered()[0], { what: 'fan-b to deliver the event', timeoutMs: 5_000 });
     expect(got.json).toMatchObject({ id, payload: 'for both' });
+  });
+
+  it('a worker killed after releasing the body of a delivered event says on restart that it was already delivered', async () => {
+    const a = await receiver();
+    const b = await receiver();
+    for (const d of ['window', 'fan-a', 'fan-b']) await herald.unpublish(d);
+    await herald.publish('gone-a', { url: a.url, concurrency: 1, filter: { types: ['gone'] } });
+    await herald.publish('gone-b', { url: b.url, concurrency: 1, filter: { types: ['gone'] } });
+    const first = await worker('gone-a', 'proxy');
+    let id = '';
+    let killedAfterRelease = false;
+    proxy.setTap((chunk) => {
+      if (!id || killedAfterRelease) return undefined;
+      const text = chunk.toString('latin1').toLowerCase();
+      const isScript = text.includes('\r\neval\r\n') || text.includes('\r\nevalsha\r\n');
+      if (!isScript || !text.includes(herald.rt.keys.event(id).toLowerCase())) return undefined;
+      killedAfterRelease = true;
+      return { verdict: 'forward', after: () => first.proc.kill('SIGKILL') };
+    });
+    const res = await herald.post({ userID: 'u', payload: 'delivered, then killed', type: 'gone' });
+    expect(res.body.destinations).toBe(2);
+    id = res.body.id;
+    await first.exited;
+    expect(killedAfterRelease).toBe(true);
+    proxy.setTap(undefined);
+    // gone-b delivers and lets go of the body too: nothing is left of it when gone-a's job comes back.
+    await worker('gone-b', 'direct');
+    await waitFor(async () => b.delivered().length === 1 && (await herald.redis.exists(herald.rt.keys.event(id))) === 0, { what: 'gone-b to deliver and the body to go' });
+
+    const again = await worker('gone-a', 'direct');
+    const line = await waitFor(() => again.output().split('\n').find((l) => l.includes(id) && l.includes('already-delivered')), { what: 'the restarted worker to account for the event', timeoutMs: 20_000 });
+    expect(JSON.parse(line)).toMatchObject({ level: 'info', eventId: id, destination: 'gone-a', outcome: 'already-delivered' });
+    expect(again.output()).not.toContain('purged');
+    expect(a.delivered()).toHaveLength(1);
   });
 });
