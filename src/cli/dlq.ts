@@ -131,8 +131,9 @@ export async function runDlq(argv: string[], env: Env, io: DlqIo = processIo()):
         }
         if (action === 'purge' && values.all && !values.yes) {
           const n = await dlq.count();
-          if (!io.confirm) throw new UsageError(`purge --all deletes all ${count(n)} dead letters of ${destination} for good; pass --yes to confirm`);
-          if (!(await io.confirm(`Delete all ${count(n)} dead letters of ${destination} for good? [y/N] `))) {
+          const all = n === 1 ? 'the 1 dead letter' : `all ${count(n)} dead letters`;
+          if (!io.confirm) throw new UsageError(`purge --all deletes ${all} of ${destination} for good; pass --yes to confirm`);
+          if (!(await io.confirm(`Delete ${all} of ${destination} for good? [y/N] `))) {
             out('nothing purged');
             throw new Interrupted('', 1);
           }
@@ -185,7 +186,8 @@ function showLines(destination: string, d: DeadLetterDetail): string[] {
     `  reason    ${d.reason}`,
     '',
     d.history.length ? 'attempts:' : 'attempts: none recorded',
-    ...d.history.map((a) => `  #${a.attempt}  ${a.at}  ${a.status !== undefined ? `HTTP ${a.status}` : '-'}  ${a.durationMs} ms  ${a.error}${a.response ? `  response: ${a.response}` : ''}`),
+    // The error repeats the status for a plain HTTP failure; say it once.
+    ...d.history.map((a) => `  #${a.attempt}  ${a.at}  ${a.durationMs} ms  ${a.error ?? (a.status !== undefined ? `HTTP ${a.status}` : '-')}${a.response ? `  response: ${a.response}` : ''}`),
     '',
     d.body !== undefined ? 'body:' : 'body: gone (purged)',
     ...(d.body !== undefined ? JSON.stringify(d.body, null, 2).split('\n').map((l) => `  ${l}`) : []),

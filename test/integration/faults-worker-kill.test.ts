@@ -185,7 +185,9 @@ describe('the duplicate window, hit exactly', () => {
     await worker('gone-b', 'direct');
     await waitFor(async () => b.delivered().length === 1 && (await herald.redis.exists(herald.rt.keys.event(id))) === 0, { what: 'gone-b to deliver and the body to go' });
 
-    const again = await worker('gone-a', 'direct');
+    // At info, where the account of an already-delivered event is logged.
+    const again = await startWorkerProcess('gone-a', processEnv(redis.url, herald.config.HERALD_REDIS_PREFIX, { HERALD_LOG_LEVEL: 'info' }));
+    procs.push(again);
     const line = await waitFor(() => again.output().split('\n').find((l) => l.includes(id) && l.includes('already-delivered')), { what: 'the restarted worker to account for the event', timeoutMs: 20_000 });
     expect(JSON.parse(line)).toMatchObject({ level: 'info', eventId: id, destination: 'gone-a', outcome: 'already-delivered' });
     expect(again.output()).not.toContain('purged');
