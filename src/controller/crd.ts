@@ -186,6 +186,7 @@ export function statusSchema(): SchemaNode {
     description: 'Observed state, written by the Herald controller.',
     properties: {
       observedGeneration: { ...int64, description: 'metadata.generation this status describes.' },
+      health: { type: 'string', maxLength: 316, description: 'Healthy, or why the destination is Degraded (the Degraded condition\'s reason, e.g. DeliveryFailing, CircuitOpen, BacklogStale).' },
       conditions: {
         type: 'array',
         description: 'Ready, Progressing and Degraded, with reasons and messages a human can act on.',
@@ -248,12 +249,14 @@ export function destinationCrd(): Record<string, unknown> {
           subresources: { status: {} },
           additionalPrinterColumns: [
             { name: 'URL', type: 'string', jsonPath: '.spec.url' },
-            { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
-            { name: 'Backlog', type: 'integer', jsonPath: '.status.delivery.backlog' },
-            { name: 'Delivered', type: 'integer', jsonPath: '.status.delivery.delivered' },
-            { name: 'Failed', type: 'integer', jsonPath: '.status.delivery.deadLettered', description: 'Events dead-lettered since creation.' },
-            { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
-            { name: 'Workers', type: 'integer', jsonPath: '.status.readyReplicas', priority: 1 },
+            { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'Workers run the current spec.' },
+            { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', description: 'Why Ready is what it is.' },
+            { name: 'Health', type: 'string', jsonPath: '.status.health', description: 'Healthy, or why deliveries are degraded (the Degraded condition\'s reason).' },
+            { name: 'Workers', type: 'integer', jsonPath: '.status.readyReplicas', description: 'Worker pods that are ready.' },
+            { name: 'Backlog', type: 'integer', jsonPath: '.status.delivery.backlog', description: 'Events not yet delivered or dead-lettered.' },
+            { name: 'Dead', type: 'integer', jsonPath: '.status.delivery.deadLetters', description: 'Dead letters stored now, until replayed or purged.' },
+            { name: 'Delivered', type: 'integer', jsonPath: '.status.delivery.delivered', description: 'Events delivered since creation.' },
+            { name: 'Failed', type: 'integer', jsonPath: '.status.delivery.deadLettered', description: 'Events dead-lettered since creation.', priority: 1 },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: {

@@ -104,6 +104,6 @@ describe('Destination CRD', () => {
     const v = committed.spec.versions[0];
     expect(v.subresources).toEqual({ status: {} });
     expect(committed.spec.names.shortNames).toEqual(['dest']);
-    expect(v.additionalPrinterColumns.filter((c: { priority?: number }) => !c.priority).map((c: { name: string }) => c.name)).toEqual(['URL', 'Ready', 'Backlog', 'Delivered', 'Failed', 'Age']);
+    expect(v.additionalPrinterColumns.filter((c: { priority?: number }) => !c.priority).map((c: { name: string }) => c.name)).toEqual(['URL', 'Ready', 'Reason', 'Health', 'Workers', 'Backlog', 'Dead', 'Delivered', 'Age']);
   });
 });
