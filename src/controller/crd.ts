@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { stringify } from 'yaml';
 import { DestinationSpec, NAME_MAX, NAME_PATTERN, SECRET_HEADER_NAMES } from '../api/destination.js';
+import { PASS_THROUGH_PATHS } from '../api/pod-scheduling.js';
 import { API_GROUP, API_VERSION, KIND, PLURAL } from './names.js';
 
 /**
@@ -57,6 +58,8 @@ const KEPT = new Set(['type', 'description', 'properties', 'additionalProperties
  *   so a zod change that needs a hand-written rule fails the generator instead of silently loosening the CRD.
  */
 export function toStructural(node: Record<string, unknown>, path = 'spec'): SchemaNode {
+  // Kubernetes objects Herald passes to the worker pods unread; the API server checks them there.
+  if (PASS_THROUGH_PATHS.includes(path)) return { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
   const out: SchemaNode = {};
   for (const [key, value] of Object.entries(node)) {
     if (key === '$schema') continue;
@@ -102,6 +105,10 @@ export const DESCRIPTIONS: Record<string, string> = {
   workers: 'The worker Deployment that delivers this destination\'s events.',
   'workers.replicas': 'Worker pods to run; ignored when scaling is set.',
   'workers.resources': 'Container resource requests and limits of the workers (quantities as strings, e.g. "100m", "128Mi").',
+  'workers.nodeSelector': 'Node labels worker pods must run on; replaces the chart\'s worker.nodeSelector.',
+  'workers.tolerations': 'Taints worker pods tolerate; replaces the chart\'s worker.tolerations.',
+  'workers.affinity': 'Pod affinity of the workers (a Kubernetes Affinity); replaces the chart\'s worker.affinity.',
+  'workers.topologySpreadConstraints': 'How worker pods spread over zones or nodes (Kubernetes TopologySpreadConstraints); replace the chart\'s worker.topologySpreadConstraints.',
   scaling: 'Autoscaling of the workers on their backlog: when set, the controller creates the scaler the installation selects (a KEDA ScaledObject or an HPA) and leaves the replica count to it; removing it removes the scaler.',
   'scaling.minReplicas': 'Fewest worker pods; 0 lets KEDA scale an idle destination to zero (an HPA keeps at least 1).',
   'scaling.maxReplicas': 'Most worker pods.',
