@@ -6,7 +6,7 @@ import { EventStore } from '../events/event-store.js';
 import { createIngestApp, type IngestAppDeps } from '../ingest/app.js';
 import { IngestService } from '../ingest/ingest-service.js';
 import type { Logger } from '../log/logger.js';
-import { ingestMetrics } from '../metrics/metrics.js';
+import { ingestMetrics, redisMemoryMetrics } from '../metrics/metrics.js';
 import { boundPort, closeServer, listen } from '../server/listen.js';
 import { ConfigError } from '../config/config.js';
 import { IngestAuth } from '../ingest/authenticate.js';
@@ -38,7 +38,11 @@ export async function startIngest(opts: {
   const { config, rt, registry } = opts;
   const logger = opts.logger.child({ component: 'ingest' });
   const metrics = ingestMetrics(registry);
-  const memory = new MemoryGuard(rt.redis, config.HERALD_REDIS_HIGH_WATER);
+  const memoryGauges = redisMemoryMetrics(registry);
+  const memory = new MemoryGuard(rt.redis, config.HERALD_REDIS_HIGH_WATER, 1_000, (used, max) => {
+    memoryGauges.used.set(used);
+    memoryGauges.max.set(max);
+  });
   memory.start();
   const service = new IngestService({
     redis: rt.redis,
