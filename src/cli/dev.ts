@@ -17,7 +17,7 @@ import { assertRedisReachable } from '../redis/reachable.js';
 import { RedisRuntime } from '../runtime/redis-runtime.js';
 import { startIngest } from '../runtime/ingest-runtime.js';
 import { WorkerPool } from '../runtime/worker-pool.js';
-import { bindHttp, closeServer } from '../server/listen.js';
+import { attachHandler, bindHttp, closeServer } from '../server/listen.js';
 import { bootstrap, portFlag, UsageError, type Env } from './common.js';
 import { mailerFromConfig } from './mailer-from-config.js';
 
@@ -101,7 +101,7 @@ export async function runDev(argv: string[], env: Env, cwd = process.cwd()): Pro
   shutdown.listen();
   if (localRedis) logger.info({ redis: redisUrl }, `Started a private redis-server; \`herald\` commands run here find it (${DEV_REDIS_URL_FILE}), elsewhere: export REDIS_URL=${redisUrl}`);
   if (receiver) {
-    receiver.on('request', devReceiver(logger));
+    attachHandler(receiver, devReceiver(logger));
     logger.info({ port: receiverPort }, 'Dev receiver listening');
   }
   try {

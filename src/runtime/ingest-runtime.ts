@@ -7,7 +7,7 @@ import { createIngestApp, type IngestAppDeps } from '../ingest/app.js';
 import { IngestService } from '../ingest/ingest-service.js';
 import type { Logger } from '../log/logger.js';
 import { ingestMetrics, redisMemoryMetrics } from '../metrics/metrics.js';
-import { boundPort, closeServer, listen } from '../server/listen.js';
+import { attachHandler, boundPort, closeServer, listen } from '../server/listen.js';
 import { ConfigError } from '../config/config.js';
 import { IngestAuth } from '../ingest/authenticate.js';
 import { TokenBucket } from '../ratelimit/token-bucket.js';
@@ -81,7 +81,7 @@ export async function startIngest(opts: {
   let server: Server;
   if (opts.server) {
     server = opts.server;
-    server.on('request', app);
+    attachHandler(server, app);
   } else {
     server = await listen(app, opts.port ?? config.HERALD_HTTP_PORT, config.HERALD_HTTP_HOST);
   }

@@ -16,7 +16,9 @@ export class PortInUseError extends Error {
  */
 export async function bindHttp(port: number, host: string, hint = 'pick another with --port N or HERALD_HTTP_PORT'): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer();
+    // Until attachHandler gives it its handler, a request is answered 503 rather than left hanging.
+    const server = createServer(startingUp);
+    placeholders.add(server);
     server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new PortInUseError(port, host, hint) : err));
     server.listen(port, host, () => {
       server.removeAllListeners('error');
@@ -28,13 +30,25 @@ export async function bindHttp(port: number, host: string, hint = 'pick another 
   });
 }
 
+const placeholders = new WeakSet<Server>();
+
+const startingUp: RequestListener = (_req, res) => {
+  res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end('{"error":"starting up"}');
+};
+
+/** Gives a server from {@link bindHttp} its real request handler, replacing the 503 placeholder. */
+export function attachHandler(server: Server, listener: RequestListener): void {
+  if (placeholders.delete(server)) server.removeListener('request', startingUp);
+  server.on('request', listener);
+}
+
 /**
  * Starts listening and resolves with the server once the port is bound (port 0 picks a free one).
  * `listener` is an express app or any other request listener.
  */
 export async function listen(listener: RequestListener, port: number, host: string, hint?: string): Promise<Server> {
   const server = await bindHttp(port, host, hint);
-  server.on('request', listener);
+  attachHandler(server, listener);
   return server;
 }
 

@@ -46,3 +46,30 @@ describe('flag parsing', () => {
     expect(intFlag('--limit', '25', 1)).toBe(25);
   });
 });
+
+describe('bindHttp', () => {
+  it('answers 503 until its handler is attached, so an early request is refused rather than left hanging', async () => {
+    const { attachHandler, bindHttp, boundPort, closeServer } = await import('../../src/server/listen.js');
+    const server = await bindHttp(0, '127.0.0.1');
+    try {
+      const url = `http://127.0.0.1:${boundPort(server)}/readyz`;
+      const early = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+      expect(early.status).toBe(503);
+      expect(early.headers.get('retry-after')).toBe('1');
+      attachHandler(server, (_req, res) => res.writeHead(200).end('ok'));
+      expect((await fetch(url, { signal: AbortSignal.timeout(10_000) })).status).toBe(200);
+    } finally {
+      await closeServer(server);
+    }
+  });
+
+  it('names the flag that picks another port when the port is taken', async () => {
+    const { bindHttp, boundPort, closeServer } = await import('../../src/server/listen.js');
+    const first = await bindHttp(0, '127.0.0.1');
+    try {
+      await expect(bindHttp(boundPort(first), '127.0.0.1', 'pick another with --receiver PORT')).rejects.toThrow(`port ${boundPort(first)} on 127.0.0.1 is already in use: pick another with --receiver PORT`);
+    } finally {
+      await closeServer(first);
+    }
+  });
+});
