@@ -29,8 +29,10 @@ $(NPM_STAMP): package.json package-lock.json
 deps: $(NPM_STAMP) ## install npm dependencies
 
 .PHONY: build
-build: $(NPM_STAMP) ## compile TypeScript into dist/
+build: $(NPM_STAMP) ## compile TypeScript into dist/ (then `npx herald …` runs this checkout's CLI)
 	npm run build
+	@# npm links other packages' commands into node_modules/.bin, never the project's own `bin`.
+	@ln -sf ../../dist/cmd/herald.js node_modules/.bin/herald
 
 .PHONY: dev
 dev: build ## run Herald locally with manifests/dev/destinations.yaml and a demo receiver on :9999

@@ -1,5 +1,5 @@
 # Benchmark (issue 7, docs/performance.md). Results go to bench/results/<stamp>-<mode>.{json,md,png}.
-#   make bench-quick     3 rounds of short runs, under two minutes
+#   make bench-quick     3 rounds of short runs: about 100 s of load, 3–4 minutes in all on a busy 2-core machine
 #   make bench           the full run: 3 rounds of 10 s, fan-out to 20, a 1,000,000-event backlog (BENCH_BACKLOG)
 #   make bench-profile   --cpu-prof of ingest and worker under load, summarised in bench/results/profiles/
 # BENCH_HERALD=DIR benchmarks another built tree (e.g. a `git worktree` of the previous commit) instead of this one.
@@ -15,11 +15,11 @@ bench-build: $(NPM_STAMP) $(BENCH_BUILD)
 	npx tsc -p bench/tsconfig.json
 
 .PHONY: bench
-bench: bench-deps bench-build ## full benchmark vs its ceilings (long: BENCH_BACKLOG=1000000 by default)
+bench: bench-deps bench-build ## full benchmark vs its ceilings: about 40 minutes on a quiet machine, over an hour on a busy one
 	node bench/dist/run.js --mode full
 
 .PHONY: bench-quick
-bench-quick: bench-deps bench-build ## short benchmark, under two minutes
+bench-quick: bench-deps bench-build ## short benchmark: about 100 s of load, 3–4 minutes in all
 	node bench/dist/run.js --mode quick
 
 .PHONY: bench-profile

@@ -20,24 +20,24 @@ HERALD_IMAGE     ?= herald:dev
 $(CHART_HELM):
 	bash test/tools/build.sh
 
-chart-lint: $(CHART_HELM)
+chart-lint: $(CHART_HELM) ## helm lint (strict) and helm template, default values and every feature on
 	$(CHART_HELM) lint --strict $(CHART_DIR)
 	$(CHART_HELM) lint --strict $(CHART_DIR) --values test/chart/values-all.yaml
 	$(CHART_HELM) template herald $(CHART_DIR) --namespace herald >/dev/null
 	$(CHART_HELM) template herald $(CHART_DIR) --namespace herald --values test/chart/values-all.yaml >/dev/null
 
-chart-test: $(CHART_HELM)
+chart-test: $(CHART_HELM) ## the chart and image tests (test/chart, test/image; real kube-apiserver)
 	npx vitest run test/chart test/image
 
-manifests: $(CHART_HELM)
+manifests: $(CHART_HELM) ## regenerate manifests/install.yaml and sync the chart's copies (CRD, rules, dashboards, values table)
 	HELM=$(CHART_HELM) bash test/chart/sync-manifests.sh
 
-image:
+image: ## docker build the Herald image (HERALD_IMAGE=herald:dev); tag and push it for the chart
 	docker build -t $(HERALD_IMAGE) .
 	@docker image ls $(HERALD_IMAGE) --format 'built {{.Repository}}:{{.Tag}}: {{.Size}} (expected about 285MB, see Dockerfile)'
 
-e2e:
+e2e: ## kind cluster + image + chart + Destinations: delivery, alerts, status (needs Docker, kind, kubectl)
 	bash test/e2e/run.sh
 
-e2e-down:
+e2e-down: ## delete the e2e kind cluster (after E2E_KEEP=1 make e2e, or an interrupted run)
 	bash test/e2e/run.sh down

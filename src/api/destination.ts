@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { WorkerScheduling } from './pod-scheduling.js';
 import { durationString, parseDuration } from './duration.js';
 
 export const API_GROUP = 'herald.dev';
@@ -104,6 +105,7 @@ export const DestinationSpec = z
           })
           .strict()
           .optional(),
+        ...WorkerScheduling.shape,
       })
       .strict()
       .default({ replicas: 1 }),

@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import { loadConfig, type Config } from '../config/config.js';
 import { Shutdown } from '../lifecycle/shutdown.js';
 import { createLogger, type Logger } from '../log/logger.js';
+import { prettyStream } from '../log/pretty.js';
 import { createRegistry } from '../metrics/metrics.js';
 import { VERSION } from '../version.js';
 
@@ -12,6 +13,33 @@ export class UsageError extends Error {
   readonly code = 'HERALD_USAGE';
 }
 
+/** The thing asked for does not exist (a destination, a dead letter); main prints one line and exits 1. */
+export class NotFoundError extends Error {
+  readonly code = 'HERALD_NOT_FOUND';
+}
+
+/** The user stopped a command (Ctrl-C: exit 130, or declined to confirm: exit 1) after it printed what it did. */
+export class Interrupted extends Error {
+  readonly code = 'HERALD_INTERRUPTED';
+  constructor(message = '', readonly exitCode = 130) {
+    super(message);
+  }
+}
+
+/** Parses a flag that takes a whole number in [min, max], naming the flag when it is not one. */
+export function intFlag(flag: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = /^[0-9]+$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`${flag}: "${value}" is not ${max === 65535 && min === 0 ? 'a port number (0-65535)' : `a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}`}`);
+  }
+  return n;
+}
+
+/** Parses a port flag (0 picks a free port). */
+export function portFlag(flag: string, value: string): number {
+  return intFlag(flag, value, 0, 65535);
+}
+
 export interface ProcessContext {
   config: Config;
   logger: Logger;
@@ -20,11 +48,16 @@ export interface ProcessContext {
   version: string;
 }
 
-/** What every long-running subcommand needs: config, root logger, metrics registry, signal handling. */
-export function bootstrap(component: string, env: Env, overrides: Parameters<typeof loadConfig>[1] = {}): ProcessContext {
+/**
+ * What every long-running subcommand needs: config, root logger, metrics registry, signal handling.
+ * `terminal` says whether stdout is a terminal: logs are readable lines there when HERALD_LOG_FORMAT
+ * is `pretty`, or `auto` in `herald dev`; JSON everywhere else.
+ */
+export function bootstrap(component: string, env: Env, overrides: Parameters<typeof loadConfig>[1] = {}, terminal = false): ProcessContext {
   const config = loadConfig(env, overrides);
+  const pretty = config.HERALD_LOG_FORMAT === 'pretty' || (config.HERALD_LOG_FORMAT === 'auto' && component === 'dev' && terminal);
   // `process` names the subcommand; modules below add their own `component`.
-  const logger = createLogger({ level: config.HERALD_LOG_LEVEL }).child({ process: component });
+  const logger = createLogger({ level: config.HERALD_LOG_LEVEL }, pretty ? prettyStream(process.stdout, { colour: terminal }) : undefined).child({ process: component });
   const registry = createRegistry(component, VERSION);
   const shutdown = new Shutdown(logger, config.HERALD_SHUTDOWN_TIMEOUT);
   return { config, logger, registry, shutdown, version: VERSION };

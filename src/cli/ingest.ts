@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { RedisRuntime } from '../runtime/redis-runtime.js';
 import { startIngest } from '../runtime/ingest-runtime.js';
-import { bootstrap, type Env } from './common.js';
+import { bootstrap, portFlag, type Env } from './common.js';
 
 export const ingestHelp = `Usage: herald ingest [--port N]
 
@@ -16,7 +16,7 @@ HERALD_IDEMPOTENCY_TTL (24h), HERALD_LOG_LEVEL, HERALD_SHUTDOWN_TIMEOUT (25s).`;
 
 export async function runIngest(argv: string[], env: Env): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { port: { type: 'string' } }, strict: true });
-  const ctx = bootstrap('ingest', env, values.port ? { HERALD_HTTP_PORT: values.port } : {});
+  const ctx = bootstrap('ingest', env, values.port ? { HERALD_HTTP_PORT: String(portFlag('--port', values.port)) } : {});
   ctx.shutdown.listen();
   const rt = await RedisRuntime.open(ctx.config, ctx.logger, ctx.registry, 'ingest');
   const ingest = await startIngest({ ...ctx, rt, isShuttingDown: () => ctx.shutdown.shuttingDown });

@@ -1,6 +1,8 @@
 import { ConfigError } from '../config/config.js';
+import { DEV_REDIS_URL_FILE, readDevRedisUrl } from '../dev/dev-redis-url.js';
+import { RedisUnreachableError } from '../redis/reachable.js';
 import { VERSION } from '../version.js';
-import { UsageError, type Env } from './common.js';
+import { Interrupted, UsageError, type Env } from './common.js';
 
 /** A subcommand's help text and entry point, in a module of its own. */
 interface Loaded {
@@ -41,16 +43,27 @@ export function mainHelp(): string {
     ...Object.entries(commands).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`),
     '',
     'Run `herald <command> --help` for a command\'s options. Configuration comes from environment',
-    'variables (REDIS_URL, HERALD_HTTP_PORT, SMTP_URL, ...); see docs/configuration.md.',
+    'variables (REDIS_URL, HERALD_HTTP_PORT, SMTP_URL, ...); see docs/configuration.md. Without',
+    `REDIS_URL, commands use the Redis of a \`herald dev\` running in the same directory (${DEV_REDIS_URL_FILE}).`,
+    '',
+    'Exit status: 0 success, 1 failure or not found, 2 wrong usage.',
   ].join('\n');
 }
 
-/** Runs the CLI; resolves with an exit code for short commands, or undefined while a server keeps running. */
-export async function main(argv: string[], env: Env): Promise<number | undefined> {
+/**
+ * Runs the CLI; resolves with an exit code for short commands, or undefined while a server keeps
+ * running. Exit codes: 0 success, 1 runtime failure or not found (one line, no usage), 2 wrong usage.
+ * `cwd` is where a running `herald dev` noted its Redis URL.
+ */
+export async function main(argv: string[], env: Env, cwd = process.cwd()): Promise<number | undefined> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${mainHelp()}\n`);
     return 0;
+  }
+  if (!name) {
+    process.stderr.write(`${mainHelp()}\n`);
+    return 2;
   }
   if (name === '--version' || name === 'version') {
     process.stdout.write(`${VERSION}\n`);
@@ -66,19 +79,36 @@ export async function main(argv: string[], env: Env): Promise<number | undefined
     process.stdout.write(`${cmd.help}\n`);
     return 0;
   }
+  // `herald dev` starts the Redis it notes; every other command follows it when REDIS_URL is unset.
+  const devUrl = name !== 'dev' && !env.REDIS_URL ? await readDevRedisUrl(cwd) : undefined;
   try {
-    await cmd.run(rest, env);
+    await cmd.run(rest, devUrl ? { ...env, REDIS_URL: devUrl } : env);
     return ONE_SHOT.has(name) ? 0 : undefined;
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`herald ${name}: ${(err as Error).message}\n\n${cmd.help}\n`);
-      return 2;
-    }
-    if (err instanceof ConfigError) {
-      process.stderr.write(`herald ${name}: ${err.message}\n`);
-      return 2;
-    }
-    process.stderr.write(`herald ${name}: ${(err as Error).message}\n`);
+    return report(name, cmd.help, err, devUrl);
+  }
+}
+
+/** Prints a failed command's error the way its kind calls for and returns the exit code. */
+function report(name: string, help: string, err: unknown, devUrl: string | undefined): number {
+  const message = (err as Error).message;
+  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`herald ${name}: ${message}\n\n${help}\n`);
+    return 2;
+  }
+  if (err instanceof Interrupted) {
+    if (message) process.stderr.write(`herald ${name}: ${message}\n`);
+    return err.exitCode;
+  }
+  if (err instanceof ConfigError) {
+    process.stderr.write(`herald ${name}: ${message}\n`);
+    return 2;
+  }
+  if (err instanceof RedisUnreachableError && devUrl) {
+    process.stderr.write(`herald ${name}: cannot reach Redis at ${err.url}, which ${DEV_REDIS_URL_FILE} names: is \`herald dev\` still running? Set REDIS_URL to use another Redis.\n`);
     return 1;
   }
+  // Runtime failures and things not found (NotFoundError): one line, no usage.
+  process.stderr.write(`herald ${name}: ${message}\n`);
+  return 1;
 }

@@ -3,7 +3,7 @@ import { createOpsApp } from '../server/ops-routes.js';
 import { closeServer, listen } from '../server/listen.js';
 import { RedisRuntime } from '../runtime/redis-runtime.js';
 import { WorkerPool } from '../runtime/worker-pool.js';
-import { bootstrap, UsageError, type Env } from './common.js';
+import { bootstrap, portFlag, UsageError, type Env } from './common.js';
 import { mailerFromConfig } from './mailer-from-config.js';
 
 export const workerHelp = `Usage: herald worker --destination NAME [--destination NAME ...] [--port N]
@@ -21,7 +21,7 @@ HERALD_DIGEST_SUPPRESS (1h), HERALD_SECRETS_DIR, HERALD_SHUTDOWN_TIMEOUT (25s).`
 export async function runWorker(argv: string[], env: Env): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { destination: { type: 'string', multiple: true }, port: { type: 'string' } }, strict: true });
   if (!values.destination || values.destination.length === 0) throw new UsageError('--destination is required');
-  const ctx = bootstrap('worker', env, values.port ? { HERALD_HTTP_PORT: values.port } : {});
+  const ctx = bootstrap('worker', env, values.port ? { HERALD_HTTP_PORT: String(portFlag('--port', values.port)) } : {});
   ctx.shutdown.listen();
   const rt = await RedisRuntime.open(ctx.config, ctx.logger, ctx.registry, 'worker');
   const mailer = mailerFromConfig(ctx.config, ctx.logger);

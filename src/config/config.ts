@@ -27,6 +27,8 @@ export const ConfigSchema = z.object({
   HERALD_HTTP_PORT: port.default(8080),
   HERALD_HTTP_HOST: z.string().default('0.0.0.0'),
   HERALD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `json` (one object a line), `pretty` (readable lines), or `auto`: pretty for `herald dev` on a terminal, else JSON. */
+  HERALD_LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   HERALD_MAX_BODY: bytes.default(parseSize('1mib')),
   HERALD_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
   HERALD_IDEMPOTENCY_TTL: ms.default(parseDuration('24h')),

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { durationString, parseDuration } from '../api/duration.js';
 import { ConfigError } from './config.js';
+import { WorkerPodDefaults } from '../api/pod-scheduling.js';
 
 const ms = durationString.transform(parseDuration);
 /** DNS-1123 subdomain: the rule for ConfigMap, Secret, ServiceAccount and Lease names. */
@@ -80,6 +81,24 @@ export const ControllerEnvSchema = z.object({
    * Herald controllers report to one Prometheus.
    */
   HERALD_AUTOSCALER_QUERY_LABELS: z.string().max(1024).optional(),
+  /**
+   * JSON of what every worker pod gets from the chart (WorkerPodDefaults): nodeSelector, tolerations,
+   * affinity, topologySpreadConstraints (each replaced by a Destination's own spec.workers field),
+   * podLabels, podAnnotations, priorityClassName, podSecurityContext, containerSecurityContext.
+   */
+  HERALD_WORKER_POD_DEFAULTS: z
+    .string()
+    .max(65_536)
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(WorkerPodDefaults)
+    .optional(),
 });
 
 /** Autoscaler providers; see HERALD_AUTOSCALER. */
@@ -133,6 +152,8 @@ export interface WorkerSettings {
   configChecksum?: string;
   port: number;
   secretsDir: string;
+  /** What the chart gives every worker pod (scheduling, labels, security contexts); see HERALD_WORKER_POD_DEFAULTS. */
+  podDefaults?: WorkerPodDefaults;
 }
 
 export interface ControllerConfig {
@@ -188,6 +209,7 @@ export function loadControllerConfig(env: Record<string, string | undefined>): R
       configChecksum: e.HERALD_WORKER_CONFIG_CHECKSUM,
       port: e.HERALD_WORKER_PORT,
       secretsDir: e.HERALD_SECRETS_DIR,
+      ...(e.HERALD_WORKER_POD_DEFAULTS ? { podDefaults: e.HERALD_WORKER_POD_DEFAULTS } : {}),
     },
     namespace,
     identity: e.POD_NAME ?? e.HOSTNAME ?? hostname(),

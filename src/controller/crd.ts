@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { stringify } from 'yaml';
 import { DestinationSpec, NAME_MAX, NAME_PATTERN, SECRET_HEADER_NAMES } from '../api/destination.js';
+import { PASS_THROUGH_PATHS } from '../api/pod-scheduling.js';
 import { API_GROUP, API_VERSION, KIND, PLURAL } from './names.js';
 
 /**
@@ -57,6 +58,8 @@ const KEPT = new Set(['type', 'description', 'properties', 'additionalProperties
  *   so a zod change that needs a hand-written rule fails the generator instead of silently loosening the CRD.
  */
 export function toStructural(node: Record<string, unknown>, path = 'spec'): SchemaNode {
+  // Kubernetes objects Herald passes to the worker pods unread; the API server checks them there.
+  if (PASS_THROUGH_PATHS.includes(path)) return { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
   const out: SchemaNode = {};
   for (const [key, value] of Object.entries(node)) {
     if (key === '$schema') continue;
@@ -102,6 +105,10 @@ export const DESCRIPTIONS: Record<string, string> = {
   workers: 'The worker Deployment that delivers this destination\'s events.',
   'workers.replicas': 'Worker pods to run; ignored when scaling is set.',
   'workers.resources': 'Container resource requests and limits of the workers (quantities as strings, e.g. "100m", "128Mi").',
+  'workers.nodeSelector': 'Node labels worker pods must run on; replaces the chart\'s worker.nodeSelector.',
+  'workers.tolerations': 'Taints worker pods tolerate; replaces the chart\'s worker.tolerations.',
+  'workers.affinity': 'Pod affinity of the workers (a Kubernetes Affinity); replaces the chart\'s worker.affinity.',
+  'workers.topologySpreadConstraints': 'How worker pods spread over zones or nodes (Kubernetes TopologySpreadConstraints); replace the chart\'s worker.topologySpreadConstraints.',
   scaling: 'Autoscaling of the workers on their backlog: when set, the controller creates the scaler the installation selects (a KEDA ScaledObject or an HPA) and leaves the replica count to it; removing it removes the scaler.',
   'scaling.minReplicas': 'Fewest worker pods; 0 lets KEDA scale an idle destination to zero (an HPA keeps at least 1).',
   'scaling.maxReplicas': 'Most worker pods.',
@@ -186,6 +193,7 @@ export function statusSchema(): SchemaNode {
     description: 'Observed state, written by the Herald controller.',
     properties: {
       observedGeneration: { ...int64, description: 'metadata.generation this status describes.' },
+      health: { type: 'string', maxLength: 316, description: 'Healthy, or why the destination is Degraded (the Degraded condition\'s reason, e.g. DeliveryFailing, CircuitOpen, BacklogStale).' },
       conditions: {
         type: 'array',
         description: 'Ready, Progressing and Degraded, with reasons and messages a human can act on.',
@@ -248,12 +256,14 @@ export function destinationCrd(): Record<string, unknown> {
           subresources: { status: {} },
           additionalPrinterColumns: [
             { name: 'URL', type: 'string', jsonPath: '.spec.url' },
-            { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
-            { name: 'Backlog', type: 'integer', jsonPath: '.status.delivery.backlog' },
-            { name: 'Delivered', type: 'integer', jsonPath: '.status.delivery.delivered' },
-            { name: 'Failed', type: 'integer', jsonPath: '.status.delivery.deadLettered', description: 'Events dead-lettered since creation.' },
-            { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
-            { name: 'Workers', type: 'integer', jsonPath: '.status.readyReplicas', priority: 1 },
+            { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'Workers run the current spec.' },
+            { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', description: 'Why Ready is what it is.' },
+            { name: 'Health', type: 'string', jsonPath: '.status.health', description: 'Healthy, or why deliveries are degraded (the Degraded condition\'s reason).' },
+            { name: 'Workers', type: 'integer', jsonPath: '.status.readyReplicas', description: 'Worker pods that are ready.' },
+            { name: 'Backlog', type: 'integer', jsonPath: '.status.delivery.backlog', description: 'Events not yet delivered or dead-lettered.' },
+            { name: 'Dead', type: 'integer', jsonPath: '.status.delivery.deadLetters', description: 'Dead letters stored now, until replayed or purged.' },
+            { name: 'Delivered', type: 'integer', jsonPath: '.status.delivery.delivered', description: 'Events delivered since creation.' },
+            { name: 'Failed', type: 'integer', jsonPath: '.status.delivery.deadLettered', description: 'Events dead-lettered since creation.', priority: 1 },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { V1Deployment, V1ResourceRequirements, V1Volume, V1VolumeMount, V1EnvFromSource } from '@kubernetes/client-node';
+import type { V1Deployment, V1EnvFromSource, V1PodSecurityContext, V1PodSpec, V1ResourceRequirements, V1SecurityContext, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { WorkerScheduling } from '../api/pod-scheduling.js';
 import type { DestinationSpec } from '../api/destination.js';
 import type { WorkerSettings } from '../config/controller.js';
 import type { DestinationResource } from './destination-resource.js';
@@ -32,7 +33,11 @@ export function desiredDeployment(
   const name = dest.metadata.name;
   const namespace = dest.metadata.namespace;
   if (!dest.metadata.uid) throw new Error(`Destination ${namespace}/${name} has no uid; read it from the API server before building its Deployment`);
+  const pod = settings.podDefaults ?? {};
   const labels = workerLabels(settings.instance, name);
+  // The chart's pod labels never replace Herald's own, which the selector and the controller rely on.
+  const podLabels = { ...pod.podLabels, ...labels };
+  const scheduling = workerScheduling(spec.workers, pod);
   const volumes: V1Volume[] = [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }];
   const mounts: V1VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }];
   referencedSecrets(spec).forEach((secretName, i) => {
@@ -60,14 +65,17 @@ export function desiredDeployment(
       // Surge first: a destination never loses all its workers during a rollout.
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
       template: {
-        metadata: { labels, annotations: { [CHECKSUM_ANNOTATION]: configChecksum(spec, settings) } },
+        metadata: { labels: podLabels, annotations: { ...pod.podAnnotations, [CHECKSUM_ANNOTATION]: configChecksum(spec, settings) } },
         spec: {
           ...(settings.serviceAccountName ? { serviceAccountName: settings.serviceAccountName } : {}),
+          ...(pod.priorityClassName ? { priorityClassName: pod.priorityClassName } : {}),
+          ...(scheduling as Partial<V1PodSpec>),
           // Workers talk to Redis and receivers, never to the Kubernetes API.
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
-          securityContext: {
+          // The chart's podSecurityContext when it gives one (OpenShift assigns its own UIDs).
+          securityContext: (pod.podSecurityContext as V1PodSecurityContext | undefined) ?? {
             runAsNonRoot: true,
             runAsUser: WORKER_UID,
             runAsGroup: WORKER_UID,
@@ -93,7 +101,7 @@ export function desiredDeployment(
               // Not ready while Redis is unreachable, so `kubectl get dest` shows workers that cannot work.
               readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 },
               resources: workerResources(spec.workers.resources),
-              securityContext: {
+              securityContext: (pod.containerSecurityContext as V1SecurityContext | undefined) ?? {
                 allowPrivilegeEscalation: false,
                 readOnlyRootFilesystem: true,
                 runAsNonRoot: true,
@@ -111,6 +119,19 @@ export function desiredDeployment(
   // removed volume); a hash of the whole desired object can.
   deployment.metadata!.annotations = { [APPLIED_HASH_ANNOTATION]: createHash('sha256').update(stableStringify(deployment)).digest('hex').slice(0, 16) };
   return deployment;
+}
+
+/**
+ * Where the worker pods may run: each field the Destination's spec.workers sets replaces the chart's
+ * default (not merged: half of one node selector and half of another would match no node).
+ */
+export function workerScheduling(own: WorkerScheduling, defaults: WorkerScheduling): WorkerScheduling {
+  const out: WorkerScheduling = {};
+  for (const key of ['nodeSelector', 'tolerations', 'affinity', 'topologySpreadConstraints'] as const) {
+    const value = own[key] ?? defaults[key];
+    if (value !== undefined) (out as Record<string, unknown>)[key] = value;
+  }
+  return out;
 }
 
 /** Secrets the workers read (header credentials, signing keys), each mounted once, in a stable order. */

@@ -59,6 +59,8 @@ export interface DeliveryHealth {
 export interface DestinationStatus {
   observedGeneration?: number;
   conditions?: Condition[];
+  /** `Healthy`, or the Degraded condition's reason (DeliveryFailing, CircuitOpen, ...): the Health column. */
+  health?: string;
   replicas?: number;
   readyReplicas?: number;
   delivery?: DeliveryHealth;

@@ -56,6 +56,9 @@ export interface DeploymentState {
   progressDeadlineExceeded: boolean;
 }
 
+/** The Health column of a destination that is not Degraded. */
+export const HEALTHY = 'Healthy';
+
 /** A recent failure counts as "failing" for this long after it happened, unless a success followed. */
 export const FAILING_WINDOW_MS = 15 * 60_000;
 /** An event waiting longer than this marks the destination Degraded (BacklogStale). */
@@ -104,9 +107,12 @@ export function desiredStatus(input: StatusInput): DestinationStatus {
   const [readyStatus, readyReason, readyMessage] = ready(input);
   set(CONDITION.ready, readyStatus, readyReason, readyMessage);
   set(CONDITION.progressing, ...progressing(input));
-  set(CONDITION.degraded, ...degraded(input));
+  const [degradedStatus, degradedReason, degradedMessage] = degraded(input);
+  set(CONDITION.degraded, degradedStatus, degradedReason, degradedMessage);
 
-  const status: DestinationStatus = { observedGeneration: input.generation, conditions };
+  // Ready says whether workers run; Health says whether deliveries succeed: a destination failing every
+  // delivery is Ready=True and Health=DeliveryFailing, side by side in `kubectl get dest`.
+  const status: DestinationStatus = { observedGeneration: input.generation, conditions, health: degradedStatus === 'True' ? degradedReason : HEALTHY };
   if (input.deployment) {
     status.replicas = input.deployment.replicas;
     status.readyReplicas = input.deployment.readyReplicas;

@@ -48,6 +48,19 @@ export interface DeliveryWorkerDeps {
   clock?: () => number;
   /** When a failing destination runs fewer deliveries at once; see adaptive-concurrency.ts. */
   adaptiveConcurrency?: AdaptiveConcurrencyPolicy;
+  /** Log every successful delivery at info (`herald dev`); otherwise at debug, off the hot path. */
+  logDeliveries?: boolean;
+}
+
+/**
+ * Why a job finds its shared event body gone. A destination lets go of the body only once its
+ * delivery succeeded (or its dead letter was purged, which removes the job too). So a job that was
+ * already started before, by a worker that died before recording the result, was delivered then:
+ * its receiver has the event. Any other job finding no body lost it to a purge.
+ */
+export function bodyGoneBecause(job: { attemptsMade: number; attemptsStarted?: number; stalledCounter?: number }): 'already-delivered' | 'purged' {
+  const restarted = (job.stalledCounter ?? 0) > 0 || (job.attemptsStarted ?? 0) > job.attemptsMade + 1;
+  return restarted ? 'already-delivered' : 'purged';
 }
 
 /** What every log line about one attempt carries. */
@@ -160,8 +173,11 @@ export class DeliveryWorker {
     const ctx: AttemptContext = { eventId, attempt };
     const stored = await events.bodyFor(job);
     if (!stored) {
-      // Only a purge removes a body while deliveries still reference it; nothing is left to send.
-      this.log.warn(ctx, 'Event body is gone (purged); dropping delivery');
+      if (bodyGoneBecause(job) === 'already-delivered') {
+        this.log.info({ ...ctx, outcome: 'already-delivered' }, 'Already delivered before the worker restarted (body released); completing without sending again');
+      } else {
+        this.log.warn({ ...ctx, outcome: 'purged' }, 'Event body was purged; dropping delivery');
+      }
       return;
     }
     let probing = false;
@@ -201,7 +217,8 @@ export class DeliveryWorker {
       await events.releaseFor(job.data, destination).catch((err) => this.log.warn({ ...ctx, err: (err as Error).message }, 'Delivered, but could not release the body'));
       // At info this line was the worker's busiest I/O; failures stay at warn and error. Guarded, so
       // its bindings are not built per delivery only to be dropped.
-      if (this.log.isLevelEnabled('debug')) this.log.debug({ ...ctx, status, durationMs: Math.round(sent.durationMs), outcome: 'delivered' }, 'Delivered event');
+      if (this.deps.logDeliveries) this.log.info({ ...ctx, status, durationMs: Math.round(sent.durationMs), outcome: 'delivered' }, 'Delivered event');
+      else if (this.log.isLevelEnabled('debug')) this.log.debug({ ...ctx, status, durationMs: Math.round(sent.durationMs), outcome: 'delivered' }, 'Delivered event');
       return;
     }
 

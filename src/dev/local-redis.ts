@@ -25,7 +25,15 @@ export async function startLocalRedis(dir: string): Promise<LocalRedis> {
   const port = await freePort();
   const proc: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...REDIS_SERVER_ARGS], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    // Its own process group: Ctrl-C in the terminal signals `herald dev` only, which stops this
+    // server itself once its workers have let go of it, instead of losing Redis first.
+    detached: true,
   });
+  // Whatever way this process ends (a second Ctrl-C, a crash), it takes the server with it.
+  const killOnExit = () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+  };
+  process.once('exit', killOnExit);
   const spawnError = new Promise<never>((_, reject) => {
     proc.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT' ? new RedisServerMissingError() : err));
     proc.once('exit', (code) => reject(new Error(`redis-server exited with code ${code} before it was ready`)));
@@ -45,6 +53,9 @@ export async function startLocalRedis(dir: string): Promise<LocalRedis> {
   })();
   try {
     await Promise.race([ready, spawnError]);
+  } catch (err) {
+    killOnExit();
+    throw err;
   } finally {
     probe.disconnect();
   }
@@ -52,7 +63,8 @@ export async function startLocalRedis(dir: string): Promise<LocalRedis> {
   return {
     url: `redis://127.0.0.1:${port}`,
     async stop() {
-      if (proc.exitCode !== null) return;
+      process.off('exit', killOnExit);
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGTERM');
       await exited;

@@ -1,14 +1,14 @@
-import { createServer, type Server } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from '../log/logger.js';
 
 /**
  * A tiny webhook receiver for `make dev`, so deliveries are visible with nothing else running:
  * `/ok/*` accepts, `/flaky/*` fails half the time with 503, `/fail/*` always answers 500,
- * `/gone/*` answers 410. It logs what it receives.
+ * `/gone/*` answers 410. It logs what it receives. `herald dev` binds its port before anything else.
  */
-export async function startDevReceiver(port: number, logger: Logger): Promise<Server> {
+export function devReceiver(logger: Logger): RequestListener {
   const log = logger.child({ component: 'receiver' });
-  const server = createServer((req, res) => {
+  return (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -20,10 +20,5 @@ export async function startDevReceiver(port: number, logger: Logger): Promise<Se
       log.info({ path, status, eventId: req.headers['webhook-id'], bytes: Buffer.concat(chunks).length }, 'Receiver got a delivery');
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ received: status < 300 }));
     });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  return server;
+  };
 }

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { EventStore } from '../events/event-store.js';
 import { parseAttemptLog, type AttemptRecord } from '../delivery/attempt-record.js';
 import type { DeliveryJobData } from '../queue/delivery-queue.js';
@@ -28,6 +29,30 @@ export interface Selection {
 
 const PAGE = 500;
 
+/** One page of a destination's dead letters, newest first. */
+export interface DeadLetterPage {
+  items: DeadLetter[];
+  /** How many dead letters match the selection in all. */
+  total: number;
+  /** Pass as `after` for the next page; absent on the last page. */
+  next?: string;
+}
+
+/** Progress of a replay or purge: `done` of `total`. Called after each event. */
+export type OnProgress = (done: number, total: number) => void;
+
+/** A replay or purge cut short by its signal: how far it got. */
+export interface BatchResult {
+  done: number;
+  total: number;
+  interrupted: boolean;
+}
+
+/** The `after` cursor names a dead letter that is not (or no longer) there. */
+export class UnknownCursorError extends Error {
+  readonly code = 'HERALD_DLQ_CURSOR';
+}
+
 /**
  * The dead-letter store of one destination: BullMQ's failed set, where jobs land atomically when
  * the worker gives up, so nothing is lost between "gave up" and "stored". Replay re-queues the same
@@ -53,6 +78,48 @@ export class DeadLetters {
     return out;
   }
 
+  /**
+   * One page of dead letters in [since, until), newest first, with the total, paged by a cursor: the
+   * id of the last one shown. A cursor holds its place while new dead letters arrive at the front.
+   * @throws UnknownCursorError when `after` is not a dead letter of this destination
+   */
+  async page(sel: Selection, opts: { limit: number; after?: string }): Promise<DeadLetterPage> {
+    if (sel.id) {
+      const items = await this.list(sel, 1);
+      return { items, total: items.length };
+    }
+    // Herald's queues run on ioredis connections (openDeliveryQueue), so the client is an ioredis one.
+    const client = (await this.queue.backend.client) as unknown as Redis;
+    const key = this.queue.keys.failed!;
+    const min = sel.since ?? '-inf';
+    const max = sel.until !== undefined ? `(${sel.until}` : '+inf';
+    const total = await client.zcount(key, min, max);
+    let rank = 0;
+    if (opts.after !== undefined) {
+      const r = await client.zrevrank(key, opts.after);
+      if (r === null) throw new UnknownCursorError(`--after ${opts.after}: no such dead letter (replayed or purged since?); start again without --after`);
+      rank = r + 1;
+    }
+    const ids: string[] = [];
+    let more = false;
+    let pastWindow = false;
+    // Newest first; skip the ones newer than the window, stop below it or one past the page.
+    for (let start = rank; !more && !pastWindow; start += PAGE) {
+      const chunk = await client.zrevrange(key, start, start + PAGE - 1, 'WITHSCORES');
+      for (let i = 0; i < chunk.length && !more && !pastWindow; i += 2) {
+        const score = Number(chunk[i + 1]);
+        if (sel.until !== undefined && score >= sel.until) continue;
+        if (sel.since !== undefined && score < sel.since) pastWindow = true;
+        else if (ids.length === opts.limit) more = true;
+        else ids.push(chunk[i]!);
+      }
+      if (chunk.length < PAGE * 2) break;
+    }
+    const jobs = await Promise.all(ids.map((id) => this.queue.getJob(id)));
+    const items = jobs.filter((j): j is Job<DeliveryJobData> => j !== undefined).map(summary);
+    return { items, total, ...(more && ids.length > 0 ? { next: ids[ids.length - 1]! } : {}) };
+  }
+
   async show(id: string): Promise<DeadLetterDetail | undefined> {
     const job = await this.queue.getJob(id);
     if (!job || !(await job.isFailed())) return undefined;
@@ -62,18 +129,20 @@ export class DeadLetters {
 
   /**
    * Sends selected dead letters again, at most `rate` per second so a receiver that just recovered is
-   * not flattened. With `dryRun` it only counts. Returns how many were (or would be) replayed.
+   * not flattened. With `dryRun` it only counts. Stops early when `signal` aborts (Ctrl-C), saying how
+   * far it got.
    */
-  async replay(sel: Selection, opts: { dryRun?: boolean; rate?: number; onReplay?: (id: string) => void } = {}): Promise<number> {
+  async replay(sel: Selection, opts: { dryRun?: boolean; rate?: number; onReplay?: (id: string) => void; onProgress?: OnProgress; signal?: AbortSignal } = {}): Promise<BatchResult> {
     const sleepFn = this.deps.sleep ?? sleep;
     const clock = this.deps.clock ?? Date.now;
     const ids: string[] = [];
     for await (const job of this.select(sel)) ids.push(job.id!);
-    if (opts.dryRun) return ids.length;
+    if (opts.dryRun) return { done: ids.length, total: ids.length, interrupted: false };
     const interval = opts.rate && opts.rate > 0 ? 1000 / opts.rate : 0;
     let n = 0;
     const started = clock();
     for (const id of ids) {
+      if (opts.signal?.aborted) return { done: n, total: ids.length, interrupted: true };
       if (interval > 0) {
         const due = started + n * interval;
         const wait = due - clock();
@@ -86,23 +155,26 @@ export class DeadLetters {
       await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
       opts.onReplay?.(id);
       n++;
+      opts.onProgress?.(n, ids.length);
     }
-    return n;
+    return { done: n, total: ids.length, interrupted: false };
   }
 
-  /** Deletes selected dead letters for good. Returns how many. */
-  async purge(sel: Selection): Promise<number> {
+  /** Deletes selected dead letters for good, stopping early when `signal` aborts. */
+  async purge(sel: Selection, opts: { onProgress?: OnProgress; signal?: AbortSignal } = {}): Promise<BatchResult> {
     let n = 0;
     const ids: string[] = [];
     for await (const job of this.select(sel)) ids.push(job.id!);
     for (const id of ids) {
+      if (opts.signal?.aborted) return { done: n, total: ids.length, interrupted: true };
       const job = await this.queue.getJob(id);
       if (!job || !(await job.isFailed())) continue;
       await job.remove();
       await this.events.releaseFor(job.data, this.destination);
       n++;
+      opts.onProgress?.(n, ids.length);
     }
-    return n;
+    return { done: n, total: ids.length, interrupted: false };
   }
 
   private async *select(sel: Selection): AsyncGenerator<Job<DeliveryJobData>> {

@@ -44,6 +44,14 @@ export function redisMetrics(registry: Registry) {
 }
 export type RedisMetrics = ReturnType<typeof redisMetrics>;
 
+/** Redis memory as ingest's memory guard reads it: the one resource a backlog fills up. */
+export function redisMemoryMetrics(registry: Registry) {
+  return {
+    used: new Gauge({ name: 'herald_redis_memory_used_bytes', help: 'Memory Redis uses (INFO memory used_memory), read by ingest every second.', registers: [registry] }),
+    max: new Gauge({ name: 'herald_redis_maxmemory_bytes', help: 'Redis maxmemory (0: unlimited); ingest answers 503 from HERALD_REDIS_HIGH_WATER of it.', registers: [registry] }),
+  };
+}
+
 export function ingestMetrics(registry: Registry) {
   return {
     events: new Counter({

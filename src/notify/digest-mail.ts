@@ -6,9 +6,14 @@ export interface DeadLetterNote {
   at: number;
 }
 
+/** How many sample ids a digest lists at most; the rest are a `herald dlq list` away. */
+export const DIGEST_SAMPLE_LIMIT = 10;
+
 /** Composes the digest email: counts, the first error, sample ids and the exact replay command. */
 export function digestMail(opts: { destination: string; total: number; samples: DeadLetterNote[]; namespace?: string }): Mail {
-  const { destination, total, samples } = opts;
+  const { destination, total } = opts;
+  // The heading counts the ids listed under it, not the samples the caller happened to pass.
+  const samples = opts.samples.slice(0, DIGEST_SAMPLE_LIMIT);
   const first = samples[0];
   const since = first ? new Date(first.at).toISOString() : new Date().toISOString();
   const ns = opts.namespace ? `kubectl -n ${opts.namespace} exec deploy/herald-ingest -- ` : '';
@@ -18,7 +23,7 @@ export function digestMail(opts: { destination: string; total: number; samples: 
     `First error: ${first?.error ?? 'unknown'}`,
     '',
     `Sample event ids (${samples.length} of ${total}):`,
-    ...samples.slice(0, 10).map((s) => `  ${s.id}  ${new Date(s.at).toISOString()}  ${s.error}`),
+    ...samples.map((s) => `  ${s.id}  ${new Date(s.at).toISOString()}  ${s.error}`),
     '',
     'Inspect them:',
     `  ${ns}herald dlq list --destination ${destination}`,

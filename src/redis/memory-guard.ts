@@ -9,7 +9,13 @@ export class MemoryGuard {
   private full = false;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly redis: Redis, private readonly highWater: number, private readonly intervalMs = 1_000) {}
+  /** `onReading` gets every reading (bytes used, maxmemory or 0 when unlimited), e.g. for a gauge. */
+  constructor(
+    private readonly redis: Redis,
+    private readonly highWater: number,
+    private readonly intervalMs = 1_000,
+    private readonly onReading?: (usedBytes: number, maxBytes: number) => void,
+  ) {}
 
   start(): void {
     void this.check();
@@ -28,6 +34,7 @@ export class MemoryGuard {
       const used = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
       const max = Number(/maxmemory:(\d+)/.exec(info)?.[1] ?? 0);
       this.full = max > 0 && used >= this.highWater * max;
+      this.onReading?.(used, max);
     } catch {
       // Unreachable Redis is reported by the writes themselves; keep the last reading.
     }

@@ -6,8 +6,8 @@ import { EventStore } from '../events/event-store.js';
 import { createIngestApp, type IngestAppDeps } from '../ingest/app.js';
 import { IngestService } from '../ingest/ingest-service.js';
 import type { Logger } from '../log/logger.js';
-import { ingestMetrics } from '../metrics/metrics.js';
-import { boundPort, closeServer, listen } from '../server/listen.js';
+import { ingestMetrics, redisMemoryMetrics } from '../metrics/metrics.js';
+import { attachHandler, boundPort, closeServer, listen } from '../server/listen.js';
 import { ConfigError } from '../config/config.js';
 import { IngestAuth } from '../ingest/authenticate.js';
 import { TokenBucket } from '../ratelimit/token-bucket.js';
@@ -29,6 +29,8 @@ export async function startIngest(opts: {
   registry: Registry;
   rt: RedisRuntime;
   port?: number;
+  /** A server already bound by the caller (`herald dev` binds before it touches Redis); ingest handles its requests. */
+  server?: Server;
   isShuttingDown?: () => boolean;
   /** Overrides HERALD_INGEST_AUTH/HERALD_API_KEYS_FILE (tests). */
   authenticate?: IngestAppDeps['authenticate'];
@@ -36,7 +38,11 @@ export async function startIngest(opts: {
   const { config, rt, registry } = opts;
   const logger = opts.logger.child({ component: 'ingest' });
   const metrics = ingestMetrics(registry);
-  const memory = new MemoryGuard(rt.redis, config.HERALD_REDIS_HIGH_WATER);
+  const memoryGauges = redisMemoryMetrics(registry);
+  const memory = new MemoryGuard(rt.redis, config.HERALD_REDIS_HIGH_WATER, 1_000, (used, max) => {
+    memoryGauges.used.set(used);
+    memoryGauges.max.set(max);
+  });
   memory.start();
   const service = new IngestService({
     redis: rt.redis,
@@ -58,11 +64,8 @@ export async function startIngest(opts: {
   if (!authenticate && config.HERALD_API_KEYS_FILE) {
     auth = await IngestAuth.open(config.HERALD_API_KEYS_FILE, new TokenBucket({ redis: rt.redis, prefix: rt.keys.prefix }), logger);
     authenticate = auth.authenticate;
-    logger.info({ file: config.HERALD_API_KEYS_FILE }, 'Ingest requires an API key (Authorization: Bearer)');
   } else if (!authenticate && config.HERALD_INGEST_AUTH === 'required') {
     throw new ConfigError(['HERALD_API_KEYS_FILE: ingest requires API keys; point HERALD_API_KEYS_FILE at a key file, or set HERALD_INGEST_AUTH=off to accept anonymous events']);
-  } else if (!authenticate) {
-    logger.warn('Ingest authentication is OFF: anyone who reaches this port can send events');
   }
   const app = createIngestApp({
     service,
@@ -75,9 +78,19 @@ export async function startIngest(opts: {
     ...(opts.isShuttingDown ? { isShuttingDown: opts.isShuttingDown } : {}),
     ...(authenticate ? { authenticate } : {}),
   });
-  const server = await listen(app, opts.port ?? config.HERALD_HTTP_PORT, config.HERALD_HTTP_HOST);
+  let server: Server;
+  if (opts.server) {
+    server = opts.server;
+    attachHandler(server, app);
+  } else {
+    server = await listen(app, opts.port ?? config.HERALD_HTTP_PORT, config.HERALD_HTTP_HOST);
+  }
   const port = boundPort(server);
-  logger.info({ port, destinations: watcher.destinations.map((d) => d.name) }, 'Ingest listening');
+  const address = server.address();
+  logger.info({ port, host: typeof address === 'object' && address ? address.address : config.HERALD_HTTP_HOST, destinations: watcher.destinations.map((d) => d.name) }, 'Ingest listening');
+  // Said once the port is open, so it never follows a failed start as if the server were up.
+  if (auth) logger.info({ file: config.HERALD_API_KEYS_FILE }, 'Ingest requires an API key (Authorization: Bearer)');
+  else if (!opts.authenticate) logger.warn('Ingest authentication is OFF: anyone who reaches this port can send events');
   return {
     server,
     port,

@@ -24,6 +24,8 @@ export interface WorkerPoolOptions {
   rt: RedisRuntime;
   /** Destinations to serve; undefined serves every destination in the registry (`herald dev`). */
   only?: string[];
+  /** Log every successful delivery at info (`herald dev`). */
+  logDeliveries?: boolean;
   mailer?: Mailer;
   version: string;
   lockDurationMs?: number;
@@ -149,6 +151,7 @@ export class WorkerPool {
       lockDurationMs: opts.lockDurationMs ?? opts.config.HERALD_LOCK_DURATION,
       stalledIntervalMs: opts.stalledIntervalMs ?? Math.max(1_000, Math.floor(opts.config.HERALD_LOCK_DURATION / 2)),
       adaptiveConcurrency: { ...DEFAULT_ADAPTIVE_CONCURRENCY, throttledIntervalMs: opts.config.HERALD_THROTTLED_ATTEMPT_INTERVAL },
+      ...(opts.logDeliveries ? { logDeliveries: true } : {}),
     });
     this.workers.set(d.name, { worker, alerts, spec: specJson });
     await worker.start();

@@ -1,21 +1,55 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 
+/** The port is taken; the message says which setting picks another one. */
+export class PortInUseError extends Error {
+  readonly code = 'HERALD_PORT_IN_USE';
+  constructor(readonly port: number, readonly host: string, hint: string) {
+    super(`port ${port} on ${host} is already in use: ${hint}`);
+  }
+}
+
 /**
- * Starts listening and resolves with the server once the port is bound (port 0 picks a free one).
- * `listener` is an express app or any other request listener.
+ * Binds an HTTP server with no request handler yet and resolves once the port is bound (port 0 picks
+ * a free one). Binding before anything else starts lets a process that cannot listen stop without
+ * having changed anything. `hint` says how to choose another port (the flag or variable).
+ * @throws PortInUseError when the port is taken
  */
-export async function listen(listener: RequestListener, port: number, host: string): Promise<Server> {
+export async function bindHttp(port: number, host: string, hint = 'pick another with --port N or HERALD_HTTP_PORT'): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer(listener);
-    server.once('error', reject);
+    // Until attachHandler gives it its handler, a request is answered 503 rather than left hanging.
+    const server = createServer(startingUp);
+    placeholders.add(server);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new PortInUseError(port, host, hint) : err));
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
       resolve(server);
     });
     // Keep-alive longer than typical load balancer idle timeouts, so they close first and never hit a closing socket.
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
   });
+}
+
+const placeholders = new WeakSet<Server>();
+
+const startingUp: RequestListener = (_req, res) => {
+  res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end('{"error":"starting up"}');
+};
+
+/** Gives a server from {@link bindHttp} its real request handler, replacing the 503 placeholder. */
+export function attachHandler(server: Server, listener: RequestListener): void {
+  if (placeholders.delete(server)) server.removeListener('request', startingUp);
+  server.on('request', listener);
+}
+
+/**
+ * Starts listening and resolves with the server once the port is bound (port 0 picks a free one).
+ * `listener` is an express app or any other request listener.
+ */
+export async function listen(listener: RequestListener, port: number, host: string, hint?: string): Promise<Server> {
+  const server = await bindHttp(port, host, hint);
+  attachHandler(server, listener);
+  return server;
 }
 
 /** Stops accepting connections and closes idle keep-alive sockets; in-flight requests finish. */

@@ -7,7 +7,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKubeApiServer, type KubeEnv } from '../support/kube.js';
-import { ROOT, VALUES_ALL, parseManifests, podTemplates, render, type KubeObject } from './helm.js';
+import { DestinationSpec } from '../../src/api/destination.js';
+import { loadControllerConfig } from '../../src/config/controller.js';
+import { desiredDeployment } from '../../src/controller/desired-deployment.js';
+import { ROOT, VALUES_ALL, find, parseManifests, podTemplates, render, type KubeObject } from './helm.js';
 import { apply, applyAll, applyCrds, call, canI, ensureNamespace, type ApplyResult } from './kube-apply.js';
 
 const RESTRICTED = {
@@ -77,6 +80,36 @@ describe('chart on a real kube-apiserver', () => {
     expect(failures(results)).toEqual([]);
     expect(warnings(results)).toEqual([]);
     expect(results).toHaveLength(objects.length);
+  });
+
+  it('accepts the `helm test` Pod in a restricted namespace, with and without an API key', async () => {
+    await ensureNamespace(kube, 'herald-test-pod', RESTRICTED);
+    for (const values of [[], [VALUES_ALL]]) {
+      const objects = render({ namespace: 'herald-test-pod', values });
+      const pod = objects.find((o) => o.kind === 'Pod' && o.metadata.annotations?.['helm.sh/hook'] === 'test');
+      expect(pod, 'the helm test Pod').toBeDefined();
+      // What it refers to: the PriorityClass and the API key Secret of values-all.yaml (extraObjects).
+      const needs = objects.filter((o) => o.kind === 'PriorityClass' || o.metadata.name === 'herald-test-key');
+      const results = await applyAll(kube, [...needs, pod!]);
+      expect(failures(results)).toEqual([]);
+      expect(warnings(results)).toEqual([]);
+      await call(kube, 'DELETE', `/api/v1/namespaces/herald-test-pod/pods/${pod!.metadata.name}`);
+    }
+  });
+
+  it('accepts the worker Deployment the controller builds from the chart\'s worker defaults and a Destination\'s own scheduling', async () => {
+    await ensureNamespace(kube, 'herald-workers', RESTRICTED);
+    const objects = render({ namespace: 'herald-workers', values: [VALUES_ALL] });
+    const env = Object.fromEntries((find(objects, 'Deployment', 'herald-controller').spec.template.spec.containers[0].env as Array<{ name: string; value?: string }>).filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+    const config = loadControllerConfig({ ...env, POD_NAMESPACE: 'herald-workers' });
+    const spec = DestinationSpec.parse({ url: 'https://example.com/hook', workers: { tolerations: [{ key: 'gpu', operator: 'Exists', effect: 'NoSchedule' }], affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 10, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'app.kubernetes.io/component': 'worker' } } } }] } } } });
+    const deployment = desiredDeployment({ metadata: { name: 'orders', namespace: 'herald-workers', uid: '6b1e2a7c-0000-4000-8000-000000000001' } }, spec, config.worker) as unknown as KubeObject;
+    // The owner (a Destination) does not exist here; the API server would accept the reference anyway.
+    const needs = objects.filter((o) => o.kind === 'PriorityClass');
+    const results = await applyAll(kube, [...needs, deployment]);
+    expect(failures(results)).toEqual([]);
+    expect(warnings(results)).toEqual([]);
+    expect(await admitPods([deployment], 'herald-workers')).toEqual([]);
   });
 
   it('admits every pod the chart creates under Pod Security "restricted"', async () => {

@@ -12,6 +12,9 @@ const chartYaml = parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as { ap
 
 type Env = Record<string, string>;
 
+/** The objects values-all.yaml adds through extraObjects. */
+const EXTRA_OBJECTS = new Set(['PriorityClass/herald-test', 'Secret/herald-test-key']);
+
 /**
  * The environment a container would see: envFrom sources (from the rendered ConfigMaps/Secrets, or
  * `external` for Secrets the user brings), then env, with downward-API fields filled in.
@@ -57,7 +60,9 @@ describe('default rendering', () => {
         'ConfigMap/herald-worker',
         'Deployment/herald-controller',
         'Deployment/herald-ingest',
+        'PodDisruptionBudget/herald-controller',
         'PodDisruptionBudget/herald-ingest',
+        'Pod/herald-test-ingest',
         'Role/herald-controller',
         'RoleBinding/herald-controller',
         'Secret/herald-api-keys',
@@ -85,7 +90,8 @@ describe.each([
   ['every optional feature on', allOn],
 ])('conventions (%s)', (_name, objects) => {
   it('labels every object with the app.kubernetes.io labels and helm.sh/chart', () => {
-    for (const o of objects) {
+    // extraObjects are the user's own, rendered as given (values-all.yaml's PriorityClass and Secret).
+    for (const o of objects.filter((x) => !EXTRA_OBJECTS.has(`${x.kind}/${x.metadata.name}`))) {
       expect(o.metadata.labels, `${o.kind}/${o.metadata.name}`).toMatchObject({
         'helm.sh/chart': `herald-${chartYaml.version}`,
         'app.kubernetes.io/name': 'herald',

@@ -10,7 +10,7 @@
 #   manifests/prometheus/herald-rules.yaml      -> charts/herald/files/herald-rules.yaml
 #   manifests/grafana/*.json                    -> charts/herald/files/dashboards/*.json
 # and two generated files:
-#   helm template herald charts/herald -n herald --include-crds (default values) -> manifests/install.yaml
+#   helm template herald charts/herald -n herald --include-crds --skip-tests (default values) -> manifests/install.yaml
 #   charts/herald/values.yaml `# --` comments -> the values table in charts/herald/README.md
 set -euo pipefail
 
@@ -52,7 +52,8 @@ metadata:
     pod-security.kubernetes.io/warn: restricted
 EOF
     # helm template starts every document with its own `---` line.
-    "$helm" template herald "$chart" --namespace herald --include-crds
+    # No `helm test` Pod: `kubectl apply` would start it with the install.
+    "$helm" template herald "$chart" --namespace herald --include-crds --skip-tests
   } >"$1"
 }
 

@@ -128,9 +128,10 @@ describe('herald controller against a real API server', () => {
     expect(dest().condition(d, 'Degraded')!.message).toContain('HTTP 500 from example.com');
 
     const table = await dest().table();
-    expect(table.columnDefinitions.map((c) => c.name)).toEqual(['Name', 'URL', 'Ready', 'Backlog', 'Delivered', 'Failed', 'Reason', 'Workers', 'Age']);
+    expect(table.columnDefinitions.map((c) => c.name)).toEqual(['Name', 'URL', 'Ready', 'Reason', 'Health', 'Workers', 'Backlog', 'Dead', 'Delivered', 'Failed', 'Age']);
     const row = table.rows.find((r) => r.cells[0] === 'orders')!;
-    expect(row.cells.slice(0, 8)).toEqual(['orders', url, 'True', 2, 42, 3, 'WorkersReady', 1]);
+    // Ready (workers run) and Health (deliveries fail) side by side; Dead is what is stored now.
+    expect(row.cells.slice(0, 10)).toEqual(['orders', url, 'True', 'WorkersReady', 'DeliveryFailing', 1, 2, 0, 42, 3]);
 
     // The leader exports the queue gauges for every destination.
     await waitFor(async () => (await ctl.registry.getSingleMetricAsString('herald_queue_backlog')).includes('herald_queue_backlog{destination="orders"} 2'), { what: 'queue gauge' });

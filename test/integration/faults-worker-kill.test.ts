@@ -113,16 +113,19 @@ describe('the duplicate window, hit exactly', () => {
 
   // Regression: a redelivery used to release the shared body a second time, deleting it while another
   // destination still needed it. Releases are now per (event, destination), so they are idempotent.
-  it('a redelivery to one destination does not take the event body from another destination', async () => {
+  /**
+   * Publishes `<group>-a` and `<group>-b` for events of type `<group>`, runs `<group>-a`'s worker
+   * through the proxy, posts one event to both, and SIGKILLs that worker as soon as its release of the
+   * shared body has reached Redis, before its ack.
+   */
+  async function killAfterRelease(group: string, payload: string): Promise<{ id: string; a: Receiver; b: Receiver }> {
     const a = await receiver();
     const b = await receiver();
-    await herald.unpublish('window'); // the previous test's catch-all destination
-    await herald.publish('fan-a', { url: a.url, concurrency: 1, filter: { types: ['fan'] } });
-    await herald.publish('fan-b', { url: b.url, concurrency: 1, filter: { types: ['fan'] } });
-    const first = await worker('fan-a', 'proxy');
+    await herald.publish(`${group}-a`, { url: a.url, concurrency: 1, filter: { types: [group] } });
+    await herald.publish(`${group}-b`, { url: b.url, concurrency: 1, filter: { types: [group] } });
+    const first = await worker(`${group}-a`, 'proxy');
     let id = '';
     let killedAfterRelease = false;
-    // Let the release of fan-a's reference reach Redis, then kill the worker before its ack.
     proxy.setTap((chunk) => {
       if (!id || killedAfterRelease) return undefined;
       const text = chunk.toString('latin1').toLowerCase();
@@ -132,16 +135,21 @@ describe('the duplicate window, hit exactly', () => {
       killedAfterRelease = true;
       return { verdict: 'forward', after: () => first.proc.kill('SIGKILL') };
     });
-
-    const res = await herald.post({ userID: 'u', payload: 'for both', type: 'fan' });
+    const res = await herald.post({ userID: 'u', payload, type: group });
     expect(res.body.destinations).toBe(2);
     id = res.body.id;
     await first.exited;
     expect(killedAfterRelease).toBe(true);
+    proxy.setTap(undefined);
+    return { id, a, b };
+  }
+
+  it('a redelivery to one destination does not take the event body from another destination', async () => {
+    await herald.unpublish('window'); // the previous test's catch-all destination
+    const { id, a, b } = await killAfterRelease('fan', 'for both');
     // fan-a has let go of the body, fan-b still holds it.
     await waitFor(async () => (await herald.redis.hkeys(herald.rt.keys.event(id))).filter((k) => k.startsWith('h:')).join() === 'h:fan-b', { what: 'only fan-b to hold the body' });
 
-    proxy.setTap(undefined);
     await worker('fan-a', 'direct');
     await waitFor(() => a.delivered().length === 2, { what: 'fan-a redelivering after its worker died', timeoutMs: 20_000 });
     const qa = openDeliveryQueue(herald.redis, herald.rt.keys, 'fan-a');
@@ -153,8 +161,24 @@ describe('the duplicate window, hit exactly', () => {
     await waitFor(async () => (await q.getJobCounts('waiting', 'active')).waiting === 0, { what: 'fan-b to take its job' });
     await waitFor(async () => (await q.getJobCounts('active')).active === 0, { what: 'fan-b to finish its job' });
     await q.close();
-    expect(wb.output()).not.toContain('Event body is gone');
+    expect(wb.output()).not.toMatch(/purged|Already delivered/);
     const got = await waitFor(() => b.delivered()[0], { what: 'fan-b to deliver the event', timeoutMs: 5_000 });
     expect(got.json).toMatchObject({ id, payload: 'for both' });
+  });
+
+  it('a worker killed after releasing the body of a delivered event says on restart that it was already delivered', async () => {
+    for (const d of ['window', 'fan-a', 'fan-b']) await herald.unpublish(d);
+    const { id, a, b } = await killAfterRelease('gone', 'delivered, then killed');
+    // gone-b delivers and lets go of the body too: nothing is left of it when gone-a's job comes back.
+    await worker('gone-b', 'direct');
+    await waitFor(async () => b.delivered().length === 1 && (await herald.redis.exists(herald.rt.keys.event(id))) === 0, { what: 'gone-b to deliver and the body to go' });
+
+    // At info, where the account of an already-delivered event is logged.
+    const again = await startWorkerProcess('gone-a', processEnv(redis.url, herald.config.HERALD_REDIS_PREFIX, { HERALD_LOG_LEVEL: 'info' }));
+    procs.push(again);
+    const line = await waitFor(() => again.output().split('\n').find((l) => l.includes(id) && l.includes('already-delivered')), { what: 'the restarted worker to account for the event', timeoutMs: 20_000 });
+    expect(JSON.parse(line)).toMatchObject({ level: 'info', eventId: id, destination: 'gone-a', outcome: 'already-delivered' });
+    expect(again.output()).not.toContain('purged');
+    expect(a.delivered()).toHaveLength(1);
   });
 });

@@ -121,8 +121,8 @@ describe('ingest → delivery', () => {
     expect(mail.text).toContain('herald dlq replay --destination partner');
 
     r.setBehaviour(ok);
-    expect(await dlq.replay({}, { dryRun: true })).toBe(1);
-    expect(await dlq.replay({}, { rate: 100 })).toBe(1);
+    expect((await dlq.replay({}, { dryRun: true })).done).toBe(1);
+    expect(await dlq.replay({}, { rate: 100 })).toEqual({ done: 1, total: 1, interrupted: false });
     await waitFor(() => r.delivered().length === 1, { what: 'the replayed delivery' });
     expect(r.delivered()[0]!.headers['webhook-id']).toBe(res.body.id);
     expect(await dlq.count()).toBe(0);
@@ -150,7 +150,7 @@ describe('ingest → delivery', () => {
       expect(detail?.body).toMatchObject({ id: res.body.id, payload: 'x' });
       // Stored once, in the job: no body of its own to release.
       expect(await herald.redis.exists(herald.rt.keys.event(res.body.id))).toBe(0);
-      expect(await dlq.purge({ id: res.body.id })).toBe(1);
+      expect((await dlq.purge({ id: res.body.id })).done).toBe(1);
       expect(await queue.getJob(res.body.id)).toBeUndefined();
     } finally {
       await queue.close();
@@ -170,7 +170,7 @@ describe('ingest → delivery', () => {
       await waitFor(async () => good.delivered().length === 1 && (await dlq.count()) === 1, { what: 'one delivery and one dead letter' });
       expect(await herald.redis.exists(herald.rt.keys.event(res.body.id))).toBe(1);
       expect((await dlq.show(res.body.id))?.body).toMatchObject({ id: res.body.id, payload: 'shared' });
-      expect(await dlq.purge({ id: res.body.id })).toBe(1);
+      expect((await dlq.purge({ id: res.body.id })).done).toBe(1);
       expect(await herald.redis.exists(herald.rt.keys.event(res.body.id))).toBe(0);
     } finally {
       await queue.close();

@@ -179,8 +179,11 @@ const targets: PanelTarget[] = Object.entries(DASHBOARDS).flatMap(([dashboard, f
 /** Test names: panel title and query refId. */
 const named = (ts: PanelTarget[]) => ts.map((t) => [`${t.title} (${t.refId})`, t] as const);
 
-/** Grafana's built-in interval variables, with values that suit a 1 s scrape interval. */
-const GRAFANA_VARIABLES: Record<string, string> = { __rate_interval: '1m', __interval: '15s', __range: '1m' };
+/**
+ * Grafana's built-in interval variables, with values that suit a 1 s scrape interval, and the
+ * dashboards' namespace and job variables at "All" (`.*`, which also matches a series without the label).
+ */
+const GRAFANA_VARIABLES: Record<string, string> = { __rate_interval: '1m', __interval: '15s', __range: '1m', namespace: '.*', job: '.*' };
 
 /**
  * A panel expression as Grafana would send it: `$destination` / `${destination}` and the interval
@@ -285,7 +288,9 @@ beforeAll(async () => {
     HERALD_THROTTLED_ATTEMPT_INTERVAL: '0ms',
   });
   herald = h;
-  await waitFor(async () => h.proc.exitCode !== null || (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200, { what: 'herald dev to be ready' });
+  await waitFor(async () => h.proc.exitCode !== null || (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200, { what: 'herald dev to be ready' }).catch((err: Error) => {
+    throw new Error(`${err.message}\nherald output:\n${h.output().slice(-4000)}`);
+  });
   if (h.proc.exitCode !== null) throw new Error(`herald dev exited with ${h.proc.exitCode}:\n${h.output()}`);
 
   prometheus = await startPrometheus({ targets: [`127.0.0.1:${port}`], ruleFiles: [RULES], scrapeInterval: '1s', evaluationInterval: '1s' });

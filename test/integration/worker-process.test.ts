@@ -143,7 +143,7 @@ describe('herald CLI', () => {
     const dry = await runHerald(['dlq', 'replay', '--destination', 'cli-dlq', '--dry-run'], env);
     expect(dry.out).toContain('would replay 1 dead letter');
     const replay = await runHerald(['dlq', 'replay', '--destination', 'cli-dlq', '--since', '1h'], env);
-    expect(replay.out).toContain('replayed 1 dead letter');
+    expect(replay.out).toContain('replayed 1 of 1 dead letter');
     await waitFor(() => r.delivered().length === 1, { what: 'the replayed delivery' });
     expect(r.delivered()[0]!.headers['webhook-id']).toBe(res.body.id);
     w.proc.kill('SIGTERM');

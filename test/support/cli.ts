@@ -16,20 +16,46 @@ export interface HeraldProcess {
   exited: Promise<number | null>;
 }
 
+export interface SpawnOptions {
+  /** Working directory (where `herald dev` notes its Redis URL); default this process' own. */
+  cwd?: string;
+  /** Its own process group, as a terminal's foreground job: `process.kill(-pid, 'SIGINT')` is Ctrl-C. */
+  detached?: boolean;
+}
+
 /** Starts the built `herald` CLI as a real process, as Kubernetes would. */
-export function spawnHerald(args: string[], env: Record<string, string>): HeraldProcess {
+export function spawnHerald(args: string[], env: Record<string, string>, opts: SpawnOptions = {}): HeraldProcess & { stdout: () => string; stderr: () => string } {
   assertBuilt();
-  const proc = spawn(process.execPath, [HERALD_BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [HERALD_BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
   let out = '';
-  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  return { proc, output: () => out, exited };
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (c: Buffer) => ((out += c.toString()), (stdout += c.toString())));
+  proc.stderr!.on('data', (c: Buffer) => ((out += c.toString()), (stderr += c.toString())));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code, signal) => r(code ?? (signal ? 128 : null))));
+  return { proc, output: () => out, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
 /** Runs a short CLI command to completion. */
-export async function runHerald(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
-  const p = spawnHerald(args, env);
+export async function runHerald(args: string[], env: Record<string, string> = {}, opts: SpawnOptions = {}): Promise<{ code: number | null; out: string; stdout: string; stderr: string }> {
+  const p = spawnHerald(args, env, opts);
   const code = await p.exited;
-  return { code, out: p.output() };
+  return { code, out: p.output(), stdout: p.stdout(), stderr: p.stderr() };
+}
+
+/**
+ * Runs the CLI on a pseudo-terminal (util-linux `script`), so it sees a terminal on stdin, stdout and
+ * stderr, as a person at a shell does; `input` is typed into it. Resolves with what the terminal showed.
+ */
+export async function runHeraldOnTerminal(args: string[], env: Record<string, string> = {}, opts: SpawnOptions & { input?: string } = {}): Promise<{ code: number | null; out: string }> {
+  assertBuilt();
+  const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+  const command = [process.execPath, HERALD_BIN, ...args].map(quote).join(' ');
+  const proc = spawn('script', ['-qefc', command, '/dev/null'], { env: { PATH: process.env.PATH ?? '', TERM: 'xterm', ...env }, stdio: ['pipe', 'pipe', 'pipe'], ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+  let out = '';
+  proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  if (opts.input !== undefined) proc.stdin.write(opts.input);
+  const code = await new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
+  return { code, out };
 }

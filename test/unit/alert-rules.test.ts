@@ -161,17 +161,31 @@ describe('Grafana dashboards', () => {
     const board = dashboards.find((d) => d.uid === 'herald-destination')!.board;
     const variable = board.templating.list.find((v) => v.name === 'destination');
     expect(variable).toMatchObject({ type: 'query', datasource: { uid: '${datasource}' } });
-    expect(JSON.stringify(variable?.query)).toContain('label_values(herald_queue_backlog, destination)');
+    // Several at once, and only of the chosen installs (namespace, job).
+    expect(variable).toMatchObject({ multi: true, query: { query: 'label_values(herald_queue_backlog{namespace=~"$namespace", job=~"$job"}, destination)' } });
     for (const p of board.panels.filter((p) => p.type !== 'row')) {
       for (const t of p.targets ?? []) expect(t.expr, `${p.title} ${t.refId}`).toContain('$destination');
     }
   });
 
+  it('scope every Herald series by the namespace and job variables, and rate over $__rate_interval', () => {
+    for (const { board } of dashboards) {
+      expect(board.templating.list.filter((v) => v.name === 'namespace' || v.name === 'job').map((v) => v.name)).toEqual(['namespace', 'job']);
+      for (const p of board.panels) {
+        for (const t of p.targets ?? []) {
+          for (const m of t.expr.matchAll(/\bherald_[a-z0-9_]+(\{[^}]*\})?/g)) expect(m[1] ?? '', `${p.title} ${t.refId}: ${m[0]}`).toContain('namespace=~"$namespace", job=~"$job"');
+          expect(t.expr, `${p.title} ${t.refId}`).not.toMatch(/rate\([^)]*\[\d+[smh]\]\)/);
+        }
+      }
+    }
+  });
+
   it('use only valid PromQL in targets[].expr (checked by promtool)', () => {
-    // Each expression, with $destination filled in, becomes a recording rule that promtool parses.
+    // Each expression, with the variables filled in as Grafana would, becomes a recording rule that promtool parses.
+    const grafanaFilled = (expr: string) => expr.replaceAll('$destination', 'orders').replaceAll('$__rate_interval', '1m').replaceAll('$namespace', '.*').replaceAll('$job', '.*');
     const rules = dashboards.flatMap(({ uid, board }) =>
       board.panels.flatMap((p) =>
-        (p.targets ?? []).map((t) => ({ record: `dashboard:${uid.replace(/-/g, '_')}:check`, expr: t.expr.replaceAll('$destination', 'orders') })),
+        (p.targets ?? []).map((t) => ({ record: `dashboard:${uid.replace(/-/g, '_')}:check`, expr: grafanaFilled(t.expr) })),
       ),
     );
     const dir = mkdtempSync(join(tmpdir(), 'herald-dashboards-'));

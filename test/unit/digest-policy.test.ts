@@ -34,4 +34,12 @@ describe('digestMail', () => {
     expect(m.text).toContain('evt_1');
     expect(m.text).toContain('kubectl -n herald exec deploy/herald-ingest -- herald dlq replay --destination orders --since 1970-01-01T00:00:00.000Z --rate 10');
   });
+
+  it('counts in the sample heading exactly the ids it lists', () => {
+    const samples = Array.from({ length: 20 }, (_, i) => ({ id: `evt_${i}`, error: 'HTTP 500', at: i }));
+    const m = digestMail({ destination: 'orders', total: 20, samples });
+    const listed = m.text.split('\n').filter((l) => /^  evt_/.test(l));
+    expect(m.text).toContain(`Sample event ids (${listed.length} of 20):`);
+    expect(listed).toHaveLength(10);
+  });
 });

@@ -9,6 +9,7 @@ import {
   deliveryMetrics,
   ingestMetrics,
   queueMetrics,
+  redisMemoryMetrics,
   redisMetrics,
 } from '../../src/metrics/metrics.js';
 
@@ -54,6 +55,7 @@ function documentedCatalogue(markdown: string): Map<string, CatalogueEntry> {
 async function exportedCatalogue(): Promise<Map<string, CatalogueEntry>> {
   const registry: Registry = createRegistry('catalogue-test', '0.0.0-test');
   redisMetrics(registry);
+  redisMemoryMetrics(registry);
   ingestMetrics(registry);
   deliveryMetrics(registry);
   queueMetrics(registry);

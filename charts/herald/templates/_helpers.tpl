@@ -109,24 +109,47 @@ checksum/config of pods that read the shared ConfigMap and Secret: changing eith
 {{- printf "%s\n%s" $cm $secret | sha256sum }}
 {{- end }}
 
-{{/* Pod-level securityContext of Herald pods: Pod Security "restricted". */}}
+{{/* Pod-level securityContext of Herald pods (podSecurityContext; Pod Security "restricted" by default). */}}
 {{- define "herald.podSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
-fsGroup: 65532
-seccompProfile:
-  type: RuntimeDefault
+{{- toYaml .Values.podSecurityContext }}
 {{- end }}
 
-{{/* Container-level securityContext of every container in the chart. */}}
+{{/* Container-level securityContext of every container in the chart (containerSecurityContext). */}}
 {{- define "herald.containerSecurityContext" -}}
-allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
-runAsNonRoot: true
-capabilities:
-  drop:
-    - ALL
+{{- toYaml .Values.containerSecurityContext }}
+{{- end }}
+
+{{/*
+Labels of a component's pods: the chart's own, plus podLabels, which never replace them.
+Call with (dict "ctx" $ "component" "ingest").
+*/}}
+{{- define "herald.podLabels" -}}
+{{- $own := include "herald.componentLabels" . | fromYaml }}
+{{- toYaml (merge $own (deepCopy .ctx.Values.podLabels)) }}
+{{- end }}
+
+{{/* Annotations of a component's pods besides checksums: its own podAnnotations over the global ones. Call with (dict "ctx" $ "own" .Values.ingest.podAnnotations). */}}
+{{- define "herald.podAnnotations" -}}
+{{- $all := merge (deepCopy (.own | default dict)) (deepCopy .ctx.Values.podAnnotations) }}
+{{- with $all }}
+{{- toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+HERALD_WORKER_POD_DEFAULTS: what the controller gives every worker pod (src/api/pod-scheduling.ts),
+as JSON. Only set fields are written.
+*/}}
+{{- define "herald.workerPodDefaults" -}}
+{{- $d := dict "podSecurityContext" .Values.podSecurityContext "containerSecurityContext" .Values.containerSecurityContext }}
+{{- with .Values.podLabels }}{{ $_ := set $d "podLabels" . }}{{ end }}
+{{- with .Values.podAnnotations }}{{ $_ := set $d "podAnnotations" . }}{{ end }}
+{{- with .Values.priorityClassName }}{{ $_ := set $d "priorityClassName" . }}{{ end }}
+{{- with .Values.worker.nodeSelector }}{{ $_ := set $d "nodeSelector" . }}{{ end }}
+{{- with .Values.worker.tolerations }}{{ $_ := set $d "tolerations" . }}{{ end }}
+{{- with .Values.worker.affinity }}{{ $_ := set $d "affinity" . }}{{ end }}
+{{- with .Values.worker.topologySpreadConstraints }}{{ $_ := set $d "topologySpreadConstraints" . }}{{ end }}
+{{- toJson $d }}
 {{- end }}
 
 {{/* envFrom of every Herald process: shared ConfigMap, then the connection Secret. */}}

@@ -18,8 +18,16 @@ describe('desiredStatus', () => {
   it('is Ready, not Progressing, not Degraded when all workers run the current config and deliveries succeed', () => {
     const s = desiredStatus(input());
     expect(summary(s)).toEqual({ Ready: 'True/WorkersReady', Progressing: 'False/RolloutComplete', Degraded: 'False/AsExpected' });
-    expect(s).toMatchObject({ observedGeneration: 4, replicas: 2, readyReplicas: 2, delivery: healthy });
+    expect(s).toMatchObject({ observedGeneration: 4, replicas: 2, readyReplicas: 2, delivery: healthy, health: 'Healthy' });
     expect(cond(s, 'Ready').observedGeneration).toBe(4);
+  });
+
+  it('shows a destination failing every delivery as Ready with Health DeliveryFailing (the kubectl get dest columns)', () => {
+    const failing = { ...healthy, deadLettered: 50, deadLetters: 50, lastError: 'HTTP 500', lastErrorTime: kubeTime(NOW - 1_000) };
+    const s = desiredStatus(input({ health: failing }));
+    expect(cond(s, 'Ready').status).toBe('True');
+    expect(s.health).toBe('DeliveryFailing');
+    expect(s.delivery?.deadLetters).toBe(50);
   });
 
   it('reports a rollout in progress with counts', () => {
