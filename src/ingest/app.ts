@@ -8,7 +8,7 @@ import { childrenBy, type IngestMetrics } from '../metrics/metrics.js';
 import { addOpsRoutes, type ReadinessCheck } from '../server/ops-routes.js';
 import type { Counter, Registry } from 'prom-client';
 import { IngestError } from './errors.js';
-import { isIdentityEncoded, readBody } from './request-body.js';
+import { isIdentityEncoded, readBody, readInflatedBody } from './request-body.js';
 import type { IngestRequest, IngestService } from './ingest-service.js';
 
 /** Who sent a request, as decided by an authenticator (issue: API keys); absent means anonymous. */
@@ -52,10 +52,9 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
   app.disable('x-powered-by');
   app.set('etag', false);
 
-  // Compressed bodies (Content-Encoding) are rare; body-parser inflates them, with the same limit.
-  const inflating = express.raw({ type: () => true, limit: deps.maxBodyBytes });
-  const readRequestBody = (req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> =>
-    isIdentityEncoded(req) ? readBody(req, deps.maxBodyBytes) : viaMiddleware(inflating, req, res);
+  // Compressed bodies (Content-Encoding) are rare; they are inflated with the same limit.
+  const readRequestBody = (req: IncomingMessage): Promise<Buffer> =>
+    isIdentityEncoded(req) ? readBody(req, deps.maxBodyBytes) : readInflatedBody(req, deps.maxBodyBytes);
   // Metric children bound once per route and status code, not looked up by labels per request.
   const routeMetrics = (route: string): RouteMetrics => ({
     duration: deps.metrics.duration.labels({ route }),
@@ -83,9 +82,10 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
   };
 
   const single: Handler = async (req, res, requestId) => {
-    requireContentType(req, SINGLE_TYPES);
-    const body = await readRequestBody(req, res);
+    // Who is asking and what they send are checked before a byte of the body is read.
     const principal = await deps.authenticate?.(req);
+    requireContentType(req, SINGLE_TYPES);
+    const body = await readRequestBody(req);
     const event = parseEvent(parseJson(body));
     checkType(principal, event);
     const idempotencyKey = headerKey(req);
@@ -98,9 +98,9 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
   };
 
   const batch: Handler = async (req, res, requestId) => {
-    requireContentType(req, BATCH_TYPES);
-    const body = await readRequestBody(req, res);
     const principal = await deps.authenticate?.(req);
+    requireContentType(req, BATCH_TYPES);
+    const body = await readRequestBody(req);
     const items = parseBatch(body, req.headers['content-type'] ?? '', deps.maxBatch);
     const results: Array<{ index: number; status: number; id?: string; error?: unknown }> = [];
     const valid: Array<{ index: number; req: IngestRequest }> = [];
@@ -169,6 +169,7 @@ const BATCH_TYPES = ['application/json', 'application/x-ndjson'];
  */
 const BASE_HEADERS = ['x-content-type-options', 'nosniff', 'cache-control', 'no-store', 'x-frame-options', 'DENY', 'content-security-policy', "default-src 'none'", 'referrer-policy', 'no-referrer'] as const;
 const REPLAYED = ['idempotent-replayed', 'true'] as const;
+const CLOSE = ['connection', 'close'] as const;
 
 /**
  * What `res.json` sends (same bytes), with the base headers and the request id, in one `writeHead`:
@@ -179,11 +180,6 @@ function sendJson(res: ServerResponse, requestId: string, status: number, value:
   const text = JSON.stringify(value);
   res.writeHead(status, [...BASE_HEADERS, 'x-request-id', requestId, 'content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(text)), ...extra]);
   res.end(text);
-}
-
-/** Runs a body-parser middleware (it needs nothing of express's) on Node's request. */
-function viaMiddleware(middleware: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void, req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => middleware(req, res, (err?: unknown) => (err ? reject(err) : resolve((req as IncomingMessage & { body?: Buffer }).body))));
 }
 
 /** What the service is asked to accept; built in one literal, since batches make one per event. */
@@ -276,7 +272,7 @@ function errorAnswerer(deps: IngestAppDeps) {
       body = { code: err.code, message: err.message, ...(err.details !== undefined ? { issues: err.details } : {}) };
       headers = err.headers;
     } else if (isHttpError(err)) {
-      // body-parser's errors: 413 entity.too.large, 400 for aborted or badly encoded bodies.
+      // Body read errors (BodyReadError): 413 entity.too.large, 415 or 400 for aborted or badly encoded bodies.
       status = err.status;
       body = err.type === 'entity.too.large'
         ? { code: 'body_too_large', message: `the body exceeds the limit of ${deps.maxBodyBytes} bytes` }
@@ -286,7 +282,11 @@ function errorAnswerer(deps: IngestAppDeps) {
     else if (status >= 500) deps.logger.error({ err, path: req.url, requestId }, 'Ingest request failed');
     if (status === 503 || (status >= 400 && status < 500)) deps.metrics.events.inc({ result: status === 503 ? 'unavailable' : 'invalid' });
     if (res.headersSent) return;
-    sendJson(res, requestId, status, { error: body }, Object.entries(headers).flat());
+    // Refused before its body was read (no key, a declared length over the limit, a chunked body past
+    // it): the rest of the body is not read, so the connection cannot carry another request. Node
+    // closes it once the answer is written, and reads nothing more.
+    const close = req.complete ? [] : CLOSE;
+    sendJson(res, requestId, status, { error: body }, [...Object.entries(headers).flat(), ...close]);
   };
 }
 
