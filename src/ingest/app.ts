@@ -16,6 +16,11 @@ import type { IngestRequest, IngestService } from './ingest-service.js';
 export interface Principal {
   name: string;
   allowsType?: (type: string) => boolean;
+  /**
+   * Charges the caller's rate limit for `events` events, all or none; throws an IngestError (429 with
+   * Retry-After, 413 past the burst) when they may not be accepted now. Absent: no limit.
+   */
+  admit?: (events: number) => Promise<void>;
 }
 
 export interface IngestAppDeps {
@@ -27,7 +32,7 @@ export interface IngestAppDeps {
   maxBatch: number;
   readiness: ReadinessCheck[];
   isShuttingDown?: () => boolean;
-  /** Resolves the caller or throws an IngestError (401/403/429). Omitted: no authentication. */
+  /** Resolves the caller or throws an IngestError (401), before the body is read. Omitted: no authentication. */
   authenticate?: (req: IncomingMessage) => Promise<Principal | undefined>;
 }
 
@@ -90,6 +95,7 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
     const event = parseEvent(parseJson(body));
     checkType(principal, event);
     const idempotencyKey = headerKey(req);
+    if (principal?.admit) await principal.admit(1);
     const result = await deps.service.accept(ingestRequest(event, principal, idempotencyKey));
     if (deps.logger.isLevelEnabled('debug')) {
       deps.logger.debug({ eventId: result.id, requestId, producer: principal?.name, destinations: result.destinations, duplicate: result.duplicate }, 'Accepted event');
@@ -116,6 +122,8 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
         valid.push({ index, req: ingestRequest(parsed.data, principal) });
       }
     });
+    // Every event the batch would store costs a token; a batch over the key's budget is refused whole.
+    if (valid.length > 0 && principal?.admit) await principal.admit(valid.length);
     if (valid.length > 0) {
       const accepted = await deps.service.acceptMany(valid.map((v) => v.req));
       accepted.forEach((r, i) => {
