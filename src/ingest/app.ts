@@ -10,7 +10,7 @@ import { addOpsRoutes, type ReadinessCheck } from '../server/ops-routes.js';
 import type { Counter, Registry } from 'prom-client';
 import { IngestError } from './errors.js';
 import { isIdentityEncoded, readBody, readInflatedBody } from './request-body.js';
-import type { IngestRequest, IngestService } from './ingest-service.js';
+import { batchEventKey, type IngestRequest, type IngestService } from './ingest-service.js';
 
 /** Who sent a request, as decided by an authenticator (issue: API keys); absent means anonymous. */
 export interface Principal {
@@ -109,6 +109,8 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
     requireContentType(req, BATCH_TYPES);
     const body = await readRequestBody(req);
     const items = parseBatch(body, req.headers['content-type'] ?? '', deps.maxBatch);
+    // Scoped to the whole batch: the same batch again gets the same ids and answers, another gets 422.
+    const idempotencyKey = headerKey(req);
     const results: Array<{ index: number; status: number; id?: string; error?: unknown }> = [];
     const valid: Array<{ index: number; req: IngestRequest }> = [];
     items.forEach((item, index) => {
@@ -119,20 +121,23 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
       } else if (principal?.allowsType && !principal.allowsType(parsed.data.type ?? 'event')) {
         results[index] = { index, status: 403, error: { code: 'type_forbidden', message: `this key may not send events of type "${parsed.data.type ?? 'event'}"` } };
       } else {
-        valid.push({ index, req: ingestRequest(parsed.data, principal) });
+        valid.push({ index, req: ingestRequest(parsed.data, principal, idempotencyKey === undefined ? undefined : batchEventKey(idempotencyKey, index)) });
       }
     });
     // Every event the batch would store costs a token; a batch over the key's budget is refused whole.
     if (valid.length > 0 && principal?.admit) await principal.admit(valid.length);
+    if (idempotencyKey !== undefined) await deps.service.claimBatchKey(principal?.name, idempotencyKey, items);
+    let replayed = false;
     if (valid.length > 0) {
       const accepted = await deps.service.acceptMany(valid.map((v) => v.req));
+      replayed = accepted.every((r) => r.duplicate);
       accepted.forEach((r, i) => {
         const index = valid[i]!.index;
         results[index] = { index, status: 202, id: r.id };
       });
     }
     const acceptedCount = valid.length;
-    sendJson(res, requestId, acceptedCount === items.length ? 202 : acceptedCount === 0 ? 400 : 207, { accepted: acceptedCount, rejected: items.length - acceptedCount, results });
+    sendJson(res, requestId, acceptedCount === items.length ? 202 : acceptedCount === 0 ? 400 : 207, { accepted: acceptedCount, rejected: items.length - acceptedCount, results }, replayed ? REPLAYED : []);
   };
 
   // Every answer gets the base headers: the ingest handlers write them with their answer (sendJson,

@@ -115,6 +115,26 @@ export class IngestService {
     this.enqueuedCounter = childrenBy((destination: string) => deps.metrics.enqueued.labels({ destination }));
   }
 
+  /**
+   * Claims a batch's Idempotency-Key for `items` (the batch as parsed): the first request with the key
+   * records a hash of the whole batch; a later one with the same batch goes on (each event then has
+   * its own key, `batchEventKey`, which gives it its first id again); one with another batch gets 422.
+   * One round trip (two for a repeat), only for batches that carry the header.
+   * @throws IdempotencyConflictError, StoreUnavailableError
+   */
+  async claimBatchKey(scope: string | undefined, key: string, items: readonly unknown[]): Promise<void> {
+    const redisKey = this.deps.keys.batchIdempotency(scope ?? 'anonymous', key);
+    const h = createHash('sha256').update(JSON.stringify(items)).digest('base64url');
+    let previous: string | null = null;
+    try {
+      // Not SET NX GET: that needs Redis 7; a repeat costs a second round trip instead.
+      if ((await this.deps.redis.set(redisKey, h, 'PX', this.deps.idempotencyTtlMs, 'NX')) === null) previous = await this.deps.redis.get(redisKey);
+    } catch (err) {
+      throw new StoreUnavailableError(err);
+    }
+    if (previous !== null && previous !== h) throw new IdempotencyConflictError();
+  }
+
   /** Replaces the routing table; compiled once per change, not per event. */
   setDestinations(dests: readonly ResolvedDestination[]): void {
     this.routes = dests.map((d) => ({ name: d.name, matches: typeMatcher(d.spec), maxAttempts: resolveRetryPolicy(d.spec.retry).maxAttempts }));
@@ -313,6 +333,14 @@ export class IngestService {
 /** Whether the event's job carries its body rather than sharing a stored one: one destination, and not a resume. */
 function carriesBody(p: Prepared): boolean {
   return p.routing.routes.length === 1 && !p.resume;
+}
+
+/**
+ * The Idempotency-Key of the event at `index` of a batch sent with `key`. A space cannot occur in a
+ * key a client sends, so these never meet a single event's keys.
+ */
+export function batchEventKey(key: string, index: number): string {
+  return `${key} batch ${index}`;
 }
 
 function hashEvent(e: IngestEvent): string {

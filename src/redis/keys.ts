@@ -38,6 +38,10 @@ export class RedisKeys {
   idempotency(scope: string, key: string): string {
     return `${this.prefix}:idem:${scope}:${key}`;
   }
+  /** A batch's Idempotency-Key: the hash of the whole batch, so reusing it with another batch is refused. */
+  batchIdempotency(scope: string, key: string): string {
+    return `${this.prefix}:idemb:${scope}:${key}`;
+  }
   /** The active destination set: hash of name → JSON spec. */
   destinations(): string {
     return `${this.prefix}:destinations`;
