@@ -85,7 +85,7 @@ export class IngestService {
   private readonly writes: MicroBatch<Prepared>;
   private readonly enqueuer: DeliveryEnqueuer;
   private readonly newId: () => string;
-  private readonly metrics: { accepted: Counter.Internal; duplicate: Counter.Internal };
+  private readonly metrics: { accepted: Counter.Internal; duplicate: Counter.Internal; unrouted: Counter };
   /** `enqueued` children by destination, so a write does not hash a label set per destination. */
   private readonly enqueuedCounter: (destination: string) => Counter.Internal;
   private lastTimestamp = { at: NaN, json: '' };
@@ -111,7 +111,7 @@ export class IngestService {
     this.writes = new MicroBatch((items) => this.store(items), { maxItems: MAX_WRITE_EVENTS });
     this.enqueuer = new DeliveryEnqueuer(deps.writeRedis, deps.keys);
     this.newId = deps.newId ?? newEventId;
-    this.metrics = { accepted: deps.metrics.events.labels({ result: 'accepted' }), duplicate: deps.metrics.events.labels({ result: 'duplicate' }) };
+    this.metrics = { accepted: deps.metrics.events.labels({ result: 'accepted' }), duplicate: deps.metrics.events.labels({ result: 'duplicate' }), unrouted: deps.metrics.unrouted };
     this.enqueuedCounter = childrenBy((destination: string) => deps.metrics.enqueued.labels({ destination }));
   }
 
@@ -182,7 +182,12 @@ export class IngestService {
         else (lookups ??= []).push(this.prepareIdempotent(req, now, timestampJson).then((p) => void (prepared[i] = p)));
       }
       if (lookups) await Promise.all(lookups);
-      const toStore = prepared.filter((p) => p.routing.routes.length > 0 && (!p.result.duplicate || p.resume));
+      let unrouted = 0;
+      const toStore = prepared.filter((p) => {
+        if (p.routing.routes.length > 0) return !p.result.duplicate || p.resume;
+        if (!p.result.duplicate) unrouted++;
+        return false;
+      });
       if (toStore.length > 0) await this.writes.submit(toStore);
       let duplicates = 0;
       if (lookups) {
@@ -191,6 +196,7 @@ export class IngestService {
       }
       if (duplicates > 0) this.metrics.duplicate.inc(duplicates);
       if (duplicates < prepared.length) this.metrics.accepted.inc(prepared.length - duplicates);
+      if (unrouted > 0) this.metrics.unrouted.inc(unrouted);
       return prepared.map((p) => p.result);
     } catch (err) {
       if (err instanceof IngestError) throw err;

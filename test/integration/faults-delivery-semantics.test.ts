@@ -108,3 +108,17 @@ describe('an Idempotency-Key on a batch', () => {
     expect(ttl).toBeGreaterThan(24 * 3600_000 - 60_000);
   });
 });
+
+describe('an event whose type no destination matches', () => {
+  it('is answered 202 with destinations 0, stored nowhere, and counted in herald_ingest_events_unrouted_total', async () => {
+    const unrouted = async () => Number(/^herald_ingest_events_unrouted_total (\d+)/m.exec(await (await fetch(`${herald.url}/metrics`)).text())?.[1] ?? NaN);
+    const before = await unrouted();
+    const single = await herald.post({ userID: 'u', payload: 1, type: 'nobody.listens' });
+    expect(single.status).toBe(202);
+    expect(single.body.destinations).toBe(0);
+    const batch = await herald.postRaw(JSON.stringify([{ userID: 'u', payload: 2, type: 'nobody.listens' }, { userID: 'u', payload: 3, type: 'nobody.either' }]), {}, '/ingest/batch');
+    expect(batch.status).toBe(202);
+    expect(await herald.storedBody(single.body.id)).toBeUndefined();
+    expect((await unrouted()) - before).toBe(3);
+  });
+});
