@@ -70,6 +70,11 @@ export function ingestMetrics(registry: Registry) {
       help: 'Events accepted (202, destinations 0) whose type no destination matched: answered, not stored, never delivered.',
       registers: [registry],
     }),
+    swept: new Counter({
+      name: 'herald_event_bodies_swept_total',
+      help: 'Event bodies deleted by the sweeper because no delivery job referenced them any more.',
+      registers: [registry],
+    }),
     enqueued: new Counter({
       name: 'herald_events_enqueued_total',
       help: 'Deliveries queued by fan-out, one per matching destination per event.',

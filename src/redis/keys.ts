@@ -42,6 +42,13 @@ export class RedisKeys {
   batchIdempotency(scope: string, key: string): string {
     return `${this.prefix}:idemb:${scope}:${key}`;
   }
+  /**
+   * One ingest process's write journal: the sequence number of the last write it applied and the
+   * fence below which late writes are refused (src/ingest/write-tracker.ts).
+   */
+  ingestWrites(instance: string): string {
+    return `${this.prefix}:ingest:{w:${instance}}`;
+  }
   /** The active destination set: hash of name → JSON spec. */
   destinations(): string {
     return `${this.prefix}:destinations`;

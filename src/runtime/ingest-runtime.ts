@@ -10,6 +10,7 @@ import { ingestMetrics } from '../metrics/metrics.js';
 import { boundPort, closeServer, listen } from '../server/listen.js';
 import { ConfigError } from '../config/config.js';
 import { IngestAuth } from '../ingest/authenticate.js';
+import { BodySweeper } from '../events/body-sweeper.js';
 import { TokenBucket } from '../ratelimit/token-bucket.js';
 import { MemoryGuard } from '../redis/memory-guard.js';
 import type { RedisRuntime } from './redis-runtime.js';
@@ -19,6 +20,8 @@ export interface IngestHandle {
   port: number;
   service: IngestService;
   watcher: DestinationWatcher;
+  /** Removes event bodies no job references (runs on its own; tests may call `sweep`). */
+  sweeper: BodySweeper;
   close(): Promise<void>;
 }
 
@@ -48,7 +51,10 @@ export async function startIngest(opts: {
     metrics,
     idempotencyTtlMs: config.HERALD_IDEMPOTENCY_TTL,
     isStoreNearlyFull: () => memory.nearlyFull,
+    logger,
   });
+  const sweeper = new BodySweeper({ redis: rt.redis, keys: rt.keys, swept: metrics.swept, logger });
+  sweeper.start();
   const watcher = new DestinationWatcher(new DestinationRegistry(rt.redis, rt.keys), rt.connection('subscriber'), rt.keys, logger);
   watcher.onChange((d) => service.setDestinations(d));
   await watcher.start();
@@ -83,10 +89,12 @@ export async function startIngest(opts: {
     port,
     service,
     watcher,
+    sweeper,
     async close() {
       await closeServer(server);
       auth?.close();
       memory.close();
+      await sweeper.close();
       await watcher.close();
     },
   };
