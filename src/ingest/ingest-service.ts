@@ -12,7 +12,7 @@ import type { Logger } from '../log/logger.js';
 import { withWriteScripts, type WriteConnection } from './write-script.js';
 import { WriteTracker } from './write-tracker.js';
 import type { RedisKeys } from '../redis/keys.js';
-import { IdempotencyConflictError, IngestError, StoreUnavailableError } from './errors.js';
+import { IdempotencyConflictError, IngestError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors.js';
 import { deliveryBodyJson } from './delivery-body.js';
 import { newEventId } from './event-id.js';
 import { MicroBatch } from './micro-batch.js';
@@ -76,6 +76,7 @@ const MAX_WRITE_EVENTS = 100;
 const JOURNAL_TTL_MS = 24 * 3600_000;
 const JOURNAL_TTL_MS_ARG = String(JOURNAL_TTL_MS);
 const SETTLE_TIMEOUT_MS = 30_000;
+const WAITAOF_TIMEOUT_MS_ARG = '2000';
 const EVENT_STREAM_MAX_LEN_ARG = String(EVENT_STREAM_MAX_LEN);
 
 interface IdemRecord {
@@ -120,6 +121,8 @@ export class IngestService {
       isStoreNearlyFull?: () => boolean;
       clock?: () => number;
       newId?: () => string;
+      /** After each write, WAITAOF until the local AOF has it on disk (HERALD_DURABILITY=strict on Redis 7.2+ without appendfsync always). */
+      waitAof?: boolean;
       /** How long a write interrupted by a lost connection waits for Redis to say whether it was applied; default 30 s. */
       settleTimeoutMs?: number;
       logger?: Logger;
@@ -315,9 +318,16 @@ export class IngestService {
       records.push(JSON.stringify({ ...i.record, done: true }));
     }
     const now = String((this.deps.clock ?? Date.now)());
-    const reply = await this.tracker.run((seq) =>
-      this.writeConnection.heraldWrite(keys.length, ...keys, String(seq), now, DELIVERY_JOB_NAME, EVENT_STREAM_MAX_LEN_ARG, String(bodies), String(perDest.size), JOURNAL_TTL_MS_ARG, String(records.length), ...bodyArgs, ...destArgs, ...records),
-    );
+    const reply = await this.tracker.run((seq) => {
+      const written = this.writeConnection.heraldWrite(keys.length, ...keys, String(seq), now, DELIVERY_JOB_NAME, EVENT_STREAM_MAX_LEN_ARG, String(bodies), String(perDest.size), JOURNAL_TTL_MS_ARG, String(records.length), ...bodyArgs, ...destArgs, ...records);
+      if (!this.deps.waitAof) return written;
+      // Sent right behind the write on the same connection: one round trip, answered once the AOF is fsynced.
+      const synced = this.writeConnection.call('WAITAOF', '1', '0', WAITAOF_TIMEOUT_MS_ARG) as Promise<[number, number]>;
+      return Promise.all([written, synced]).then(([r, [local]]) => {
+        if (local < 1) throw new StoreOutcomeUnknownError(new Error('WAITAOF timed out: the write is in Redis but not yet on disk'));
+        return r;
+      });
+    });
     if (reply === -1) throw new StoreUnavailableError(new Error('the write was fenced after a lost connection'));
     for (const [name, { jobs }] of perDest) this.enqueuedCounter(name).inc(jobs.size);
   }

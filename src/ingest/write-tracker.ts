@@ -1,6 +1,6 @@
 import { ReplyError } from 'ioredis';
 import type { Logger } from '../log/logger.js';
-import { StoreOutcomeUnknownError, StoreUnavailableError } from './errors.js';
+import { IngestError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors.js';
 import type { WriteConnection } from './write-script.js';
 
 interface Pending {
@@ -62,8 +62,9 @@ export class WriteTracker {
         },
         (err: unknown) => {
           if (pending.inDoubt) return;
-          // An error reply is Redis' answer: the script was refused before it wrote (OOM, a key of the wrong type).
-          if (err instanceof ReplyError) {
+          // An error reply is Redis' answer: the script was refused before it wrote (OOM, a key of the wrong
+          // type). An IngestError is the caller's own verdict (WAITAOF timed out).
+          if (err instanceof ReplyError || err instanceof IngestError) {
             this.inFlight.delete(seq);
             reject(err);
           } else {

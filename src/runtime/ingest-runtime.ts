@@ -11,6 +11,7 @@ import { boundPort, closeServer, listen } from '../server/listen.js';
 import { ConfigError } from '../config/config.js';
 import { IngestAuth } from '../ingest/authenticate.js';
 import { BodySweeper } from '../events/body-sweeper.js';
+import { durabilityPlan, readPersistence } from '../ingest/durability.js';
 import { TokenBucket } from '../ratelimit/token-bucket.js';
 import { MemoryGuard } from '../redis/memory-guard.js';
 import type { RedisRuntime } from './redis-runtime.js';
@@ -39,6 +40,9 @@ export async function startIngest(opts: {
   const { config, rt, registry } = opts;
   const logger = opts.logger.child({ component: 'ingest' });
   const metrics = ingestMetrics(registry);
+  // Refuses to start when Redis cannot give the durability asked for (HERALD_DURABILITY=strict).
+  const durability = durabilityPlan(config.HERALD_DURABILITY, await readPersistence(rt.redis));
+  logger.info({ durability: config.HERALD_DURABILITY, plan: durability.kind }, 'Ingest durability');
   const memory = new MemoryGuard(rt.redis, config.HERALD_REDIS_HIGH_WATER);
   memory.start();
   const service = new IngestService({
@@ -52,6 +56,7 @@ export async function startIngest(opts: {
     idempotencyTtlMs: config.HERALD_IDEMPOTENCY_TTL,
     isStoreNearlyFull: () => memory.nearlyFull,
     logger,
+    waitAof: durability.kind === 'waitaof',
   });
   const sweeper = new BodySweeper({ redis: rt.redis, keys: rt.keys, swept: metrics.swept, logger });
   sweeper.start();
@@ -77,7 +82,8 @@ export async function startIngest(opts: {
     logger,
     maxBodyBytes: config.HERALD_MAX_BODY,
     maxBatch: config.HERALD_MAX_BATCH,
-    readiness: [rt.readiness()],
+    // Strict durability stays checked: a Redis switched to appendfsync everysec turns ingest unready.
+    readiness: [rt.readiness(), { name: 'durability', check: async () => void durabilityPlan(config.HERALD_DURABILITY, await readPersistence(rt.redis)) }],
     ...(opts.isShuttingDown ? { isShuttingDown: opts.isShuttingDown } : {}),
     ...(authenticate ? { authenticate } : {}),
   });

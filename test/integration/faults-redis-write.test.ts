@@ -140,3 +140,28 @@ describe.each([
     }
   });
 });
+
+describe('HERALD_DURABILITY=strict', () => {
+  it('refuses a Redis that neither fsyncs every write nor has WAITAOF, runs on one that does, and turns unready if that changes', async () => {
+    const lax = await startRedis(); // appendfsync everysec, and this Redis is 7.0: no WAITAOF
+    try {
+      await expect(startHerald({ redisUrl: lax.url, withWorkers: false, env: { HERALD_DURABILITY: 'strict' } })).rejects.toThrow(/appendfsync always/);
+    } finally {
+      await lax.close();
+    }
+    // The file's Redis runs appendfsync always.
+    const strict = await startHerald({ redisUrl: redis.url, withWorkers: false, env: { HERALD_DURABILITY: 'strict' } });
+    const c = redis.client();
+    try {
+      expect((await strict.post({ userID: 'u', payload: 'strict' })).status).toBe(202);
+      expect((await fetch(`${strict.url}/readyz`)).status).toBe(200);
+      await c.config('SET', 'appendfsync', 'everysec');
+      const res = await fetch(`${strict.url}/readyz`);
+      expect(res.status).toBe(503);
+      expect(JSON.stringify(await res.json())).toContain('appendfsync always');
+    } finally {
+      await c.config('SET', 'appendfsync', 'always');
+      await strict.close();
+    }
+  });
+});
