@@ -36,6 +36,8 @@ export const ConfigSchema = z.object({
    * `fast`: Redis' own pace (`appendfsync everysec`): a crash can lose about the last 2 s of 202s.
    */
   HERALD_DURABILITY: z.enum(['strict', 'fast']).default('fast'),
+  /** How often ingest sweeps event bodies no job references, and how old a body must be to be swept. */
+  HERALD_BODY_SWEEP_INTERVAL: ms.default(parseDuration('10m')),
   /** Ingest answers 503 once Redis uses this share of maxmemory, keeping room for workers to finish. */
   HERALD_REDIS_HIGH_WATER: z.coerce.number().gt(0).max(1).default(0.9),
   HERALD_SHUTDOWN_TIMEOUT: ms.default(parseDuration('25s')),

@@ -58,7 +58,7 @@ export async function startIngest(opts: {
     logger,
     waitAof: durability.kind === 'waitaof',
   });
-  const sweeper = new BodySweeper({ redis: rt.redis, keys: rt.keys, swept: metrics.swept, logger });
+  const sweeper = new BodySweeper({ redis: rt.redis, keys: rt.keys, swept: metrics.swept, logger, intervalMs: config.HERALD_BODY_SWEEP_INTERVAL, graceMs: config.HERALD_BODY_SWEEP_INTERVAL });
   sweeper.start();
   const watcher = new DestinationWatcher(new DestinationRegistry(rt.redis, rt.keys), rt.connection('subscriber'), rt.keys, logger);
   watcher.onChange((d) => service.setDestinations(d));

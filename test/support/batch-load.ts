@@ -26,9 +26,9 @@ export interface BatchLoad {
  * `{ seq }` in its payload and `type`, so a receiver can tell which request it came from even when
  * the request was not answered 202.
  */
-export function startBatchLoad(opts: { url: string; concurrency: number; size: number; type?: string; paceMs?: number; headers?: (n: number) => Record<string, string> }): BatchLoad {
+export function startBatchLoad(opts: { url: string; concurrency: number; size: number; type?: string; paceMs?: number; firstSeq?: number; headers?: (n: number) => Record<string, string> }): BatchLoad {
   const results: SentBatch[] = [];
-  let next = 0;
+  let next = opts.firstSeq ?? 0;
   let batchNo = 0;
   let stopped = false;
   const lane = async () => {
