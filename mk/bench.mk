@@ -25,3 +25,7 @@ bench-quick: bench-deps bench-build ## short benchmark: about 100 s of load, 3â€
 .PHONY: bench-profile
 bench-profile: bench-deps bench-build ## CPU profiles of ingest and worker under load, with flame graphs
 	node bench/dist/run.js --mode profile
+
+.PHONY: bench-durability
+bench-durability: bench-deps bench-build ## ingest cost of appendfsync everysec vs always, interleaved (bench/durability.sh)
+	bash bench/durability.sh

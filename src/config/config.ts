@@ -32,6 +32,14 @@ export const ConfigSchema = z.object({
   HERALD_MAX_BODY: bytes.default(parseSize('1mib')),
   HERALD_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
   HERALD_IDEMPOTENCY_TTL: ms.default(parseDuration('24h')),
+  /**
+   * `strict`: a 202 waits until Redis has the event on disk (`appendfsync always`, or WAITAOF on Redis
+   * 7.2+), so no acknowledged event is lost to a crash; ingest refuses to start on a Redis that cannot.
+   * `fast`: Redis' own pace (`appendfsync everysec`): a crash can lose about the last 2 s of 202s.
+   */
+  HERALD_DURABILITY: z.enum(['strict', 'fast']).default('fast'),
+  /** How often ingest sweeps event bodies no job references, and how old a body must be to be swept. */
+  HERALD_BODY_SWEEP_INTERVAL: ms.default(parseDuration('10m')),
   /** Ingest answers 503 once Redis uses this share of maxmemory, keeping room for workers to finish. */
   HERALD_REDIS_HIGH_WATER: z.coerce.number().gt(0).max(1).default(0.9),
   HERALD_SHUTDOWN_TIMEOUT: ms.default(parseDuration('25s')),

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -8,13 +9,18 @@ import { childrenBy, type IngestMetrics } from '../metrics/metrics.js';
 import { addOpsRoutes, type ReadinessCheck } from '../server/ops-routes.js';
 import type { Counter, Registry } from 'prom-client';
 import { IngestError } from './errors.js';
-import { isIdentityEncoded, readBody } from './request-body.js';
-import type { IngestRequest, IngestService } from './ingest-service.js';
+import { isIdentityEncoded, readBody, readInflatedBody } from './request-body.js';
+import { batchEventKey, type IngestRequest, type IngestService } from './ingest-service.js';
 
 /** Who sent a request, as decided by an authenticator (issue: API keys); absent means anonymous. */
 export interface Principal {
   name: string;
   allowsType?: (type: string) => boolean;
+  /**
+   * Charges the caller's rate limit for `events` events, all or none; throws an IngestError (429 with
+   * Retry-After, 413 past the burst) when they may not be accepted now. Absent: no limit.
+   */
+  admit?: (events: number) => Promise<void>;
 }
 
 export interface IngestAppDeps {
@@ -26,7 +32,7 @@ export interface IngestAppDeps {
   maxBatch: number;
   readiness: ReadinessCheck[];
   isShuttingDown?: () => boolean;
-  /** Resolves the caller or throws an IngestError (401/403/429). Omitted: no authentication. */
+  /** Resolves the caller or throws an IngestError (401), before the body is read. Omitted: no authentication. */
   authenticate?: (req: IncomingMessage) => Promise<Principal | undefined>;
 }
 
@@ -52,10 +58,9 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
   app.disable('x-powered-by');
   app.set('etag', false);
 
-  // Compressed bodies (Content-Encoding) are rare; body-parser inflates them, with the same limit.
-  const inflating = express.raw({ type: () => true, limit: deps.maxBodyBytes });
-  const readRequestBody = (req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> =>
-    isIdentityEncoded(req) ? readBody(req, deps.maxBodyBytes) : viaMiddleware(inflating, req, res);
+  // Compressed bodies (Content-Encoding) are rare; they are inflated with the same limit.
+  const readRequestBody = (req: IncomingMessage): Promise<Buffer> =>
+    isIdentityEncoded(req) ? readBody(req, deps.maxBodyBytes) : readInflatedBody(req, deps.maxBodyBytes);
   // Metric children bound once per route and status code, not looked up by labels per request.
   const routeMetrics = (route: string): RouteMetrics => ({
     duration: deps.metrics.duration.labels({ route }),
@@ -83,12 +88,14 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
   };
 
   const single: Handler = async (req, res, requestId) => {
-    requireContentType(req, SINGLE_TYPES);
-    const body = await readRequestBody(req, res);
+    // Who is asking and what they send are checked before a byte of the body is read.
     const principal = await deps.authenticate?.(req);
+    requireContentType(req, SINGLE_TYPES);
+    const body = await readRequestBody(req);
     const event = parseEvent(parseJson(body));
     checkType(principal, event);
     const idempotencyKey = headerKey(req);
+    if (principal?.admit) await principal.admit(1);
     const result = await deps.service.accept(ingestRequest(event, principal, idempotencyKey));
     if (deps.logger.isLevelEnabled('debug')) {
       deps.logger.debug({ eventId: result.id, requestId, producer: principal?.name, destinations: result.destinations, duplicate: result.duplicate }, 'Accepted event');
@@ -98,10 +105,12 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
   };
 
   const batch: Handler = async (req, res, requestId) => {
-    requireContentType(req, BATCH_TYPES);
-    const body = await readRequestBody(req, res);
     const principal = await deps.authenticate?.(req);
+    requireContentType(req, BATCH_TYPES);
+    const body = await readRequestBody(req);
     const items = parseBatch(body, req.headers['content-type'] ?? '', deps.maxBatch);
+    // Scoped to the whole batch: the same batch again gets the same ids and answers, another gets 422.
+    const idempotencyKey = headerKey(req);
     const results: Array<{ index: number; status: number; id?: string; error?: unknown }> = [];
     const valid: Array<{ index: number; req: IngestRequest }> = [];
     items.forEach((item, index) => {
@@ -112,18 +121,23 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
       } else if (principal?.allowsType && !principal.allowsType(parsed.data.type ?? 'event')) {
         results[index] = { index, status: 403, error: { code: 'type_forbidden', message: `this key may not send events of type "${parsed.data.type ?? 'event'}"` } };
       } else {
-        valid.push({ index, req: ingestRequest(parsed.data, principal) });
+        valid.push({ index, req: ingestRequest(parsed.data, principal, idempotencyKey === undefined ? undefined : batchEventKey(idempotencyKey, index)) });
       }
     });
+    // Every event the batch would store costs a token; a batch over the key's budget is refused whole.
+    if (valid.length > 0 && principal?.admit) await principal.admit(valid.length);
+    if (idempotencyKey !== undefined) await deps.service.claimBatchKey(principal?.name, idempotencyKey, items);
+    let replayed = false;
     if (valid.length > 0) {
       const accepted = await deps.service.acceptMany(valid.map((v) => v.req));
+      replayed = accepted.every((r) => r.duplicate);
       accepted.forEach((r, i) => {
         const index = valid[i]!.index;
         results[index] = { index, status: 202, id: r.id };
       });
     }
     const acceptedCount = valid.length;
-    sendJson(res, requestId, acceptedCount === items.length ? 202 : acceptedCount === 0 ? 400 : 207, { accepted: acceptedCount, rejected: items.length - acceptedCount, results });
+    sendJson(res, requestId, acceptedCount === items.length ? 202 : acceptedCount === 0 ? 400 : 207, { accepted: acceptedCount, rejected: items.length - acceptedCount, results }, replayed ? REPLAYED : []);
   };
 
   // Every answer gets the base headers: the ingest handlers write them with their answer (sendJson,
@@ -169,6 +183,7 @@ const BATCH_TYPES = ['application/json', 'application/x-ndjson'];
  */
 const BASE_HEADERS = ['x-content-type-options', 'nosniff', 'cache-control', 'no-store', 'x-frame-options', 'DENY', 'content-security-policy', "default-src 'none'", 'referrer-policy', 'no-referrer'] as const;
 const REPLAYED = ['idempotent-replayed', 'true'] as const;
+const CLOSE = ['connection', 'close'] as const;
 
 /**
  * What `res.json` sends (same bytes), with the base headers and the request id, in one `writeHead`:
@@ -179,11 +194,6 @@ function sendJson(res: ServerResponse, requestId: string, status: number, value:
   const text = JSON.stringify(value);
   res.writeHead(status, [...BASE_HEADERS, 'x-request-id', requestId, 'content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(text)), ...extra]);
   res.end(text);
-}
-
-/** Runs a body-parser middleware (it needs nothing of express's) on Node's request. */
-function viaMiddleware(middleware: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void, req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => middleware(req, res, (err?: unknown) => (err ? reject(err) : resolve((req as IncomingMessage & { body?: Buffer }).body))));
 }
 
 /** What the service is asked to accept; built in one literal, since batches make one per event. */
@@ -215,8 +225,9 @@ function requireContentType(req: IncomingMessage, allowed: string[]): void {
 
 function parseJson(body: Buffer | undefined): unknown {
   if (!body || body.length === 0) throw new IngestError(400, 'empty_body', 'the request body is empty; send a JSON event');
+  const text = utf8(body);
   try {
-    return JSON.parse(body.toString('utf8'));
+    return JSON.parse(text);
   } catch (err) {
     throw new IngestError(400, 'malformed_json', `the body is not valid JSON: ${(err as Error).message}`);
   }
@@ -233,7 +244,7 @@ function parseEvent(value: unknown): IngestEvent {
 function parseBatch(body: Buffer | undefined, contentType: string, max: number): unknown[] {
   let items: unknown[];
   if (contentType.toLowerCase().startsWith('application/x-ndjson')) {
-    const lines = (body ?? Buffer.alloc(0)).toString('utf8').split('\n').filter((l) => l.trim() !== '');
+    const lines = utf8(body ?? Buffer.alloc(0)).split('\n').filter((l) => l.trim() !== '');
     items = lines.map((line, i) => {
       try {
         return JSON.parse(line);
@@ -249,6 +260,15 @@ function parseBatch(body: Buffer | undefined, contentType: string, max: number):
   if (items.length === 0) throw new IngestError(400, 'empty_batch', 'the batch contains no events');
   if (items.length > max) throw new IngestError(413, 'batch_too_large', `a batch holds at most ${max} events, got ${items.length}`);
   return items;
+}
+
+/**
+ * The body as text. Bytes that are not UTF-8 are refused rather than replaced with U+FFFD, which would
+ * deliver something other than what was sent. `isUtf8` is a native scan, a fraction of JSON.parse.
+ */
+function utf8(body: Buffer): string {
+  if (!isUtf8(body)) throw new IngestError(400, 'invalid_utf8', 'the body is not valid UTF-8; JSON must be sent as UTF-8 (escape other bytes as \\uXXXX)');
+  return body.toString('utf8');
 }
 
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
@@ -276,7 +296,7 @@ function errorAnswerer(deps: IngestAppDeps) {
       body = { code: err.code, message: err.message, ...(err.details !== undefined ? { issues: err.details } : {}) };
       headers = err.headers;
     } else if (isHttpError(err)) {
-      // body-parser's errors: 413 entity.too.large, 400 for aborted or badly encoded bodies.
+      // Body read errors (BodyReadError): 413 entity.too.large, 415 or 400 for aborted or badly encoded bodies.
       status = err.status;
       body = err.type === 'entity.too.large'
         ? { code: 'body_too_large', message: `the body exceeds the limit of ${deps.maxBodyBytes} bytes` }
@@ -286,7 +306,11 @@ function errorAnswerer(deps: IngestAppDeps) {
     else if (status >= 500) deps.logger.error({ err, path: req.url, requestId }, 'Ingest request failed');
     if (status === 503 || (status >= 400 && status < 500)) deps.metrics.events.inc({ result: status === 503 ? 'unavailable' : 'invalid' });
     if (res.headersSent) return;
-    sendJson(res, requestId, status, { error: body }, Object.entries(headers).flat());
+    // Refused before its body was read (no key, a declared length over the limit, a chunked body past
+    // it): the rest of the body is not read, so the connection cannot carry another request. Node
+    // closes it once the answer is written, and reads nothing more.
+    const close = req.complete ? [] : CLOSE;
+    sendJson(res, requestId, status, { error: body }, [...Object.entries(headers).flat(), ...close]);
   };
 }
 

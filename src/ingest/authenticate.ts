@@ -39,25 +39,40 @@ export class IngestAuth {
     }
   }
 
-  /** The request-facing check: 401 without a valid key, 429 with Retry-After past the key's rate. */
-  readonly authenticate = async (req: IncomingMessage): Promise<Principal> => {
+  /**
+   * The request-facing check, made before the body is read: 401 without a valid key. The principal's
+   * `admit` then charges the key's rate limit once the body says how many events it carries.
+   */
+  readonly authenticate = (req: IncomingMessage): Promise<Principal> => {
     const result = this.authenticator.authenticate(req.headers.authorization);
-    if (!result.ok) throw new IngestError(401, result.error.code, result.error.message, undefined, { 'www-authenticate': result.wwwAuthenticate });
+    if (!result.ok) return Promise.reject(new IngestError(401, result.error.code, result.error.message, undefined, { 'www-authenticate': result.wwwAuthenticate }));
     const { principal } = result;
-    if (principal.rateLimit) {
-      let taken;
-      try {
-        taken = await this.bucket.take(`key:${principal.name}`, { ratePerSec: principal.rateLimit.perSecond, burst: principal.rateLimit.burst });
-      } catch (err) {
-        throw new StoreUnavailableError(err);
-      }
-      if (!taken.allowed) {
-        const seconds = Math.max(1, Math.ceil(taken.retryAfterMs / 1000));
-        throw new IngestError(429, 'rate_limited', `API key "${principal.name}" is over its rate of ${principal.rateLimit.perSecond} events/s; retry in ${seconds} s`, undefined, { 'retry-after': String(seconds) });
-      }
-    }
-    return principal;
+    const limit = principal.rateLimit;
+    if (!limit) return Promise.resolve(principal);
+    return Promise.resolve({ ...principal, admit: (events: number) => this.admit(principal.name, limit, events) });
   };
+
+  /**
+   * Takes one token per event from the key's bucket, all or none: a batch over what is left is
+   * refused whole (429 with Retry-After, nothing stored), and one larger than the burst can never
+   * pass (413, split it).
+   */
+  private async admit(name: string, limit: { perSecond: number; burst: number }, events: number): Promise<void> {
+    if (events > limit.burst) {
+      throw new IngestError(413, 'batch_over_rate_burst', `API key "${name}" may send at most ${limit.burst} events at once (its burst); this request holds ${events}; nothing was accepted, split it`);
+    }
+    let taken;
+    try {
+      taken = await this.bucket.take(`key:${name}`, { ratePerSec: limit.perSecond, burst: limit.burst, cost: events });
+    } catch (err) {
+      throw new StoreUnavailableError(err);
+    }
+    if (!taken.allowed) {
+      const seconds = Math.max(1, Math.ceil(taken.retryAfterMs / 1000));
+      const what = events === 1 ? 'the event was not accepted' : `this request holds ${events} events and ${taken.remaining} may be sent now; none of them was accepted`;
+      throw new IngestError(429, 'rate_limited', `API key "${name}" is over its rate of ${limit.perSecond} events/s; ${what}; retry in ${seconds} s`, undefined, { 'retry-after': String(seconds) });
+    }
+  }
 
   close(): void {
     unwatchFile(this.path);

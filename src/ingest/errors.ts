@@ -24,3 +24,14 @@ export class IdempotencyConflictError extends IngestError {
     super(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different body');
   }
 }
+
+/**
+ * The connection to Redis was lost while the event was being written and did not come back in time
+ * to tell whether the write was applied: it may have been stored (and will then be delivered).
+ */
+export class StoreOutcomeUnknownError extends IngestError {
+  constructor(cause: unknown) {
+    super(503, 'store_outcome_unknown', 'the event store went away while the event was being written; it may have been stored (and then will be delivered); retry with the same Idempotency-Key', undefined, { 'retry-after': '1' });
+    this.cause = cause;
+  }
+}

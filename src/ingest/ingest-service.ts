@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Counter } from 'prom-client';
 import { DEFAULT_EVENT_TYPE, type IngestEvent } from '../api/event.js';
@@ -6,9 +6,13 @@ import { typeMatcher, type ResolvedDestination } from '../api/destination.js';
 import { resolveRetryPolicy } from '../delivery/retry-policy.js';
 import { EventStore } from '../events/event-store.js';
 import { childrenBy, type IngestMetrics } from '../metrics/metrics.js';
-import { DeliveryEnqueuer, type QueuedDelivery } from '../queue/enqueue.js';
+import { DELIVERY_JOB_NAME, DeliveryEnqueuer, pushJobArgs, type QueuedDelivery } from '../queue/enqueue.js';
+import { EVENT_STREAM_MAX_LEN } from '../queue/delivery-queue.js';
+import type { Logger } from '../log/logger.js';
+import { withWriteScripts, type WriteConnection } from './write-script.js';
+import { WriteTracker } from './write-tracker.js';
 import type { RedisKeys } from '../redis/keys.js';
-import { IdempotencyConflictError, IngestError, StoreUnavailableError } from './errors.js';
+import { IdempotencyConflictError, IngestError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors.js';
 import { deliveryBodyJson } from './delivery-body.js';
 import { newEventId } from './event-id.js';
 import { MicroBatch } from './micro-batch.js';
@@ -68,6 +72,13 @@ interface Prepared {
  */
 const MAX_WRITE_EVENTS = 100;
 
+/** How long a replica's write journal outlives its last write: a day, far past any write in doubt. */
+const JOURNAL_TTL_MS = 24 * 3600_000;
+const JOURNAL_TTL_MS_ARG = String(JOURNAL_TTL_MS);
+const SETTLE_TIMEOUT_MS = 30_000;
+const WAITAOF_TIMEOUT_MS_ARG = '2000';
+const EVENT_STREAM_MAX_LEN_ARG = String(EVENT_STREAM_MAX_LEN);
+
 interface IdemRecord {
   id: string;
   /** Hash of the event, so the same key with a different body is refused rather than silently deduplicated. */
@@ -84,8 +95,12 @@ export class IngestService {
   private readonly routings = new Map<string, Routing>();
   private readonly writes: MicroBatch<Prepared>;
   private readonly enqueuer: DeliveryEnqueuer;
+  private readonly writeConnection: WriteConnection;
+  /** This replica's write journal (WriteTracker). */
+  private readonly journal: string;
+  private readonly tracker: WriteTracker;
   private readonly newId: () => string;
-  private readonly metrics: { accepted: Counter.Internal; duplicate: Counter.Internal };
+  private readonly metrics: { accepted: Counter.Internal; duplicate: Counter.Internal; unrouted: Counter };
   /** `enqueued` children by destination, so a write does not hash a label set per destination. */
   private readonly enqueuedCounter: (destination: string) => Counter.Internal;
   private lastTimestamp = { at: NaN, json: '' };
@@ -106,13 +121,41 @@ export class IngestService {
       isStoreNearlyFull?: () => boolean;
       clock?: () => number;
       newId?: () => string;
+      /** After each write, WAITAOF until the local AOF has it on disk (HERALD_DURABILITY=strict on Redis 7.2+ without appendfsync always). */
+      waitAof?: boolean;
+      /** How long a write interrupted by a lost connection waits for Redis to say whether it was applied; default 30 s. */
+      settleTimeoutMs?: number;
+      logger?: Logger;
     },
   ) {
     this.writes = new MicroBatch((items) => this.store(items), { maxItems: MAX_WRITE_EVENTS });
     this.enqueuer = new DeliveryEnqueuer(deps.writeRedis, deps.keys);
+    this.writeConnection = withWriteScripts(deps.writeRedis);
+    this.journal = deps.keys.ingestWrites(randomUUID());
+    this.tracker = new WriteTracker({ redis: this.writeConnection, journal: this.journal, journalTtlMs: JOURNAL_TTL_MS, settleTimeoutMs: deps.settleTimeoutMs ?? SETTLE_TIMEOUT_MS, ...(deps.logger ? { logger: deps.logger } : {}) });
     this.newId = deps.newId ?? newEventId;
-    this.metrics = { accepted: deps.metrics.events.labels({ result: 'accepted' }), duplicate: deps.metrics.events.labels({ result: 'duplicate' }) };
+    this.metrics = { accepted: deps.metrics.events.labels({ result: 'accepted' }), duplicate: deps.metrics.events.labels({ result: 'duplicate' }), unrouted: deps.metrics.unrouted };
     this.enqueuedCounter = childrenBy((destination: string) => deps.metrics.enqueued.labels({ destination }));
+  }
+
+  /**
+   * Claims a batch's Idempotency-Key for `items` (the batch as parsed): the first request with the key
+   * records a hash of the whole batch; a later one with the same batch goes on (each event then has
+   * its own key, `batchEventKey`, which gives it its first id again); one with another batch gets 422.
+   * One round trip (two for a repeat), only for batches that carry the header.
+   * @throws IdempotencyConflictError, StoreUnavailableError
+   */
+  async claimBatchKey(scope: string | undefined, key: string, items: readonly unknown[]): Promise<void> {
+    const redisKey = this.deps.keys.batchIdempotency(scope ?? 'anonymous', key);
+    const h = createHash('sha256').update(JSON.stringify(items)).digest('base64url');
+    let previous: string | null = null;
+    try {
+      // Not SET NX GET: that needs Redis 7; a repeat costs a second round trip instead.
+      if ((await this.deps.redis.set(redisKey, h, 'PX', this.deps.idempotencyTtlMs, 'NX')) === null) previous = await this.deps.redis.get(redisKey);
+    } catch (err) {
+      throw new StoreUnavailableError(err);
+    }
+    if (previous !== null && previous !== h) throw new IdempotencyConflictError();
   }
 
   /** Replaces the routing table; compiled once per change, not per event. */
@@ -162,15 +205,22 @@ export class IngestService {
         else (lookups ??= []).push(this.prepareIdempotent(req, now, timestampJson).then((p) => void (prepared[i] = p)));
       }
       if (lookups) await Promise.all(lookups);
-      const toStore = prepared.filter((p) => p.routing.routes.length > 0 && (!p.result.duplicate || p.resume));
+      let unrouted = 0;
+      const toStore = prepared.filter((p) => {
+        if (p.routing.routes.length > 0) return !p.result.duplicate || p.resume;
+        if (!p.result.duplicate) unrouted++;
+        return false;
+      });
       if (toStore.length > 0) await this.writes.submit(toStore);
       let duplicates = 0;
       if (lookups) {
-        await Promise.all(prepared.filter((p) => p.idemKey && !p.result.duplicate).map((p) => this.markDone(p.idemKey!, p.record!)));
+        // Records of stored events were marked done by the write; an unrouted event's is marked here.
+        await Promise.all(prepared.filter((p) => p.idemKey && !p.result.duplicate && p.routing.routes.length === 0).map((p) => this.markDone(p.idemKey!, p.record!)));
         for (const p of prepared) if (p.result.duplicate) duplicates++;
       }
       if (duplicates > 0) this.metrics.duplicate.inc(duplicates);
       if (duplicates < prepared.length) this.metrics.accepted.inc(prepared.length - duplicates);
+      if (unrouted > 0) this.metrics.unrouted.inc(unrouted);
       return prepared.map((p) => p.result);
     } catch (err) {
       if (err instanceof IngestError) throw err;
@@ -225,84 +275,75 @@ export class IngestService {
   }
 
   /**
-   * One write of everything submitted in a turn: shared bodies, then one add per destination. An event
-   * for one destination is not stored apart: its job carries its body (ADR 0007), so the job's add is
-   * the event's only write.
+   * One write of everything submitted in a turn, as one script (write-script.ts): shared bodies, one
+   * job per event and destination, Idempotency-Key records marked done. Redis applies it whole or not
+   * at all, so a failed write leaves nothing to clean up, and the WriteTracker settles a write whose
+   * reply was lost with the connection. An event for one destination is not stored apart: its job
+   * carries its body (ADR 0007), so the job is the event's only write.
    */
   private async store(items: Prepared[]): Promise<void> {
-    // An earlier attempt of the same Idempotency-Key may have stored the body (or be storing it on another
-    // replica): keep it, never overwrite, and mark it resumed so that attempt's clean-up spares it. A
-    // resume always uses a shared body, whatever its destinations: the earlier attempt's jobs may need it.
-    for (const i of items) if (i.resume) await this.deps.events.putResumed(i.result.id, { body: i.body, acceptedAt: i.acceptedAt }, i.routing.routes.map((r) => r.name));
-    // Bodies first: a worker must never pick up a job whose body is not there yet. Bodies and jobs go
-    // out on one connection, bodies first, without waiting for the bodies' reply: Redis runs one
-    // connection's commands in order, so each body is stored before its job can be seen, and an event
-    // costs one round trip. A pipeline, not a MULTI: each body stands alone, and on any error every
-    // fresh body of the write is deleted below.
-    // Made only when a body is to be stored: at one destination none is, and an ioredis pipeline costs
-    // a few microseconds to set up, paid per event when requests come one at a time.
-    let bodies: ReturnType<Redis['pipeline']> | undefined;
-    const fresh: string[] = [];
-    const freshIdempotent: string[] = [];
+    const keys: string[] = [this.journal];
+    const bodyArgs: string[] = [];
+    const bodyIndex = new Map<string, number>();
+    let bodies = 0;
     for (const i of items) {
-      if (i.resume || carriesBody(i)) continue;
-      this.deps.events.putNew((bodies ??= this.deps.writeRedis.pipeline()), i.result.id, { body: i.body, acceptedAt: i.acceptedAt }, i.routing.holders);
-      (i.idemKey ? freshIdempotent : fresh).push(i.result.id);
+      if (!i.resume && carriesBody(i)) continue;
+      if (i.resume) {
+        // A resume always uses a shared body, whatever its destinations: the earlier attempt's jobs may need it.
+        const holders = i.routing.routes.map((r) => `h:${r.name}`);
+        bodyArgs.push('r', i.body, String(i.acceptedAt), String(holders.length), ...holders);
+      } else {
+        bodyArgs.push('n', i.body, String(i.acceptedAt), String(i.routing.routes.length));
+        for (let h = 0; h < i.routing.holders.length; h += 2) bodyArgs.push(i.routing.holders[h]!);
+      }
+      keys.push(this.deps.keys.event(i.result.id));
+      bodies++;
+      if (i.resume) bodyIndex.set(i.result.id, keys.length);
     }
-    const [stored, queued] = await Promise.allSettled([bodies ? bodies.exec() : Promise.resolve([]), this.enqueue(items)]);
-    try {
-      if (stored.status === 'rejected') throw stored.reason;
-      for (const [err] of stored.value ?? []) if (err) throw err;
-      if (queued.status === 'rejected') throw queued.reason;
-    } catch (err) {
-      // The client is told nothing was stored, so leave nothing behind. A delivery job that did get
-      // queued (its destination's add succeeded, or a body failed after its job went in) finds no body
-      // and is dropped, and the client's retry is a new event (or, with an Idempotency-Key, completes
-      // this one from scratch). A body with an Idempotency-Key stays if a retry of that key resumed it
-      // meanwhile and was told 202: that retry's jobs need it. A job that carries its body is taken
-      // back unless a worker has it already; with an Idempotency-Key it stays, since the retry keeps
-      // the event's id and finds the job there (and a concurrent retry may have relied on it).
-      await Promise.all([this.deps.events.discard(fresh), this.deps.events.discardUnlessResumed(freshIdempotent), this.unqueue(items)]).catch(() => undefined);
-      throw err;
+    const perDest = this.jobsByDestination(items);
+    const destArgs: string[] = [];
+    for (const [name, { maxAttempts, jobs }] of perDest) {
+      const k = this.enqueuer.keysOf(name);
+      keys.push(k[0]!, k[1]!, k[2]!, k[3]!, k[4]!);
+      destArgs.push(k[5]!, name, String(jobs.size));
+      for (const job of jobs.values()) {
+        pushJobArgs(destArgs, job.id, job.body, maxAttempts);
+        destArgs.push(String(bodyIndex.get(job.id) ?? 0));
+      }
     }
+    const records: string[] = [];
+    for (const i of items) {
+      if (!i.idemKey) continue;
+      keys.push(i.idemKey);
+      records.push(JSON.stringify({ ...i.record, done: true }));
+    }
+    const now = String((this.deps.clock ?? Date.now)());
+    const reply = await this.tracker.run((seq) => {
+      const written = this.writeConnection.heraldWrite(keys.length, ...keys, String(seq), now, DELIVERY_JOB_NAME, EVENT_STREAM_MAX_LEN_ARG, String(bodies), String(perDest.size), JOURNAL_TTL_MS_ARG, String(records.length), ...bodyArgs, ...destArgs, ...records);
+      if (!this.deps.waitAof) return written;
+      // Sent right behind the write on the same connection: one round trip, answered once the AOF is fsynced.
+      const synced = this.writeConnection.call('WAITAOF', '1', '0', WAITAOF_TIMEOUT_MS_ARG) as Promise<[number, number]>;
+      return Promise.all([written, synced]).then(([r, [local]]) => {
+        if (local < 1) throw new StoreOutcomeUnknownError(new Error('WAITAOF timed out: the write is in Redis but not yet on disk'));
+        return r;
+      });
+    });
+    if (reply === -1) throw new StoreUnavailableError(new Error('the write was fenced after a lost connection'));
+    for (const [name, { jobs }] of perDest) this.enqueuedCounter(name).inc(jobs.size);
   }
 
-  private async enqueue(routed: Prepared[]): Promise<void> {
+  /** The jobs of a write per destination, one per event id (concurrent duplicates of a key share a write; a resume's wins). */
+  private jobsByDestination(items: Prepared[]): Map<string, { maxAttempts: number; jobs: Map<string, QueuedDelivery> }> {
     const perDest = new Map<string, { maxAttempts: number; jobs: Map<string, QueuedDelivery> }>();
-    let resumed: Set<string> | undefined;
-    for (const i of routed) {
-      if (i.resume) (resumed ??= new Set()).add(i.result.id);
+    for (const i of items) {
       const job: QueuedDelivery = carriesBody(i) ? { id: i.result.id, body: i.body } : { id: i.result.id };
       for (const r of i.routing.routes) {
         let entry = perDest.get(r.name);
         if (!entry) perDest.set(r.name, (entry = { maxAttempts: r.maxAttempts, jobs: new Map() }));
-        // Concurrent duplicates of one Idempotency-Key can share a write; one job each is enough, and
-        // a resume's (which points at the shared body it just stored) wins.
         if (!entry.jobs.has(job.id) || job.body === undefined) entry.jobs.set(job.id, job);
       }
     }
-    await Promise.all(
-      [...perDest].map(async ([name, { maxAttempts, jobs }]) => {
-        const { duplicates } = await this.enqueuer.enqueue(name, [...jobs.values()], maxAttempts);
-        this.enqueuedCounter(name).inc(jobs.size);
-        // A resume holds the shared body for every destination it routes to. Where the earlier attempt's
-        // job is there already and carries its own body, nothing will release that hold: release it now.
-        for (const id of duplicates) {
-          if (resumed?.has(id) && (await this.enqueuer.carriesBody(name, id))) await this.deps.events.release(id, name);
-        }
-      }),
-    );
-  }
-
-  /** After a failed write: takes back the still-waiting jobs that carry their body (see store). */
-  private async unqueue(items: Prepared[]): Promise<void> {
-    const perDest = new Map<string, string[]>();
-    for (const i of items) {
-      if (!carriesBody(i) || i.idemKey) continue;
-      const name = i.routing.routes[0]!.name;
-      perDest.set(name, [...(perDest.get(name) ?? []), i.result.id]);
-    }
-    await Promise.all([...perDest].map(([name, ids]) => this.enqueuer.unqueue(name, ids)));
+    return perDest;
   }
 
   private async markDone(key: string, record: IdemRecord): Promise<void> {
@@ -313,6 +354,14 @@ export class IngestService {
 /** Whether the event's job carries its body rather than sharing a stored one: one destination, and not a resume. */
 function carriesBody(p: Prepared): boolean {
   return p.routing.routes.length === 1 && !p.resume;
+}
+
+/**
+ * The Idempotency-Key of the event at `index` of a batch sent with `key`. A space cannot occur in a
+ * key a client sends, so these never meet a single event's keys.
+ */
+export function batchEventKey(key: string, index: number): string {
+  return `${key} batch ${index}`;
 }
 
 function hashEvent(e: IngestEvent): string {

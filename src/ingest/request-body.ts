@@ -1,8 +1,10 @@
 import type { IncomingMessage } from 'node:http';
+import type { Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 
 /**
- * A request body refused while reading, shaped like body-parser's errors (`status` and `type`) so
- * one error handler answers both the same way.
+ * A request body refused while reading, shaped like an HTTP error (`status` and `type`) so one error
+ * handler answers every refusal the same way.
  */
 export class BodyReadError extends Error {
   constructor(readonly status: number, readonly type: string, message: string) {
@@ -10,7 +12,7 @@ export class BodyReadError extends Error {
   }
 }
 
-/** Whether the body is sent as is; a compressed one needs body-parser's inflating reader instead. */
+/** Whether the body is sent as is; a compressed one needs {@link readInflatedBody} instead. */
 export function isIdentityEncoded(req: IncomingMessage): boolean {
   const encoding = req.headers['content-encoding'];
   return encoding === undefined || encoding.toLowerCase() === 'identity';
@@ -18,17 +20,16 @@ export function isIdentityEncoded(req: IncomingMessage): boolean {
 
 /**
  * Reads an identity-encoded request body of at most `limit` bytes into one Buffer: a declared
- * Content-Length over the limit is refused before reading, a chunked body as soon as it passes it.
- * After a refusal the rest of the body is read and dropped before the promise rejects, as body-parser
- * does, so the client gets its answer on a connection it can keep using.
+ * Content-Length over the limit is refused before reading a byte, a chunked body as soon as it passes
+ * the limit. Nothing more is read after a refusal: the answer closes the connection (app.ts), so a
+ * client streaming gigabytes costs what it sent before the limit, not what it meant to send.
  *
  * @throws BodyReadError 413 `entity.too.large`, or 400 `request.aborted` when the client goes away.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
-    const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > limit) {
-      discardRest(req, () => reject(tooLarge()));
+    if (declaredOver(req, limit)) {
+      reject(tooLarge());
       return;
     }
     const chunks: Buffer[] = [];
@@ -41,7 +42,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       received += chunk.length;
       if (received > limit) {
         settled = true;
-        discardRest(req, () => reject(tooLarge()));
+        reject(tooLarge());
         return;
       }
       chunks.push(chunk);
@@ -54,7 +55,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     const onAborted = () => {
       if (settled) return;
       settled = true;
-      reject(new BodyReadError(400, 'request.aborted', 'request aborted'));
+      reject(aborted());
     };
     req.on('data', onData);
     req.on('end', onEnd);
@@ -63,18 +64,69 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+const INFLATERS: Record<string, () => Transform> = { gzip: createGunzip, 'x-gzip': createGunzip, deflate: createInflate, br: createBrotliDecompress };
+
+/**
+ * Reads a compressed body (Content-Encoding gzip, deflate or br) and inflates it, refusing it as soon
+ * as either what was sent or what it inflates to passes `limit` bytes, without reading further.
+ *
+ * @throws BodyReadError 415 `encoding.unsupported`, 413 `entity.too.large`, 400 `encoding.invalid`
+ *   for data that does not inflate, 400 `request.aborted` when the client goes away.
+ */
+export function readInflatedBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const encoding = (req.headers['content-encoding'] ?? '').toLowerCase();
+  const make = INFLATERS[encoding];
+  if (!make) return Promise.reject(new BodyReadError(415, 'encoding.unsupported', `unsupported content encoding "${encoding}"; send gzip, deflate, br or identity`));
+  if (declaredOver(req, limit)) return Promise.reject(tooLarge());
+  return new Promise<Buffer>((resolve, reject) => {
+    const inflater = make();
+    const chunks: Buffer[] = [];
+    let sent = 0;
+    let inflated = 0;
+    let settled = false;
+    const fail = (err: BodyReadError) => {
+      if (settled) return;
+      settled = true;
+      inflater.destroy();
+      reject(err);
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      sent += chunk.length;
+      if (sent > limit) fail(tooLarge());
+      else inflater.write(chunk);
+    });
+    req.on('end', () => {
+      if (!settled) inflater.end();
+    });
+    req.on('error', () => fail(aborted()));
+    req.on('close', () => {
+      if (!req.complete) fail(aborted());
+    });
+    inflater.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      inflated += chunk.length;
+      if (inflated > limit) fail(tooLarge());
+      else chunks.push(chunk);
+    });
+    inflater.on('error', (err: Error) => fail(new BodyReadError(400, 'encoding.invalid', `the body is not valid ${encoding} data: ${err.message}`)));
+    inflater.on('end', () => {
+      if (settled) return;
+      settled = true;
+      resolve(Buffer.concat(chunks, inflated));
+    });
+  });
+}
+
+function declaredOver(req: IncomingMessage, limit: number): boolean {
+  const declared = req.headers['content-length'];
+  return declared !== undefined && Number(declared) > limit;
+}
+
 function tooLarge(): BodyReadError {
   return new BodyReadError(413, 'entity.too.large', 'request entity too large');
 }
 
-function discardRest(req: IncomingMessage, then: () => void): void {
-  if (req.complete || req.destroyed) {
-    then();
-    return;
-  }
-  // A client that keeps sending gets its answer once the body is in; one that vanishes gets none.
-  req.once('end', then);
-  req.once('close', then);
-  req.on('error', () => undefined);
-  req.resume();
+function aborted(): BodyReadError {
+  return new BodyReadError(400, 'request.aborted', 'request aborted');
 }

@@ -73,6 +73,16 @@ export function ingestMetrics(registry: Registry) {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    unrouted: new Counter({
+      name: 'herald_ingest_events_unrouted_total',
+      help: 'Events accepted (202, destinations 0) whose type no destination matched: answered, not stored, never delivered.',
+      registers: [registry],
+    }),
+    swept: new Counter({
+      name: 'herald_event_bodies_swept_total',
+      help: 'Event bodies deleted by the sweeper because no delivery job referenced them any more.',
+      registers: [registry],
+    }),
     enqueued: new Counter({
       name: 'herald_events_enqueued_total',
       help: 'Deliveries queued by fan-out, one per matching destination per event.',

@@ -28,27 +28,55 @@ export const DELIVERY_JOB_NAME = 'd';
  * KEYS: wait, meta, id, active, marker. ARGV: job-key prefix, timestamp, job name, event-stream
  * cap, then (id, data JSON, opts JSON) per job. Returns the number added, then the ids that existed.
  */
-const ENQUEUE_LUA = `
+/**
+ * The Lua of an enqueue into one destination's queue, as two functions shared by {@link ENQUEUE_LUA}
+ * and ingest's one-script write (src/ingest/write-script.ts), so both write exactly what the contract
+ * test checks. `checkQueue` only reads (it fails on a key of the wrong type before anything is
+ * written, so a script that checks every queue first fails whole); `enqueueJobs` writes. Jobs are
+ * read from `args` at `first`, `first + stride`, … as (id, data JSON, opts JSON, …).
+ */
+export const ENQUEUE_FUNCTIONS_LUA = `
 local rcall = redis.call
-if rcall('HEXISTS', KEYS[2], 'opts.maxLenEvents') == 0 then rcall('HSET', KEYS[2], 'opts.maxLenEvents', ARGV[4]) end
-rcall('INCRBY', KEYS[3], (#ARGV - 4) / 3)
--- A paused queue, or one at its global concurrency, gets the jobs but no marker: no worker may wake.
-local attrs = rcall('HMGET', KEYS[2], 'paused', 'concurrency')
-local blocked = attrs[1] ~= false or (attrs[2] ~= false and rcall('LLEN', KEYS[4]) >= tonumber(attrs[2]))
-local name = ARGV[3]
-local result = {0}
-for i = 5, #ARGV, 3 do
-  local id = ARGV[i]
-  local jobKey = ARGV[1] .. id
-  if rcall('EXISTS', jobKey) == 1 then
-    result[#result + 1] = id
-  else
-    rcall('HMSET', jobKey, 'name', name, 'data', ARGV[i + 1], 'opts', ARGV[i + 2], 'timestamp', ARGV[2], 'delay', 0, 'priority', 0)
-    rcall('LPUSH', KEYS[1], id)
-    result[1] = result[1] + 1
-  end
+local function checkQueue(wait, meta, idKey, marker)
+  rcall('HMGET', meta, 'paused', 'concurrency', 'opts.maxLenEvents')
+  local t = rcall('TYPE', wait).ok
+  if t ~= 'list' and t ~= 'none' then return redis.error_reply('WRONGTYPE ' .. wait .. ' is not a list') end
+  t = rcall('TYPE', idKey).ok
+  if t ~= 'string' and t ~= 'none' then return redis.error_reply('WRONGTYPE ' .. idKey .. ' is not a string') end
+  t = rcall('TYPE', marker).ok
+  if t ~= 'zset' and t ~= 'none' then return redis.error_reply('WRONGTYPE ' .. marker .. ' is not a sorted set') end
+  return false
 end
-if not blocked and result[1] > 0 then rcall('ZADD', KEYS[5], 0, '0') end
+local function enqueueJobs(wait, meta, idKey, active, marker, prefix, ts, name, cap, args, first, count, stride)
+  if rcall('HEXISTS', meta, 'opts.maxLenEvents') == 0 then rcall('HSET', meta, 'opts.maxLenEvents', cap) end
+  rcall('INCRBY', idKey, count)
+  -- A paused queue, or one at its global concurrency, gets the jobs but no marker: no worker may wake.
+  local attrs = rcall('HMGET', meta, 'paused', 'concurrency')
+  local blocked = attrs[1] ~= false or (attrs[2] ~= false and rcall('LLEN', active) >= tonumber(attrs[2]))
+  local added = 0
+  local duplicates = {}
+  for i = first, first + (count - 1) * stride, stride do
+    local id = args[i]
+    local jobKey = prefix .. id
+    if rcall('EXISTS', jobKey) == 1 then
+      duplicates[#duplicates + 1] = i
+    else
+      rcall('HMSET', jobKey, 'name', name, 'data', args[i + 1], 'opts', args[i + 2], 'timestamp', ts, 'delay', 0, 'priority', 0)
+      rcall('LPUSH', wait, id)
+      added = added + 1
+    end
+  end
+  if not blocked and added > 0 then rcall('ZADD', marker, 0, '0') end
+  return added, duplicates
+end
+`;
+
+const ENQUEUE_LUA = `${ENQUEUE_FUNCTIONS_LUA}
+local bad = checkQueue(KEYS[1], KEYS[2], KEYS[3], KEYS[5])
+if bad then return bad end
+local added, duplicates = enqueueJobs(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV, 5, (#ARGV - 4) / 3, 3)
+local result = {added}
+for _, i in ipairs(duplicates) do result[#result + 1] = ARGV[i] end
 return result
 `;
 
@@ -106,8 +134,7 @@ export class DeliveryEnqueuer {
   async enqueue(destination: string, jobs: readonly QueuedDelivery[], maxAttempts: number, now = Date.now()): Promise<EnqueueResult> {
     if (jobs.length === 0) return { added: 0, duplicates: [] };
     const args = [...this.keysOf(destination), String(now), DELIVERY_JOB_NAME, EVENT_STREAM_MAX_LEN_ARG];
-    const opts = optsTemplate(maxAttempts);
-    for (const { id, body } of jobs) args.push(id, deliveryJobDataJson(id, body), `${opts[0]}${JSON.stringify(id)}${opts[1]}`);
+    for (const { id, body } of jobs) pushJobArgs(args, id, body, maxAttempts);
     const [added, ...duplicates] = await this.redis.heraldEnqueue(...args);
     return { added, duplicates };
   }
@@ -129,8 +156,8 @@ export class DeliveryEnqueuer {
     return `${this.keys.queuePrefix(destination)}:${QUEUE_NAME}:`;
   }
 
-  /** The script's keys and key prefix for `destination`, built once: a lone event is a write of its own. */
-  private keysOf(destination: string): readonly string[] {
+  /** The script's keys (wait, meta, id, active, marker) and job-key prefix for `destination`, built once: a lone event is a write of its own. */
+  keysOf(destination: string): readonly string[] {
     let k = this.enqueueKeys.get(destination);
     if (!k) {
       const base = this.base(destination);
@@ -155,4 +182,13 @@ function optsTemplate(maxAttempts: number): readonly [string, string] {
     optsTemplates.set(maxAttempts, (t = [before!, after!]));
   }
   return t;
+}
+
+/**
+ * Appends one job's fields as the enqueue Lua reads them (id, data JSON, opts JSON): what
+ * {@link DeliveryEnqueuer.enqueue} sends per job, for scripts that enqueue as part of a larger write.
+ */
+export function pushJobArgs(args: string[], id: string, body: string | undefined, maxAttempts: number): void {
+  const opts = optsTemplate(maxAttempts);
+  args.push(id, deliveryJobDataJson(id, body), `${opts[0]}${JSON.stringify(id)}${opts[1]}`);
 }

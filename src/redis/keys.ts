@@ -38,6 +38,17 @@ export class RedisKeys {
   idempotency(scope: string, key: string): string {
     return `${this.prefix}:idem:${scope}:${key}`;
   }
+  /** A batch's Idempotency-Key: the hash of the whole batch, so reusing it with another batch is refused. */
+  batchIdempotency(scope: string, key: string): string {
+    return `${this.prefix}:idemb:${scope}:${key}`;
+  }
+  /**
+   * One ingest process's write journal: the sequence number of the last write it applied and the
+   * fence below which late writes are refused (src/ingest/write-tracker.ts).
+   */
+  ingestWrites(instance: string): string {
+    return `${this.prefix}:ingest:{w:${instance}}`;
+  }
   /** The active destination set: hash of name → JSON spec. */
   destinations(): string {
     return `${this.prefix}:destinations`;

@@ -10,6 +10,8 @@ import { ingestMetrics, redisMemoryMetrics } from '../metrics/metrics.js';
 import { attachHandler, boundPort, closeServer, listen } from '../server/listen.js';
 import { ConfigError } from '../config/config.js';
 import { IngestAuth } from '../ingest/authenticate.js';
+import { BodySweeper } from '../events/body-sweeper.js';
+import { durabilityPlan, readPersistence } from '../ingest/durability.js';
 import { TokenBucket } from '../ratelimit/token-bucket.js';
 import { MemoryGuard } from '../redis/memory-guard.js';
 import type { RedisRuntime } from './redis-runtime.js';
@@ -19,6 +21,8 @@ export interface IngestHandle {
   port: number;
   service: IngestService;
   watcher: DestinationWatcher;
+  /** Removes event bodies no job references (runs on its own; tests may call `sweep`). */
+  sweeper: BodySweeper;
   close(): Promise<void>;
 }
 
@@ -38,6 +42,9 @@ export async function startIngest(opts: {
   const { config, rt, registry } = opts;
   const logger = opts.logger.child({ component: 'ingest' });
   const metrics = ingestMetrics(registry);
+  // Refuses to start when Redis cannot give the durability asked for (HERALD_DURABILITY=strict).
+  const durability = durabilityPlan(config.HERALD_DURABILITY, await readPersistence(rt.redis));
+  logger.info({ durability: config.HERALD_DURABILITY, plan: durability.kind }, 'Ingest durability');
   const memoryGauges = redisMemoryMetrics(registry);
   const memory = new MemoryGuard(rt.redis, config.HERALD_REDIS_HIGH_WATER, 1_000, (used, max) => {
     memoryGauges.used.set(used);
@@ -54,7 +61,11 @@ export async function startIngest(opts: {
     metrics,
     idempotencyTtlMs: config.HERALD_IDEMPOTENCY_TTL,
     isStoreNearlyFull: () => memory.nearlyFull,
+    logger,
+    waitAof: durability.kind === 'waitaof',
   });
+  const sweeper = new BodySweeper({ redis: rt.redis, keys: rt.keys, swept: metrics.swept, logger, intervalMs: config.HERALD_BODY_SWEEP_INTERVAL, graceMs: config.HERALD_BODY_SWEEP_INTERVAL });
+  sweeper.start();
   const watcher = new DestinationWatcher(new DestinationRegistry(rt.redis, rt.keys), rt.connection('subscriber'), rt.keys, logger);
   watcher.onChange((d) => service.setDestinations(d));
   await watcher.start();
@@ -74,7 +85,8 @@ export async function startIngest(opts: {
     logger,
     maxBodyBytes: config.HERALD_MAX_BODY,
     maxBatch: config.HERALD_MAX_BATCH,
-    readiness: [rt.readiness()],
+    // Strict durability stays checked: a Redis switched to appendfsync everysec turns ingest unready.
+    readiness: [rt.readiness(), { name: 'durability', check: async () => void durabilityPlan(config.HERALD_DURABILITY, await readPersistence(rt.redis)) }],
     ...(opts.isShuttingDown ? { isShuttingDown: opts.isShuttingDown } : {}),
     ...(authenticate ? { authenticate } : {}),
   });
@@ -96,10 +108,12 @@ export async function startIngest(opts: {
     port,
     service,
     watcher,
+    sweeper,
     async close() {
       await closeServer(server);
       auth?.close();
       memory.close();
+      await sweeper.close();
       await watcher.close();
     },
   };

@@ -201,6 +201,7 @@ describe('controller contract (src/config/controller.ts)', () => {
     expect(config).toMatchObject({
       REDIS_URL: 'redis://herald-redis.herald.svc:6379',
       HERALD_REDIS_PREFIX: 'herald-test',
+      HERALD_DURABILITY: 'strict',
       HERALD_HTTP_PORT: 9090,
       HERALD_LOG_LEVEL: 'debug',
       HERALD_MAX_BODY: 2 * 1024 * 1024,
@@ -315,7 +316,8 @@ describe('Redis', () => {
     const c = sts.spec.template.spec.containers[0];
     const args = (c.args as string[]).join(' ');
     expect(args).toContain('--appendonly yes');
-    expect(args).toContain('--appendfsync everysec');
+    // config.durability defaults to strict: Redis fsyncs every write before it replies.
+    expect(args).toContain('--appendfsync always');
     expect(args).toContain('--maxmemory-policy noeviction');
     expect(args).toContain('--hash-max-listpack-value 512');
     expect(c.image).toBe('redis:7.4-alpine');

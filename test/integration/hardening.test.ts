@@ -18,6 +18,7 @@ const receivers: Receiver[] = [];
 const SHOP_KEY = 'hk_shop_key_for_tests_0123456789abcdefghijklmnop';
 const CRM_KEY = 'hk_crm_key_for_tests_0123456789abcdefghijklmnopq';
 const SLOW_KEY = 'hk_slow_key_for_tests_0123456789abcdefghijklmnop';
+const BATCH_KEY = 'hk_batch_key_for_tests_0123456789abcdefghijklmno';
 
 async function receiver(b = ok): Promise<Receiver> {
   const r = await startReceiver(b);
@@ -35,6 +36,8 @@ beforeAll(async () => {
       { name: 'shop', hash: hashApiKey(SHOP_KEY), types: ['order.*'] },
       { name: 'crm', hash: hashApiKey(CRM_KEY) },
       { name: 'slow', hash: hashApiKey(SLOW_KEY), rateLimit: { perSecond: 0.5, burst: 2 } },
+      // One token per ten seconds: nothing refills noticeably while a test runs.
+      { name: 'batchy', hash: hashApiKey(BATCH_KEY), rateLimit: { perSecond: 0.1, burst: 5 } },
     ]),
   );
   herald = await startHerald({ redisUrl: redis.url, env: { HERALD_API_KEYS_FILE: keysFile, HERALD_INGEST_AUTH: 'required', HERALD_SECRETS_DIR: secretsDir } });
@@ -83,6 +86,24 @@ describe('authenticated ingest', () => {
     expect(limited[0]!.body.error.code).toBe('rate_limited');
     const other = await Promise.all(Array.from({ length: 10 }, (_, i) => herald.post({ userID: 'u', payload: i }, bearer(CRM_KEY))));
     expect(other.every((o) => o.status === 202)).toBe(true);
+  });
+
+  it('counts events, not requests: a batch costs one token per event and one over the budget is refused whole', async () => {
+    const batch = (n: number) => herald.postRaw(JSON.stringify(Array.from({ length: n }, (_, i) => ({ userID: 'u', payload: i }))), bearer(BATCH_KEY), '/ingest/batch');
+    const first = await batch(3);
+    expect(first.status).toBe(202);
+    expect(first.body.accepted).toBe(3);
+    const over = await batch(3); // 2 tokens left
+    expect(over.status).toBe(429);
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(over.body.error.code).toBe('rate_limited');
+    expect(over.body.error.message).toMatch(/holds 3 events and 2 may be sent now; none of them was accepted/);
+    expect((await batch(2)).status).toBe(202);
+    const single = await herald.post({ userID: 'u', payload: 'one more' }, bearer(BATCH_KEY));
+    expect(single.status).toBe(429);
+    const tooBig = await batch(6);
+    expect(tooBig.status).toBe(413);
+    expect(tooBig.body.error.code).toBe('batch_over_rate_burst');
   });
 
   it('scopes Idempotency-Key per API key', async () => {

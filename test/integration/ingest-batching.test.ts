@@ -1,12 +1,11 @@
 /**
  * Concurrent single-event requests share Redis writes (IngestService's micro-batching), yet each
  * answers 202 only once its own event is stored, and a failed shared write fails every request in it
- * and leaves no body behind.
+ * and leaves nothing behind: the write is one script.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { startHerald, type HeraldUnderTest } from '../support/herald.js';
-import { DeliveryEnqueuer } from '../../src/queue/enqueue.js';
 import { QUEUE_NAME } from '../../src/redis/keys.js';
 import { StoreUnavailableError } from '../../src/ingest/errors.js';
 import { IngestService } from '../../src/ingest/ingest-service.js';
@@ -66,8 +65,9 @@ async function stored(id: string): Promise<boolean> {
 }
 
 describe('micro-batched ingest', () => {
-  it('writes events accepted in the same turn with one add per destination, and resolves each only once it is stored', async () => {
-    const enqueue = vi.spyOn(DeliveryEnqueuer.prototype, 'enqueue');
+  it('writes events accepted in the same turn with one script call, and resolves each only once it is stored', async () => {
+    const conn = herald.rt.queueConnection as unknown as { heraldWrite: (...args: unknown[]) => Promise<unknown> };
+    const write = vi.spyOn(conn, 'heraldWrite');
     const storedWhenResolved: boolean[] = [];
     const calls = Array.from({ length: 20 }, (_, i) => herald.ingest.service.accept(event(i)).then(async (r) => {
       storedWhenResolved.push(await stored(r.id));
@@ -76,24 +76,24 @@ describe('micro-batched ingest', () => {
     const results = await Promise.all(calls);
     expect(new Set(results.map((r) => r.id)).size).toBe(20);
     expect(storedWhenResolved).toEqual(Array(20).fill(true));
-    // One write for the turn: one add to each of the two destinations, carrying all 20 events.
-    expect(enqueue.mock.calls.map(([dest, ids]) => [dest, ids.length]).sort()).toEqual([['a', 20], ['b', 20]]);
+    // One write for the turn: 20 bodies and the jobs of both destinations in one script.
+    expect(write).toHaveBeenCalledTimes(1);
   });
 
-  it('sends a write\'s bodies before its jobs, on one connection', async () => {
+  it('sends a write as one command, so Redis applies all of it or none of it', async () => {
     const monitor = await herald.redis.monitor();
     const seen: Array<{ command: string; args: string[]; source: string }> = [];
-    monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push({ command: args[0]!.toLowerCase(), args, source }));
+    monitor.on('monitor', (_time: string, args: string[], source: string) => source !== 'lua' && seen.push({ command: args[0]!.toLowerCase(), args, source }));
     try {
       const results = await Promise.all(Array.from({ length: 5 }, (_, i) => herald.ingest.service.accept(event(200 + i))));
       const ids = results.map((r) => r.id);
       const carries = (c: { args: string[] }) => ids.some((id) => c.args.some((a) => a.includes(id)));
       const ours = await waitFor(() => {
-        const mine = seen.filter((c) => (c.command === 'hset' || c.command === 'evalsha') && carries(c));
-        return mine.filter((c) => c.command === 'evalsha').length === 2 ? mine : undefined;
+        const mine = seen.filter(carries);
+        return mine.length > 0 ? mine : undefined;
       }, { what: 'the write to show up in MONITOR' });
-      expect(ours.map((c) => c.command)).toEqual(['hset', 'hset', 'hset', 'hset', 'hset', 'evalsha', 'evalsha']);
-      expect(new Set(ours.map((c) => c.source)).size).toBe(1);
+      expect(ours.map((c) => c.command)).toEqual(['evalsha']);
+      for (const id of ids) expect(ours[0]!.args.filter((a) => a === id).length).toBe(2); // one job each at a and b
     } finally {
       monitor.disconnect();
     }
@@ -108,7 +108,7 @@ describe('micro-batched ingest', () => {
     expect(answers.filter((a) => !a.storedAtAnswer)).toEqual([]);
   });
 
-  it('fails every event of a write whose job add fails in Redis, and deletes the bodies it had stored', async () => {
+  it('fails every event of a write that Redis refuses, and stores none of it', async () => {
     // A real Redis error after the bodies are written: destination c's wait list is not a list.
     await herald.redis.set(`${herald.rt.keys.queuePrefix('c')}:${QUEUE_NAME}:wait`, 'not a list');
     await herald.publish('c', { url: 'http://127.0.0.1:9/c' });
@@ -132,15 +132,12 @@ describe('micro-batched ingest', () => {
   });
 
   it('keeps Idempotency-Key semantics when duplicates share a write: one event, one job per destination', async () => {
-    const enqueue = vi.spyOn(DeliveryEnqueuer.prototype, 'enqueue');
     const req = { ...event(7), idempotencyKey: 'same-turn' };
     const results = await Promise.all([herald.ingest.service.accept(req), herald.ingest.service.accept(req), herald.ingest.service.accept(req)]);
     expect(new Set(results.map((r) => r.id)).size).toBe(1);
     expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
     expect(await stored(results[0]!.id)).toBe(true);
     for (const dest of ['a', 'b']) {
-      const ids = enqueue.mock.calls.filter(([d]) => d === dest).flatMap(([, jobs]) => jobs.map((j) => j.id));
-      expect(ids.filter((id) => id === results[0]!.id).length).toBeGreaterThanOrEqual(1);
       expect(await herald.redis.lrange(`${herald.rt.keys.queuePrefix(dest)}:${QUEUE_NAME}:wait`, 0, -1)).toContain(results[0]!.id);
       const waiting = await herald.redis.lrange(`${herald.rt.keys.queuePrefix(dest)}:${QUEUE_NAME}:wait`, 0, -1);
       expect(waiting.filter((id) => id === results[0]!.id)).toHaveLength(1);
@@ -148,37 +145,23 @@ describe('micro-batched ingest', () => {
     await expect(herald.ingest.service.accept({ ...req, event: { userID: 'u', payload: 'other' } })).rejects.toMatchObject({ status: 422 });
   });
 
-  it('keeps a body that a retry of the same Idempotency-Key resumed (on another replica) while the first attempt was failing', async () => {
-    // Two ingest replicas. Replica one routes to a and to broken (whose wait list is not a list, a real
-    // Redis error); replica two has not seen broken yet and routes to a only.
+  it('leaves nothing of a failed write of an Idempotency-Key request; its retry (on another replica) completes it with the same id', async () => {
+    // Replica one routes to a and to broken (whose wait list is not a list, a real Redis error);
+    // replica two has not seen broken yet and routes to a only.
     await herald.redis.set(`${herald.rt.keys.queuePrefix('broken')}:${QUEUE_NAME}:wait`, 'not a list');
     const one = replica(['a', 'broken']);
     const two = replica(['a']);
-    // Hold replica one's clean-up until replica two has answered, the order that used to lose the event.
-    let letCleanUp!: () => void;
-    const held = new Promise<void>((r) => (letCleanUp = r));
-    const original = one.events.discardUnlessResumed.bind(one.events);
-    const cleanUp = vi.spyOn(one.events, 'discardUnlessResumed').mockImplementation(async (ids) => {
-      await held;
-      return original(ids);
-    });
     const req = { ...event(9), idempotencyKey: 'replicas-race' };
+    const before = await waitList('a');
+    await expect(one.service.accept(req)).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(await waitList('a')).toEqual(before);
 
-    const first = one.service.accept(req);
-    const firstOutcome = first.then(() => 'accepted', (err) => err);
-    await waitFor(() => cleanUp.mock.calls.length > 0, { what: 'replica one to start cleaning up' });
     const retry = await two.service.accept(req);
     expect(retry).toMatchObject({ duplicate: true, destinations: 1 });
-    letCleanUp();
-    expect(await firstOutcome).toBeInstanceOf(StoreUnavailableError);
-
-    // Replica two said 202: its job to a is queued and the body it needs is still there.
-    const jobKey = `${herald.rt.keys.queuePrefix('a')}:${QUEUE_NAME}:${retry.id}`;
-    expect(await herald.redis.exists(jobKey)).toBe(1);
-    expect(await two.events.get(retry.id)).toMatchObject({ body: expect.stringContaining(retry.id) });
-    // The failed attempt's holder for broken (which never got a job) is gone, so a's delivery frees the
-    // body: the resume marker is not a holder, and nothing leaks.
+    expect(await herald.redis.exists(jobKeyOf('a', retry.id))).toBe(1);
+    expect(await herald.redis.hkeys(herald.rt.keys.event(retry.id))).toEqual(expect.arrayContaining(['b', 't', 'h:a']));
     expect(await herald.redis.hexists(herald.rt.keys.event(retry.id), 'h:broken')).toBe(0);
+    expect(JSON.parse((await herald.redis.get(herald.rt.keys.idempotency('anonymous', 'replicas-race')))!)).toMatchObject({ id: retry.id, done: true });
     expect(await two.events.release(retry.id, 'a')).toBeLessThanOrEqual(0);
     expect(await herald.redis.exists(herald.rt.keys.event(retry.id))).toBe(0);
   });
@@ -221,7 +204,7 @@ describe('an event for one destination', () => {
     }
   });
 
-  it('is taken back from its queue when the write it shared fails, unless it has an Idempotency-Key', async () => {
+  it('is not queued when the write it shared fails, with or without an Idempotency-Key; the key\'s retry keeps the id', async () => {
     // Two event types: "ok" goes to solo-ok alone, "bad" to solo-bad, whose wait list is not a list.
     await herald.redis.set(`${herald.rt.keys.queuePrefix('solo-bad')}:${QUEUE_NAME}:wait`, 'not a list');
     const { service } = replica([['solo-ok', ['ok']], ['solo-bad', ['bad']]]);
@@ -231,18 +214,16 @@ describe('an event for one destination', () => {
 
     // One call, so the three share one write.
     await expect(service.acceptMany([ok(1), ok(2, 'kept-for-retry'), bad])).rejects.toBeInstanceOf(StoreUnavailableError);
-    // The plain event's job is gone; the idempotent one's stays for its retry, which keeps the id.
-    const added = (await waitList('solo-ok')).filter((id) => !before.includes(id));
-    expect(added).toHaveLength(1);
-    const keptId = added[0]!;
+    expect(await waitList('solo-ok')).toEqual(before);
+    const record = JSON.parse((await herald.redis.get(herald.rt.keys.idempotency('anonymous', 'kept-for-retry')))!) as { id: string; done: boolean };
+    expect(record.done).toBe(false);
 
     const retry = await service.accept(ok(2, 'kept-for-retry'));
-    expect(retry).toMatchObject({ id: keptId, duplicate: true, destinations: 1 });
-    expect((await waitList('solo-ok')).filter((id) => id === keptId)).toHaveLength(1);
-    expect(JSON.parse((await carried('solo-ok', keptId))!)).toMatchObject({ id: keptId, payload: { n: 2 } });
-    // The retry stored a shared body as every resume does, and let go of it at once: the job it
-    // found carries its own, so nothing would ever release it.
-    expect(await herald.redis.exists(herald.rt.keys.event(keptId))).toBe(0);
+    expect(retry).toMatchObject({ id: record.id, duplicate: true, destinations: 1 });
+    expect((await waitList('solo-ok')).filter((id) => id === record.id)).toHaveLength(1);
+    // A resume stores a shared body (an earlier attempt's jobs might need it), held by solo-ok's job.
+    expect(JSON.parse((await herald.redis.hget(herald.rt.keys.event(record.id), 'b'))!)).toMatchObject({ id: record.id, payload: { n: 2 } });
+    expect(await carried('solo-ok', record.id)).toBeUndefined();
   });
 
   it('a retry that now routes to more destinations shares a body with exactly the destinations that need it', async () => {

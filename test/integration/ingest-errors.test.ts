@@ -58,6 +58,20 @@ describe('bad input gets a clear error and stores nothing', () => {
     expect(res.body.error.code).toBe('unsupported_media_type');
   });
 
+  it('400 for bytes that are not UTF-8, single, batch and NDJSON, never rewritten', async () => {
+    const bad = (text: string) => Buffer.concat([Buffer.from(text.slice(0, text.indexOf('@'))), Buffer.from([0xff, 0xfe]), Buffer.from(text.slice(text.indexOf('@') + 1))]);
+    const answers = [
+      await herald.postRaw(bad('{"userID": "u", "payload": "utf8-single-@"}')),
+      await herald.postRaw(bad('[{"userID": "u", "payload": "utf8-batch-@"}]'), {}, '/ingest/batch'),
+      await herald.postRaw(bad('{"userID": "u", "payload": "utf8-ndjson-@"}\n'), { 'content-type': 'application/x-ndjson' }, '/ingest/batch'),
+    ];
+    for (const res of answers) {
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('invalid_utf8');
+      expect(res.body.error.message).toMatch(/not valid UTF-8/);
+    }
+  });
+
   it('413 for a body over the limit, and for a batch over the event limit', async () => {
     const res = await herald.post({ userID: 'u', payload: 'x'.repeat(2_000) });
     expect(res.status).toBe(413);
@@ -102,6 +116,12 @@ describe('request bodies', () => {
     const res = await chunked(JSON.stringify({ userID: 'u', payload: 'x'.repeat(2_000) }));
     expect(res.status).toBe(413);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('body_too_large');
+  });
+
+  it('stores multi-byte UTF-8 unchanged', async () => {
+    const fine = await herald.post({ userID: 'u', payload: 'utf8-ok-é€😀' });
+    expect(fine.status).toBe(202);
+    expect(JSON.parse((await herald.storedBody(fine.body.id))!).payload).toBe('utf8-ok-é€😀');
   });
 
   it('accepts a chunked body under the limit, and a gzip-compressed one', async () => {

@@ -62,3 +62,56 @@ function dechunk(b: Buffer): Buffer {
   }
   return Buffer.concat(out);
 }
+
+/** What {@link streamRequest} saw: the answer, and how much of the body the client got to send. */
+export interface StreamedResponse extends RawResponse {
+  /** Body bytes written to the socket before the answer came (or the server closed it). */
+  bodyBytesSent: number;
+}
+
+/**
+ * Sends a request head, then (with `chunk`) the same chunk over and over as a chunked body, as fast as
+ * the socket takes it, until the server answers, closes the connection or `maxBodyBytes` are sent
+ * (then the body is finished). Resolves once the server has closed the connection; rejects when it
+ * has not within `timeoutMs`. Without `chunk`, sends the head alone and waits.
+ */
+export function streamRequest(port: number, request: { path: string; headers: Array<[string, string]>; chunk?: Buffer; maxBodyBytes?: number }, timeoutMs = 20_000): Promise<StreamedResponse> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let answered = false;
+    let closed = false;
+    let sent = 0;
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the server did not answer and close within ${timeoutMs} ms (${sent} body bytes sent, answer so far: ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 200))})`));
+    }, timeoutMs);
+    socket.on('data', (c: Buffer) => {
+      answered = true;
+      chunks.push(c);
+    });
+    socket.on('error', () => undefined); // writing into a connection the server closed
+    socket.on('close', () => {
+      closed = true;
+      clearTimeout(timer);
+      resolve({ ...parse(Buffer.concat(chunks)), bodyBytesSent: sent });
+    });
+    const head = `POST ${request.path} HTTP/1.1\r\nhost: 127.0.0.1\r\n${request.headers.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+    socket.write(head, 'latin1');
+    const { chunk } = request;
+    if (!chunk) return;
+    const framed = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
+    const max = request.maxBodyBytes ?? 256 * 1024 * 1024;
+    const pump = (): void => {
+      while (!answered && !closed && sent < max) {
+        sent += chunk.length;
+        if (!socket.write(framed)) {
+          socket.once('drain', pump);
+          return;
+        }
+      }
+      if (!answered && !closed) socket.write('0\r\n\r\n');
+    };
+    socket.once('connect', pump);
+  });
+}

@@ -6,15 +6,18 @@ export type TapVerdict = 'forward' | 'swallow';
 /**
  * Sees every chunk a client sends to Redis before it is forwarded. Returning 'swallow' drops it (the
  * command never reaches Redis); `after` runs once the verdict was applied, e.g. to SIGKILL the
- * client right after its command reached Redis but before it could read the reply.
+ * client right after its command reached Redis but before it could read the reply. `cut` drops the
+ * client's connection at once (Redis still runs what it received; its reply is lost).
  */
-export type Tap = (chunk: Buffer) => { verdict: TapVerdict; after?: () => void } | undefined;
+export type Tap = (chunk: Buffer) => { verdict: TapVerdict; after?: (cut: () => void) => void } | undefined;
 
 export interface RedisProxy {
   /** `redis://127.0.0.1:<port>`: give this to the process under test instead of Redis' own URL. */
   url: string;
   port: number;
   setTap(tap: Tap | undefined): void;
+  /** Drops every new connection at once for `ms`, as a Redis that is down would refuse it. */
+  refuseFor(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -47,8 +50,12 @@ export async function startRedisProxy(redisPort: number): Promise<RedisProxy> {
       // Redis has the bytes once the write callback fires on a local socket; acting later is what
       // "after the command reached Redis" needs, and acting at once is fine for a swallowed chunk.
       if (decision?.after) {
-        if (decision.verdict === 'swallow') decision.after();
-        else upstream.write(Buffer.alloc(0), () => setImmediate(decision.after!));
+        const cut = () => {
+          client.destroy();
+          upstream.end();
+        };
+        if (decision.verdict === 'swallow') decision.after(cut);
+        else upstream.write(Buffer.alloc(0), () => setImmediate(() => decision.after!(cut)));
       }
     });
   });
@@ -59,6 +66,11 @@ export async function startRedisProxy(redisPort: number): Promise<RedisProxy> {
     port,
     setTap(t) {
       tap = t;
+    },
+    refuseFor(ms) {
+      // Not listening: connections are refused (ECONNREFUSED), not accepted and dropped.
+      server.close();
+      setTimeout(() => server.listen(port, '127.0.0.1'), ms);
     },
     async close() {
       for (const s of sockets) s.destroy();

@@ -1,0 +1,60 @@
+import type { Redis } from 'ioredis';
+
+/** How ingest makes a write durable before it answers 202, decided once from the server (see {@link durabilityPlan}). */
+export type DurabilityPlan =
+  /** Redis' own pace (`HERALD_DURABILITY=fast`). */
+  | { kind: 'fast' }
+  /** Redis fsyncs every write before it replies (`appendfsync always`): nothing to add. */
+  | { kind: 'fsync-always' }
+  /** After each write, `WAITAOF 1 0 <timeout>` until the local AOF has it on disk (Redis 7.2+). */
+  | { kind: 'waitaof' };
+
+/** Redis cannot give the durability `HERALD_DURABILITY=strict` asks for; the message says what to change. */
+export class DurabilityError extends Error {
+  readonly code = 'HERALD_DURABILITY';
+}
+
+/** What a Redis server says about its persistence, as read by {@link readPersistence}. */
+export interface Persistence {
+  version: string;
+  appendonly: string | undefined;
+  appendfsync: string | undefined;
+}
+
+/**
+ * The plan for `mode` on a server with `p`: pure, so the choice is tested without a server.
+ * strict prefers `appendfsync always` (no extra command), then WAITAOF (Redis ≥ 7.2, needs the AOF on);
+ * anything else cannot be strict.
+ * @throws DurabilityError for strict on a server that can do neither.
+ */
+export function durabilityPlan(mode: 'strict' | 'fast', p: Persistence): DurabilityPlan {
+  if (mode === 'fast') return { kind: 'fast' };
+  if (p.appendonly !== 'yes') throw new DurabilityError(`HERALD_DURABILITY=strict needs Redis' append-only file: Redis has appendonly ${p.appendonly ?? 'unknown'}. Set \`appendonly yes\` and \`appendfsync always\` in redis.conf, or HERALD_DURABILITY=fast.`);
+  if (p.appendfsync === 'always') return { kind: 'fsync-always' };
+  if (supportsWaitAof(p.version)) return { kind: 'waitaof' };
+  throw new DurabilityError(
+    `HERALD_DURABILITY=strict needs Redis to fsync before it replies: Redis ${p.version} has appendfsync ${p.appendfsync ?? 'unknown'} and no WAITAOF (Redis 7.2+). ` +
+      'Set `appendfsync always` in redis.conf (or CONFIG SET appendfsync always), upgrade to Redis 7.2+, or set HERALD_DURABILITY=fast.',
+  );
+}
+
+/** Whether `version` (x.y.z) has WAITAOF, which Redis added in 7.2. */
+export function supportsWaitAof(version: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 7 || (major === 7 && minor >= 2);
+}
+
+/** Reads the server's version and AOF settings (CONFIG may be renamed away on managed Redis: then undefined). */
+export async function readPersistence(redis: Redis): Promise<Persistence> {
+  const info = await redis.info('server');
+  const version = /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? '0.0.0';
+  let appendonly: string | undefined;
+  let appendfsync: string | undefined;
+  try {
+    appendonly = ((await redis.config('GET', 'appendonly')) as string[])[1];
+    appendfsync = ((await redis.config('GET', 'appendfsync')) as string[])[1];
+  } catch {
+    // CONFIG not allowed: strict then fails closed, naming what it could not check.
+  }
+  return { version, appendonly, appendfsync };
+}

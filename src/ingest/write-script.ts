@@ -1,0 +1,100 @@
+import type { Redis } from 'ioredis';
+import { ENQUEUE_FUNCTIONS_LUA } from '../queue/enqueue.js';
+
+/**
+ * Ingest's whole write in one script, so Redis applies it whole or not at all: the shared bodies, the
+ * delivery jobs of every destination, the Idempotency-Key records marked done, and the writer's
+ * journal (the last sequence number applied). Before, bodies went in a pipeline and jobs in one
+ * script per destination; a Redis crash between them left a request answered 503 partly queued (and
+ * delivered) and its bodies without jobs. Every queue is checked before anything is written, so a key
+ * of the wrong type fails the write before it starts (a Lua error does not undo earlier writes); an
+ * out-of-memory refusal comes at the first write, also before anything is written.
+ *
+ * The keys span several hash slots: the write needs one Redis (or a Cluster whose slots for one
+ * request are on one node), which is what Herald runs on (ADR 0010).
+ *
+ * KEYS: journal, then one per body, then (wait, meta, id, active, marker) per destination, then one
+ * per Idempotency-Key record.
+ * ARGV: seq, timestamp, job name, event-stream cap, #bodies, #destinations, journal TTL (ms), #records;
+ * per body: mode ('n' fresh, 'r' resume: keep a body that is there), body, accepted-at, #holders,
+ * holder fields; per destination: job-key prefix, name, #jobs, then (id, data, opts, body KEYS index
+ * of a resume or 0) per job; per record: its value.
+ * Returns -1 when the write is fenced (its writer gave it up, see WriteTracker), else the number of
+ * jobs added per destination.
+ */
+const WRITE_LUA = `${ENQUEUE_FUNCTIONS_LUA}
+local journal = KEYS[1]
+local seq = tonumber(ARGV[1])
+if seq <= tonumber(rcall('HGET', journal, 'f') or '0') then return -1 end
+local nb, nd, ni = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[8])
+local k = 2 + nb
+for d = 1, nd do
+  local bad = checkQueue(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 4])
+  if bad then return bad end
+  k = k + 5
+end
+local a = 9
+for b = 1, nb do
+  local key = KEYS[1 + b]
+  local n = tonumber(ARGV[a + 3])
+  if ARGV[a] == 'n' then
+    local fields = {'b', ARGV[a + 1], 't', ARGV[a + 2]}
+    for h = a + 4, a + 3 + n do fields[#fields + 1] = ARGV[h]; fields[#fields + 1] = '1' end
+    rcall('HSET', key, unpack(fields))
+  else
+    if rcall('HSETNX', key, 'b', ARGV[a + 1]) == 1 then rcall('HSET', key, 't', ARGV[a + 2]) end
+    for h = a + 4, a + 3 + n do rcall('HSET', key, ARGV[h], '1') end
+  end
+  a = a + 4 + n
+end
+local added = {}
+k = 2 + nb
+for d = 1, nd do
+  local prefix, dest, nj = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  local n, duplicates = enqueueJobs(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], prefix, ARGV[2], ARGV[3], ARGV[4], ARGV, a + 3, nj, 4)
+  added[d] = n
+  -- A resume holds its shared body for every destination it routes to; where the earlier attempt's
+  -- job is there already and carries its own body, nothing would ever release that hold.
+  for _, i in ipairs(duplicates) do
+    local bi = tonumber(ARGV[i + 3])
+    if bi > 0 then
+      local data = rcall('HGET', prefix .. ARGV[i], 'data')
+      if data and string.find(data, '"b":', 1, true) then
+        local bk = KEYS[bi]
+        rcall('HDEL', bk, 'h:' .. dest)
+        if rcall('HLEN', bk) - 2 - rcall('HEXISTS', bk, 'r') <= 0 then rcall('DEL', bk) end
+      end
+    end
+  end
+  a = a + 3 + nj * 4
+  k = k + 5
+end
+for i = 0, ni - 1 do rcall('SET', KEYS[k + i], ARGV[a + i], 'KEEPTTL', 'XX') end
+if seq > tonumber(rcall('HGET', journal, 'a') or '0') then rcall('HSET', journal, 'a', seq) end
+rcall('PEXPIRE', journal, ARGV[7])
+return added
+`;
+
+/**
+ * After a connection was lost with writes in flight: raises the fence to `ARGV[1]` (a write of a lower
+ * sequence number that reaches Redis later is refused) and returns the last sequence number applied.
+ * Writes on one connection run in order, so those in flight up to it were applied, the others not.
+ */
+const CHECK_LUA = `
+if tonumber(ARGV[1]) > tonumber(redis.call('HGET', KEYS[1], 'f') or '0') then redis.call('HSET', KEYS[1], 'f', ARGV[1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return tonumber(redis.call('HGET', KEYS[1], 'a') or '0')
+`;
+
+/** The connection with ingest's write scripts defined on it. */
+export type WriteConnection = Redis & {
+  heraldWrite(numKeys: number, ...keysAndArgs: string[]): Promise<number | number[]>;
+  heraldWriteCheck(journal: string, fence: string, ttlMs: string): Promise<number>;
+};
+
+/** Defines the write scripts on `redis` (once; ioredis falls back from EVALSHA to EVAL after a restart). */
+export function withWriteScripts(redis: Redis): WriteConnection {
+  if (!('heraldWrite' in redis)) redis.defineCommand('heraldWrite', { lua: WRITE_LUA });
+  if (!('heraldWriteCheck' in redis)) redis.defineCommand('heraldWriteCheck', { numberOfKeys: 1, lua: CHECK_LUA });
+  return redis as WriteConnection;
+}
