@@ -178,7 +178,7 @@ export class DeliveryWorker {
         return this.deadLetter(job, attempt, 'exhausted', 'circuit open longer than maxOpenDuration', 'circuit open longer than maxOpenDuration', undefined, ctx);
       }
     }
-    if (isThrottled(this.adaptive, this.adaptivePolicy)) await this.paced();
+    if (isThrottled(this.adaptive, this.adaptivePolicy)) await this.paced(ctx);
     const timestamp = Math.floor(now() / 1000);
     const headers = this.fixedHeaders.concat('webhook-id', eventId, 'webhook-timestamp', String(timestamp));
     const secrets = this.deps.keyring?.activeAt(new Date(now()));
@@ -257,9 +257,12 @@ export class DeliveryWorker {
   }
 
   /** Waits for this attempt's turn while the destination is throttled (see paceAttempt). */
-  private async paced(): Promise<void> {
-    const { waitMs, freeAt } = paceAttempt(this.attemptFreeAt, Date.now(), this.adaptivePolicy.throttledIntervalMs);
+  private async paced(ctx: AttemptContext): Promise<void> {
+    const now = Date.now();
+    const { waitMs, freeAt } = paceAttempt(this.attemptFreeAt, now, this.adaptivePolicy.throttledIntervalMs);
     this.attemptFreeAt = freeAt;
+    // Only a failing destination gets here, so the line costs nothing on the healthy path.
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ ...ctx, waitMs, startsAt: now + waitMs }, 'Destination throttled; pacing attempt');
     if (waitMs > 0) await delay(waitMs);
   }
 
