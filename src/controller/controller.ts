@@ -28,7 +28,7 @@ import { Reconciler, type DeliveryPort } from './reconciler.js';
 import { needsReconcile } from './predicates.js';
 import { createScalerKube, scalerSource } from './scaler-client.js';
 import { keyOf, Reflector } from './reflector.js';
-import { WorkQueue } from './workqueue.js';
+import { jittered, WorkQueue } from './workqueue.js';
 
 export interface ControllerDeps {
   /** Credentials and cluster; `loadFromCluster()` in a pod, `loadFromDefault()` elsewhere. */
@@ -41,6 +41,8 @@ export interface ControllerDeps {
   registry: Registry;
   config: ControllerConfig;
   clock?: Clock;
+  /** Uniform in [0, 1): spreads status-refresh requeues. Default Math.random. */
+  random?: () => number;
   /** The workers' SSRF policy, so a Destination whose URL they would refuse says so on its status. */
   addressPolicy?: AddressPolicy;
 }
@@ -87,6 +89,7 @@ function hint(err: unknown, resource: string, install?: string): string | undefi
 export function startController(deps: ControllerDeps): Controller {
   const { config, redis, keys } = deps;
   const clock = deps.clock ?? systemClock;
+  const random = deps.random ?? Math.random;
   const logger = deps.logger.child({ component: 'controller' });
   const metrics = controllerMetrics(deps.registry);
   const gauges = queueMetrics(deps.registry);
@@ -187,8 +190,7 @@ export function startController(deps: ControllerDeps): Controller {
         const r = await reconciler.reconcile(key, t.signal);
         t.queue.forget(key);
         metrics.reconciles.inc({ result: r.result });
-        // ±10 % so Destinations created together do not refresh in lockstep forever.
-        if (r.requeueAfterMs > 0) t.queue.addAfter(key, Math.round(r.requeueAfterMs * (0.9 + 0.2 * Math.random())));
+        if (r.requeueAfterMs > 0) t.queue.addAfter(key, jittered(r.requeueAfterMs, random));
       } catch (err) {
         if (err instanceof LeadershipLostError || t.signal.aborted) {
           logger.debug({ key }, 'Abandoned reconcile after losing leadership');

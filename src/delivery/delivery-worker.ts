@@ -14,7 +14,8 @@ import type { DeadLetterAlerts } from '../notify/dead-letter-alerts.js';
 import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
 import { openDeliveryQueue, type DeliveryJobData } from '../queue/delivery-queue.js';
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterAttempt, concurrencyFor, DEFAULT_ADAPTIVE_CONCURRENCY, HEALTHY, isThrottled, paceAttempt, type AdaptiveConcurrencyPolicy, type AdaptiveState } from './adaptive-concurrency.js';
+import { afterAttempt, concurrencyFor, DEFAULT_ADAPTIVE_CONCURRENCY, HEALTHY, isThrottled, type AdaptiveConcurrencyPolicy, type AdaptiveState } from './adaptive-concurrency.js';
+import { AttemptPacer } from './attempt-pacer.js';
 import type { AttemptRecord } from './attempt-record.js';
 import { classifyAttempt } from './classify.js';
 import type { DeliveryStatsStore } from './delivery-stats.js';
@@ -44,8 +45,12 @@ export interface DeliveryWorkerDeps {
   /** How long a job's lock lives without renewal; a killed worker's jobs are redelivered after about this long. */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /** Uniform in [0, 1): the retry jitter. Default Math.random. */
   random?: () => number;
+  /** Milliseconds since the epoch: attempt times, breaker and signing decisions, pacing. Default Date.now. */
   clock?: () => number;
+  /** Resolves after `ms`: how a throttled destination waits for its attempt's turn. Default node's timers. */
+  sleep?: (ms: number) => Promise<void>;
   /** When a failing destination runs fewer deliveries at once; see adaptive-concurrency.ts. */
   adaptiveConcurrency?: AdaptiveConcurrencyPolicy;
 }
@@ -80,8 +85,8 @@ export class DeliveryWorker {
   private breakerConfig: BreakerConfig | undefined;
   private closing: Promise<void> | undefined;
   private adaptive: AdaptiveState = HEALTHY;
-  /** While throttled: when the next attempt may start (Date.now() ms). */
-  private attemptFreeAt = 0;
+  /** Spaces attempt starts while the destination is throttled. */
+  private readonly pacer: AttemptPacer;
 
   constructor(destination: ResolvedDestination, private readonly deps: DeliveryWorkerDeps) {
     this.dest = destination;
@@ -95,6 +100,7 @@ export class DeliveryWorker {
     this.breakerConfig = destination.spec.circuitBreaker ? resolveBreakerConfig(destination.spec.circuitBreaker) : undefined;
     // Same options as every other handle: each Queue writes its event-stream cap into the queue's meta.
     this.queue = openDeliveryQueue(deps.queueConnection, deps.keys, destination.name);
+    this.pacer = new AttemptPacer({ now: deps.clock ?? Date.now, sleep: deps.sleep ?? ((ms) => delay(ms)) });
   }
 
   get name(): string {
@@ -256,14 +262,11 @@ export class DeliveryWorker {
     return concurrencyFor(this.adaptive, this.dest.spec.concurrency, this.adaptivePolicy);
   }
 
-  /** Waits for this attempt's turn while the destination is throttled (see paceAttempt). */
+  /** Waits for this attempt's turn while the destination is throttled (see AttemptPacer). */
   private async paced(ctx: AttemptContext): Promise<void> {
-    const now = Date.now();
-    const { waitMs, freeAt } = paceAttempt(this.attemptFreeAt, now, this.adaptivePolicy.throttledIntervalMs);
-    this.attemptFreeAt = freeAt;
+    const { waitMs, startsAt } = await this.pacer.wait(this.adaptivePolicy.throttledIntervalMs);
     // Only a failing destination gets here, so the line costs nothing on the healthy path.
-    if (this.log.isLevelEnabled('debug')) this.log.debug({ ...ctx, waitMs, startsAt: now + waitMs }, 'Destination throttled; pacing attempt');
-    if (waitMs > 0) await delay(waitMs);
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ ...ctx, waitMs, startsAt }, 'Destination throttled; pacing attempt');
   }
 
   /** Lowers this worker's concurrency while the destination keeps failing, and restores it on a success. */
