@@ -128,14 +128,16 @@ export class DeliveryWorker {
     this.log.info({ concurrency: this.dest.spec.concurrency, url: redactedUrl(this.dest.spec.url) }, 'Started delivery worker');
   }
 
-  /** Applies a changed spec without a restart (the controller also rolls the Deployment on spec changes). */
+  /** Applies a changed spec without a restart: every field SPEC_FIELD_EFFECTS marks `live`. */
   async update(destination: ResolvedDestination): Promise<void> {
     this.dest = destination;
     this.fixedHeaders = this.headersOf(destination);
     this.policy = resolveRetryPolicy(destination.spec.retry);
     this.timeoutMs = parseDuration(destination.spec.timeout);
     this.breakerConfig = destination.spec.circuitBreaker ? resolveBreakerConfig(destination.spec.circuitBreaker) : undefined;
-    if (this.worker) this.worker.concurrency = this.concurrency();
+    // Pool first, so the deliveries BullMQ adds at the new concurrency find connections.
+    this.sender.resize(Math.max(destination.spec.concurrency, 1));
+    if (this.worker) setConcurrency(this.worker, this.concurrency());
     await this.applyPause();
   }
 
@@ -275,7 +277,7 @@ export class DeliveryWorker {
     this.adaptive = afterAttempt(this.adaptive, success);
     const after = this.concurrency();
     if (after === before || !this.worker) return;
-    this.worker.concurrency = after;
+    setConcurrency(this.worker, after);
     if (after < before) this.log.warn({ ...ctx, failuresInRow: this.adaptive.failuresInRow, concurrency: after }, 'Destination keeps failing; lowering concurrency until a delivery succeeds');
     else this.log.info({ ...ctx, concurrency: after }, 'Delivery succeeded; concurrency restored');
   }
@@ -326,6 +328,19 @@ export class DeliveryWorker {
     })();
     return this.closing;
   }
+}
+
+/**
+ * Sets a running BullMQ Worker's concurrency so that a raise takes effect at once. BullMQ's main
+ * loop reads the new value only when a running job finishes: while every slot holds a slow
+ * delivery it sleeps on its queue of running jobs. A resolved promise added to that queue wakes it
+ * to fetch up to the new concurrency, as BullMQ's own resume() does. `mainLoopQueue` is private:
+ * test/integration/live-spec-changes.test.ts fails if an upgrade moves it.
+ */
+function setConcurrency(worker: Worker<DeliveryJobData>, concurrency: number): void {
+  const raised = concurrency > worker.concurrency;
+  worker.concurrency = concurrency;
+  if (raised) (worker as unknown as { mainLoopQueue?: { add(p: Promise<unknown>): void } | null }).mainLoopQueue?.add(Promise.resolve());
 }
 
 function redactedUrl(url: string): string {

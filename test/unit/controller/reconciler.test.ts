@@ -185,7 +185,7 @@ describe('Reconciler', () => {
     await reconciler.reconcile(KEY, live);
     const before = cluster.deployments.get(DEP_KEY)!.spec!.template.metadata!.annotations!['herald.dev/config-checksum'];
     const d = dest()!;
-    cluster.destinations.set(KEY, { ...d, metadata: { ...d.metadata, generation: 2 }, spec: { url: 'https://example.com/v2', workers: { replicas: 3 } } });
+    cluster.destinations.set(KEY, { ...d, metadata: { ...d.metadata, generation: 2 }, spec: { url: 'https://example.com/v2', rateLimit: { perSecond: 5 }, workers: { replicas: 3 } } });
     cluster.writes = [];
     await reconciler.reconcile(KEY, live);
     expect(cluster.writes).toEqual(['applyDeployment', 'status']);
