@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job, Queue } from 'bullmq';
 import type { EventStore } from '../events/event-store.js';
 import { parseAttemptLog, type AttemptRecord } from '../delivery/attempt-record.js';
-import type { DeliveryJobData } from '../queue/delivery-queue.js';
+import type { DeliveryJobData } from '../redis/delivery-job.js';
 import { destinationOfQueuePrefix } from '../redis/keys.js';
 
 export interface DeadLetter {

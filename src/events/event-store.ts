@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { DeliveryJobData } from '../queue/delivery-queue.js';
+import type { DeliveryJobData } from '../redis/delivery-job.js';
 import type { RedisKeys } from '../redis/keys.js';
 
 /** A stored event: the delivery body serialised once, and when ingest accepted it. */

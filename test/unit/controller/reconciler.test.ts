@@ -7,7 +7,8 @@ import type { DeliveryHealth, DestinationResource, DestinationStatus } from '../
 import { LeadershipLostError, RedisUnavailableError } from '../../../src/controller/errors.js';
 import type { ControllerKube } from '../../../src/controller/kube-client.js';
 import { FINALIZER } from '../../../src/controller/names.js';
-import { formatIssues, Reconciler, type DeliveryPort } from '../../../src/controller/reconciler.js';
+import type { DeliveryPort } from '../../../src/controller/reconcile-deps.js';
+import { formatIssues, Reconciler } from '../../../src/controller/reconciler.js';
 import { DRAINING_FILTER } from '../../../src/controller/registry-entry.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { FakeClock } from './fake-clock.js';
