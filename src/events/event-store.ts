@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { DeliveryJobData } from '../redis/delivery-job.js';
 import type { RedisKeys } from '../redis/keys.js';
+import { defineScript, type ScriptCall } from '../redis/scripts.js';
 
 /** A stored event: the delivery body serialised once, and when ingest accepted it. */
 export interface StoredEvent {
@@ -42,12 +43,6 @@ end
 if left == 0 then redis.call('DEL', KEYS[1]) end
 return left`;
 
-type Scripts = {
-  heraldRelease(key: string, dest: string): Promise<number>;
-  heraldPutResumed(key: string, ...args: string[]): Promise<unknown>;
-  heraldDiscardUnlessResumed(key: string): Promise<number>;
-};
-
 /**
  * Event bodies, stored once. An event for one destination carries its body in its delivery job
  * (ADR 0007); one for several is stored here and shared by their jobs. Each destination holds a
@@ -55,14 +50,18 @@ type Scripts = {
  * {@link bodyFor} and {@link releaseFor} take a job of either kind.
  */
 export class EventStore {
-  constructor(private readonly redis: Redis, private readonly keys: RedisKeys) {
-    if (!('heraldRelease' in redis)) redis.defineCommand('heraldRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
-    if (!('heraldPutResumed' in redis)) redis.defineCommand('heraldPutResumed', { numberOfKeys: 1, lua: PUT_RESUMED_LUA });
-    if (!('heraldDiscardUnlessResumed' in redis)) redis.defineCommand('heraldDiscardUnlessResumed', { numberOfKeys: 1, lua: DISCARD_UNLESS_RESUMED_LUA });
-  }
+  private readonly scripts: {
+    heraldRelease: ScriptCall<number>;
+    heraldPutResumed: ScriptCall<unknown>;
+    heraldDiscardUnlessResumed: ScriptCall<number>;
+  };
 
-  private get scripts(): Scripts {
-    return this.redis as unknown as Scripts;
+  constructor(private readonly redis: Redis, private readonly keys: RedisKeys) {
+    this.scripts = {
+      heraldRelease: defineScript(redis, { name: 'heraldRelease', keys: 1, lua: RELEASE_LUA }),
+      heraldPutResumed: defineScript(redis, { name: 'heraldPutResumed', keys: 1, lua: PUT_RESUMED_LUA }),
+      heraldDiscardUnlessResumed: defineScript(redis, { name: 'heraldDiscardUnlessResumed', keys: 1, lua: DISCARD_UNLESS_RESUMED_LUA }),
+    };
   }
 
   /**
