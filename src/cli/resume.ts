@@ -4,7 +4,7 @@ import { DeliveryStatsStore } from '../delivery/delivery-stats.js';
 import { openDeliveryQueue } from '../queue/delivery-queue.js';
 import { createRedis } from '../redis/connection.js';
 import { RedisKeys } from '../redis/keys.js';
-import { UsageError, type Env } from './common.js';
+import { UsageError, waitForRedis, type Env } from './common.js';
 
 export const resumeHelp = `Usage: herald resume --destination NAME
 
@@ -18,10 +18,13 @@ export async function runResume(argv: string[], env: Env, out: (l: string) => vo
   const { values } = parseArgs({ args: argv, options: { destination: { type: 'string' } }, strict: true });
   if (!values.destination) throw new UsageError('--destination is required');
   const config = loadConfig(env);
-  const redis = createRedis(config.REDIS_URL, { forBullmqWorker: true, name: 'resume' });
+  // Not a worker connection: those retry for ever, and a one-shot command must fail when Redis is down.
+  const redis = createRedis(config.REDIS_URL, { name: 'resume' });
+  redis.on('error', () => undefined); // reported by waitForRedis
   const keys = new RedisKeys(config.HERALD_REDIS_PREFIX);
   const queue = openDeliveryQueue(redis, keys, values.destination);
   try {
+    await waitForRedis(redis, config.REDIS_URL);
     await new DeliveryStatsStore(redis, keys).enable(values.destination);
     await queue.resume();
     out(`resumed ${values.destination}`);
