@@ -1,5 +1,5 @@
 import { watch } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DestinationRegistry } from '../destinations/registry.js';
 import { loadDestinationsFile } from '../dev/destinations-file.js';
@@ -80,9 +80,12 @@ async function runPipeline(ctx: ReturnType<typeof bootstrap>, file: string, dest
   const ingest = await startIngest({ ...ctx, rt, isShuttingDown: () => shutdown.shuttingDown });
   logger.info({ destinations: dests.map((d) => `${d.name} → ${d.spec.url}`), file }, 'Herald dev is running; POST events to /ingest');
 
-  // Reload on edits so a laptop session feels like `kubectl apply`.
+  // Reload on edits so a laptop session feels like `kubectl apply`. The directory is watched, not the
+  // file: editors save by writing a new file and renaming it over the old one, after which a watch
+  // on the file itself sees nothing more.
   let reload: NodeJS.Timeout | undefined;
-  const watcher = watch(file, () => {
+  const watcher = watch(dirname(file), (_event, name) => {
+    if (name !== null && name !== basename(file)) return;
     clearTimeout(reload);
     reload = setTimeout(async () => {
       try {

@@ -2,7 +2,7 @@
  * The operator's small commands and the laptop tools, run as real processes against a real Redis:
  * `herald keys`, `herald resume`, `herald dev`'s receiver and its hot reload of the YAML file.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -149,7 +149,7 @@ describe('herald dev', () => {
   const destination = (name: string, path: string, types: string[]) =>
     stringify({ apiVersion: 'herald.dev/v1alpha1', kind: 'Destination', metadata: { name }, spec: { url: receiver.url + path, filter: { types } } });
 
-  it('delivers through its own receiver, and picks up edits of the YAML file while it runs (an invalid edit keeps the last good set)', async () => {
+  it('delivers through its own receiver, and picks up edits of the YAML file while it runs, saved in place or by rename (an invalid edit keeps the last good set)', async () => {
     receiver = await startReceiver(() => ({ status: 200 }));
     const file = join(dir, 'destinations.yaml');
     await writeFile(file, destination('first', '/first', ['a.*']));
@@ -178,6 +178,16 @@ describe('herald dev', () => {
     await writeFile(file, `${destination('first', '/first', ['a.*'])}---\n${destination('second', '/second', ['b.*'])}`);
     await waitFor(async () => (await send('b.probe')) === 1, { what: 'the new destination to be routed', timeoutMs: 30_000 });
     await waitFor(() => deliveredTo('/second') >= 1, { what: 'delivery to second' });
+
+    // Editors save by writing a new file and renaming it over the old one; later edits still count.
+    const save = async (text: string) => {
+      await writeFile(`${file}.swp`, text);
+      await rename(`${file}.swp`, file);
+    };
+    await save(`${destination('first', '/first', ['a.*'])}---\n${destination('second', '/second', ['b.*'])}---\n${destination('third', '/third', ['c.*'])}`);
+    await waitFor(async () => (await send('c.probe')) === 1, { what: 'a destination saved by rename to be routed', timeoutMs: 30_000 });
+    await save(`${destination('first', '/first', ['a.*'])}---\n${destination('second', '/second', ['b.*'])}`);
+    await waitFor(async () => (await send('c.probe')) === 0, { what: 'a second save by rename to be seen', timeoutMs: 30_000 });
 
     // A broken edit is refused with a log line; the last good set stays.
     await writeFile(file, 'apiVersion: herald.dev/v1alpha1\nkind: Destination\nmetadata: {name: third}\nspec: {url: 42}\n');
