@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs';
 import type { Server } from 'node:http';
-import { resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/config.js';
 import { DestinationRegistry } from '../destinations/registry.js';
@@ -151,10 +151,13 @@ async function runPipeline(ctx: ReturnType<typeof bootstrap>, file: string, dest
   ingest = await startIngest({ ...ctx, rt, server, isShuttingDown: () => shutdown.shuttingDown });
   logger.info({ destinations: dests.map((d) => `${d.name} → ${d.spec.url}`), file }, 'Herald dev is running; POST events to /ingest');
 
-  // Reload on edits so a laptop session feels like `kubectl apply`.
+  // Reload on edits so a laptop session feels like `kubectl apply`. The directory is watched, not the
+  // file: editors save by writing a new file and renaming it over the old one, after which a watch
+  // on the file itself sees nothing more.
   let reload: NodeJS.Timeout | undefined;
   const exp = exporter;
-  watcher = watch(file, () => {
+  watcher = watch(dirname(file), (_event, name) => {
+    if (name !== null && name !== basename(file)) return;
     clearTimeout(reload);
     reload = setTimeout(async () => {
       try {

@@ -2,7 +2,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import type { DestinationSpec } from '../api/destination.js';
 import type { Logger } from '../log/logger.js';
 import { controllerOf, type DestinationResource } from './destination-resource.js';
-import { stableStringify } from './desired-deployment.js';
+import { stableStringify } from '../api/stable-stringify.js';
 import { desiredScaler, scalerKindOf, scalerMinReplicas, scalerName, scalingNotice, SCALER_TYPES, workerReplicas, type Scaler, type ScalerKind, type ScalerSettings } from './desired-scaler.js';
 import { errorMessage } from './errors.js';
 import type { EventRecorder } from './events.js';

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type { V1Deployment, V1EnvFromSource, V1PodSecurityContext, V1PodSpec, V1ResourceRequirements, V1SecurityContext, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { WorkerScheduling } from '../api/pod-scheduling.js';
 import type { DestinationSpec } from '../api/destination.js';
+import { restartSpec } from '../api/spec-change.js';
+import { stableStringify } from '../api/stable-stringify.js';
 import type { WorkerSettings } from '../config/controller.js';
 import type { DestinationResource } from './destination-resource.js';
 import { APPLIED_HASH_ANNOTATION, CHECKSUM_ANNOTATION, DESTINATION_API_VERSION, KIND, workerDeploymentName, workerLabels, workerSelector } from './names.js';
@@ -155,25 +157,13 @@ export function workerResources(resources: DestinationSpec['workers']['resources
 }
 
 /**
- * SHA-256 over what the running workers depend on but the pod template does not show: the spec the
- * workers read from Redis, the names of their env sources and the chart's checksum of those
- * sources' contents. Replica counts, scaling bounds and the deletion policy are left out: changing
- * them must not restart every worker.
+ * SHA-256 over what the running workers read only when they start but the pod template does not
+ * show: the spec fields `SPEC_FIELD_EFFECTS` marks `restart`, the names of their env sources and
+ * the chart's checksum of those sources' contents. Every other spec change reaches running workers
+ * through the registry (or is not theirs), so it must not roll every worker pod.
  */
 export function configChecksum(spec: DestinationSpec, settings: WorkerSettings): string {
-  const { workers, scaling: _scaling, deletionPolicy: _deletionPolicy, ...rest } = spec;
-  const input = { spec: { ...rest, resources: workers.resources }, configMap: settings.configMapName, secret: settings.secretName, contents: settings.configChecksum };
+  const input = { spec: restartSpec(spec), configMap: settings.configMapName, secret: settings.secretName, contents: settings.configChecksum };
   return createHash('sha256').update(stableStringify(input)).digest('hex');
 }
 
-/** JSON with object keys sorted, so equal values always hash equally. */
-export function stableStringify(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}

@@ -3,7 +3,7 @@ import type { V2HorizontalPodAutoscalerSpec } from '@kubernetes/client-node';
 import type { DestinationSpec } from '../api/destination.js';
 import type { AutoscalerProvider, AutoscalerSettings } from '../config/controller.js';
 import type { DestinationResource, ObjectMeta } from './destination-resource.js';
-import { stableStringify } from './desired-deployment.js';
+import { stableStringify } from '../api/stable-stringify.js';
 import { APPLIED_HASH_ANNOTATION, DESTINATION_API_VERSION, KIND, workerDeploymentName, workerLabels } from './names.js';
 
 /**

@@ -6,7 +6,7 @@ import { controllerOf, specUrl, type DeliveryHealth, type DestinationResource } 
 import { isNotFound } from './kube-rest.js';
 import { FINALIZER, objectKey, workerDeploymentName } from './names.js';
 import { errorMessage } from './errors.js';
-import type { ReconcileResult, ReconcilerDeps } from './reconciler.js';
+import type { ReconcileResult, ReconcilerDeps } from './reconcile-deps.js';
 import { DRAINING_FILTER, registryState } from './registry-entry.js';
 import { summarizeDeployment, type StatusInput } from './status.js';
 

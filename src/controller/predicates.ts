@@ -1,5 +1,5 @@
 import type { DestinationResource } from './destination-resource.js';
-import { stableStringify } from './desired-deployment.js';
+import { stableStringify } from '../api/stable-stringify.js';
 
 /**
  * Whether a Destination change needs a reconcile: anything but a status-only update. Status is

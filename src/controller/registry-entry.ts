@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { DestinationSpec } from '../api/destination.js';
 import type { DestinationRegistry } from '../destinations/registry.js';
-import { stableStringify } from './desired-deployment.js';
+import { stableStringify } from '../api/stable-stringify.js';
 import { RedisUnavailableError } from './errors.js';
 
 /**

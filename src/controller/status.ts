@@ -2,7 +2,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import type { DestinationSpec } from '../api/destination.js';
 import { formatDuration } from '../api/duration.js';
 import { CONDITION, type Condition, type DeliveryHealth, type DestinationStatus } from './destination-resource.js';
-import { stableStringify } from './desired-deployment.js';
+import { stableStringify } from '../api/stable-stringify.js';
 
 /** What the status is computed from: one reconcile's observations. */
 export interface StatusInput {

@@ -121,3 +121,11 @@ export class WorkQueue {
     for (const w of this.waiters.splice(0)) w(undefined);
   }
 }
+
+/**
+ * `ms` spread uniformly over ±`spread` (default ±10 %) by `random` (uniform in [0, 1)), rounded, so
+ * keys requeued together (Destinations created together) do not come due in lockstep for ever.
+ */
+export function jittered(ms: number, random: () => number, spread = 0.1): number {
+  return Math.round(ms * (1 - spread + 2 * spread * random()));
+}

@@ -14,7 +14,8 @@ import type { DeadLetterAlerts } from '../notify/dead-letter-alerts.js';
 import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
 import { openDeliveryQueue, type DeliveryJobData } from '../queue/delivery-queue.js';
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterAttempt, concurrencyFor, DEFAULT_ADAPTIVE_CONCURRENCY, HEALTHY, isThrottled, paceAttempt, type AdaptiveConcurrencyPolicy, type AdaptiveState } from './adaptive-concurrency.js';
+import { afterAttempt, concurrencyFor, DEFAULT_ADAPTIVE_CONCURRENCY, HEALTHY, isThrottled, type AdaptiveConcurrencyPolicy, type AdaptiveState } from './adaptive-concurrency.js';
+import { AttemptPacer } from './attempt-pacer.js';
 import type { AttemptRecord } from './attempt-record.js';
 import { classifyAttempt } from './classify.js';
 import type { DeliveryStatsStore } from './delivery-stats.js';
@@ -44,8 +45,12 @@ export interface DeliveryWorkerDeps {
   /** How long a job's lock lives without renewal; a killed worker's jobs are redelivered after about this long. */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /** Uniform in [0, 1): the retry jitter. Default Math.random. */
   random?: () => number;
+  /** Milliseconds since the epoch: attempt times, breaker and signing decisions, pacing. Default Date.now. */
   clock?: () => number;
+  /** Resolves after `ms`: how a throttled destination waits for its attempt's turn. Default node's timers. */
+  sleep?: (ms: number) => Promise<void>;
   /** When a failing destination runs fewer deliveries at once; see adaptive-concurrency.ts. */
   adaptiveConcurrency?: AdaptiveConcurrencyPolicy;
   /** Log every successful delivery at info (`herald dev`); otherwise at debug, off the hot path. */
@@ -93,8 +98,8 @@ export class DeliveryWorker {
   private breakerConfig: BreakerConfig | undefined;
   private closing: Promise<void> | undefined;
   private adaptive: AdaptiveState = HEALTHY;
-  /** While throttled: when the next attempt may start (Date.now() ms). */
-  private attemptFreeAt = 0;
+  /** Spaces attempt starts while the destination is throttled. */
+  private readonly pacer: AttemptPacer;
 
   constructor(destination: ResolvedDestination, private readonly deps: DeliveryWorkerDeps) {
     this.dest = destination;
@@ -108,6 +113,7 @@ export class DeliveryWorker {
     this.breakerConfig = destination.spec.circuitBreaker ? resolveBreakerConfig(destination.spec.circuitBreaker) : undefined;
     // Same options as every other handle: each Queue writes its event-stream cap into the queue's meta.
     this.queue = openDeliveryQueue(deps.queueConnection, deps.keys, destination.name);
+    this.pacer = new AttemptPacer({ now: deps.clock ?? Date.now, sleep: deps.sleep ?? ((ms) => delay(ms)) });
   }
 
   get name(): string {
@@ -135,14 +141,16 @@ export class DeliveryWorker {
     this.log.info({ concurrency: this.dest.spec.concurrency, url: redactedUrl(this.dest.spec.url) }, 'Started delivery worker');
   }
 
-  /** Applies a changed spec without a restart (the controller also rolls the Deployment on spec changes). */
+  /** Applies a changed spec without a restart: every field SPEC_FIELD_EFFECTS marks `live`. */
   async update(destination: ResolvedDestination): Promise<void> {
     this.dest = destination;
     this.fixedHeaders = this.headersOf(destination);
     this.policy = resolveRetryPolicy(destination.spec.retry);
     this.timeoutMs = parseDuration(destination.spec.timeout);
     this.breakerConfig = destination.spec.circuitBreaker ? resolveBreakerConfig(destination.spec.circuitBreaker) : undefined;
-    if (this.worker) this.worker.concurrency = this.concurrency();
+    // Pool first, so the deliveries BullMQ adds at the new concurrency find connections.
+    this.sender.resize(Math.max(destination.spec.concurrency, 1));
+    if (this.worker) setConcurrency(this.worker, this.concurrency());
     await this.applyPause();
   }
 
@@ -194,7 +202,7 @@ export class DeliveryWorker {
         return this.deadLetter(job, attempt, 'exhausted', 'circuit open longer than maxOpenDuration', 'circuit open longer than maxOpenDuration', undefined, ctx);
       }
     }
-    if (isThrottled(this.adaptive, this.adaptivePolicy)) await this.paced();
+    if (isThrottled(this.adaptive, this.adaptivePolicy)) await this.paced(ctx);
     const timestamp = Math.floor(now() / 1000);
     const headers = this.fixedHeaders.concat('webhook-id', eventId, 'webhook-timestamp', String(timestamp));
     const secrets = this.deps.keyring?.activeAt(new Date(now()));
@@ -273,11 +281,11 @@ export class DeliveryWorker {
     return concurrencyFor(this.adaptive, this.dest.spec.concurrency, this.adaptivePolicy);
   }
 
-  /** Waits for this attempt's turn while the destination is throttled (see paceAttempt). */
-  private async paced(): Promise<void> {
-    const { waitMs, freeAt } = paceAttempt(this.attemptFreeAt, Date.now(), this.adaptivePolicy.throttledIntervalMs);
-    this.attemptFreeAt = freeAt;
-    if (waitMs > 0) await delay(waitMs);
+  /** Waits for this attempt's turn while the destination is throttled (see AttemptPacer). */
+  private async paced(ctx: AttemptContext): Promise<void> {
+    const { waitMs, startsAt } = await this.pacer.wait(this.adaptivePolicy.throttledIntervalMs);
+    // Only a failing destination gets here, so the line costs nothing on the healthy path.
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ ...ctx, waitMs, startsAt }, 'Destination throttled; pacing attempt');
   }
 
   /** Lowers this worker's concurrency while the destination keeps failing, and restores it on a success. */
@@ -286,7 +294,7 @@ export class DeliveryWorker {
     this.adaptive = afterAttempt(this.adaptive, success);
     const after = this.concurrency();
     if (after === before || !this.worker) return;
-    this.worker.concurrency = after;
+    setConcurrency(this.worker, after);
     if (after < before) this.log.warn({ ...ctx, failuresInRow: this.adaptive.failuresInRow, concurrency: after }, 'Destination keeps failing; lowering concurrency until a delivery succeeds');
     else this.log.info({ ...ctx, concurrency: after }, 'Delivery succeeded; concurrency restored');
   }
@@ -337,6 +345,19 @@ export class DeliveryWorker {
     })();
     return this.closing;
   }
+}
+
+/**
+ * Sets a running BullMQ Worker's concurrency so that a raise takes effect at once. BullMQ's main
+ * loop reads the new value only when a running job finishes: while every slot holds a slow
+ * delivery it sleeps on its queue of running jobs. A resolved promise added to that queue wakes it
+ * to fetch up to the new concurrency, as BullMQ's own resume() does. `mainLoopQueue` is private:
+ * test/integration/live-spec-changes.test.ts fails if an upgrade moves it.
+ */
+function setConcurrency(worker: Worker<DeliveryJobData>, concurrency: number): void {
+  const raised = concurrency > worker.concurrency;
+  worker.concurrency = concurrency;
+  if (raised) (worker as unknown as { mainLoopQueue?: { add(p: Promise<unknown>): void } | null }).mainLoopQueue?.add(Promise.resolve());
 }
 
 function redactedUrl(url: string): string {

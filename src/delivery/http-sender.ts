@@ -30,15 +30,42 @@ const SNIPPET_CHARS = 512;
  * body, so a receiver that trickles bytes cannot hold a worker slot past `timeoutMs`.
  */
 export class HttpSender {
-  private readonly dispatcher: Dispatcher;
+  private dispatcher: Dispatcher;
+  private connections: number;
+  /** Makes a pool of a given size; undefined when the caller handed in its own dispatcher (not resizable). */
+  private readonly makePool: ((connections: number) => Dispatcher) | undefined;
+  /** Pools replaced by `resize` that are still finishing their requests. */
+  private readonly retiring = new Set<Promise<void>>();
   private lastUrl: string | undefined;
   private lastTarget: { origin: string; path: string } | undefined;
 
   /** Every connection goes through the SSRF guard of `policy`, checked on the resolved address. */
   constructor(opts: { policy: AddressPolicy; connections?: number; verifyTls?: boolean; dispatcher?: Dispatcher }) {
-    this.dispatcher =
-      opts.dispatcher ??
-      createDeliveryAgent({ policy: opts.policy, connections: opts.connections ?? 128, keepAliveTimeoutMs: 30_000, tls: { rejectUnauthorized: opts.verifyTls ?? true } });
+    this.connections = opts.connections ?? 128;
+    this.makePool = opts.dispatcher
+      ? undefined
+      : (connections) => createDeliveryAgent({ policy: opts.policy, connections, keepAliveTimeoutMs: 30_000, tls: { rejectUnauthorized: opts.verifyTls ?? true } });
+    this.dispatcher = opts.dispatcher ?? this.makePool!(this.connections);
+  }
+
+  /** Connections per origin of the current pool. */
+  get poolSize(): number {
+    return this.connections;
+  }
+
+  /**
+   * Sizes the pool for `connections` deliveries at once (undici cannot resize a pool): new sends use
+   * a new pool at once, while the old one finishes the requests it carries and then closes, so no
+   * delivery in flight is lost. A no-op for the same size or a dispatcher handed in by the caller.
+   */
+  resize(connections: number): void {
+    if (connections === this.connections || !this.makePool) return;
+    const old = this.dispatcher;
+    this.dispatcher = this.makePool(connections);
+    this.connections = connections;
+    // undici's close() lets queued and running requests complete before it resolves.
+    const closing: Promise<void> = old.close().catch(() => undefined).finally(() => this.retiring.delete(closing));
+    this.retiring.add(closing);
   }
 
   /**
@@ -91,6 +118,6 @@ export class HttpSender {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close().catch(() => undefined);
+    await Promise.all([this.dispatcher.close().catch(() => undefined), ...this.retiring]);
   }
 }

@@ -3,7 +3,7 @@ import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { EventStore } from '../events/event-store.js';
 import { parseAttemptLog, type AttemptRecord } from '../delivery/attempt-record.js';
-import type { DeliveryJobData } from '../queue/delivery-queue.js';
+import type { DeliveryJobData } from '../redis/delivery-job.js';
 import { destinationOfQueuePrefix } from '../redis/keys.js';
 
 export interface DeadLetter {

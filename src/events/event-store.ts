@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
-import type { DeliveryJobData } from '../queue/delivery-queue.js';
+import type { DeliveryJobData } from '../redis/delivery-job.js';
 import type { RedisKeys } from '../redis/keys.js';
+import { defineScript, type ScriptCall } from '../redis/scripts.js';
 
 /** A stored event: the delivery body serialised once, and when ingest accepted it. */
 export interface StoredEvent {
@@ -19,9 +20,6 @@ local left = redis.call('HLEN', KEYS[1]) - 2 - redis.call('HEXISTS', KEYS[1], 'r
 if left <= 0 then redis.call('DEL', KEYS[1]) end
 return left`;
 
-type Scripts = {
-  heraldRelease(key: string, dest: string): Promise<number>;
-};
 
 /**
  * Event bodies, stored once. An event for one destination carries its body in its delivery job
@@ -30,12 +28,14 @@ type Scripts = {
  * {@link bodyFor} and {@link releaseFor} take a job of either kind.
  */
 export class EventStore {
-  constructor(private readonly redis: Redis, private readonly keys: RedisKeys) {
-    if (!('heraldRelease' in redis)) redis.defineCommand('heraldRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
-  }
+  private readonly scripts: {
+    heraldRelease: ScriptCall<number>;
+  };
 
-  private get scripts(): Scripts {
-    return this.redis as unknown as Scripts;
+  constructor(private readonly redis: Redis, private readonly keys: RedisKeys) {
+    this.scripts = {
+      heraldRelease: defineScript(redis, { name: 'heraldRelease', keys: 1, lua: RELEASE_LUA }),
+    };
   }
 
   /** The holder fields and values a fresh body held by `destinations` is stored with (ingest's write script). */

@@ -3,7 +3,6 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
 import type { DeliveryMetrics } from '../metrics/metrics.js';
 import type { RedisKeys } from '../redis/keys.js';
-import type { DeliveryStatsStore } from '../delivery/delivery-stats.js';
 import { digestMail, recoveredMail, type DeadLetterNote } from './digest-mail.js';
 import { decideDigest, smtpRetryDelay, type DigestTiming } from './digest-policy.js';
 import type { Mailer } from './mailer.js';
@@ -29,7 +28,8 @@ export class DeadLetterAlerts {
       keys: RedisKeys;
       destination: string;
       mailer?: Mailer;
-      stats: DeliveryStatsStore;
+      /** When the destination last delivered (DeliveryStatsStore.read); ends an alert episode. */
+      stats: { read(destination: string): Promise<{ lastSuccessAt?: number }> };
       metrics: DeliveryMetrics;
       logger: Logger;
       timing: DigestTiming;

@@ -1,20 +1,9 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
-import type { RetryPolicy } from '../delivery/retry-policy.js';
+import type { DeliveryJobData } from '../redis/delivery-job.js';
 
-/**
- * What a delivery job carries (ADR 0007). An event that goes to this destination only carries its
- * delivery body in the job (`b`), so the worker finds it in the job BullMQ already fetched. An event
- * for several destinations is stored once in the EventStore and its jobs carry only the id.
- */
-export interface DeliveryJobData {
-  /** Event id. */
-  e: string;
-  /** The delivery body, serialised once at ingest, when no other destination shares it. */
-  b?: string;
-  /** When a dead letter was replayed: the retry window starts again from here. */
-  r?: number;
-}
+// The job layout lives beside the key layout; exported here too for the queue's users.
+export type { DeliveryJobData } from '../redis/delivery-job.js';
 
 /**
  * The `data` JSON of a new delivery job, as BullMQ would serialise `{ e, b }`: spliced from strings
@@ -35,7 +24,7 @@ export const HERALD_BACKOFF = 'herald';
  * BullMQ's default when neither the job nor the Worker sets `removeOnFail` (DeliveryWorker does not),
  * so the option is left out rather than stored in every job's hash.
  */
-export function deliveryJobOptions(eventId: string, policy: Pick<RetryPolicy, 'maxAttempts'>): JobsOptions {
+export function deliveryJobOptions(eventId: string, policy: { maxAttempts: number }): JobsOptions {
   return {
     jobId: eventId,
     attempts: policy.maxAttempts,

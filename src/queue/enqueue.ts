@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
+import { defineScript, type ScriptCall } from '../redis/scripts.js';
 import { deliveryJobDataJson, deliveryJobOptions, EVENT_STREAM_MAX_LEN, type DeliveryJobData } from './delivery-queue.js';
 
 /** BullMQ job name of every delivery; nothing reads it, so it is as short as it can be. */
@@ -99,11 +100,6 @@ end
 return removed
 `;
 
-type WithScripts = Redis & {
-  heraldEnqueue(...args: string[]): Promise<[number, ...string[]]>;
-  heraldUnqueue(...args: string[]): Promise<number>;
-};
-
 const EVENT_STREAM_MAX_LEN_ARG = String(EVENT_STREAM_MAX_LEN);
 
 /** One delivery to queue: the event, and its body when the job carries it (see DeliveryJobData). */
@@ -120,14 +116,15 @@ export interface EnqueueResult {
 
 /** Enqueues delivery jobs through {@link ENQUEUE_LUA}; one per connection, which holds the script. */
 export class DeliveryEnqueuer {
-  private readonly redis: WithScripts;
+  private readonly redis: Redis;
+  private readonly enqueueScript: ScriptCall<[number, ...string[]]>;
+  private readonly unqueueScript: ScriptCall<number>;
   private readonly enqueueKeys = new Map<string, readonly string[]>();
 
   constructor(redis: Redis, private readonly keys: RedisKeys) {
-    // ioredis sends EVALSHA and falls back to EVAL once after a NOSCRIPT (a Redis restart or SCRIPT FLUSH).
-    if (!('heraldEnqueue' in redis)) redis.defineCommand('heraldEnqueue', { numberOfKeys: 5, lua: ENQUEUE_LUA });
-    if (!('heraldUnqueue' in redis)) redis.defineCommand('heraldUnqueue', { numberOfKeys: 1, lua: UNQUEUE_LUA });
-    this.redis = redis as WithScripts;
+    this.redis = redis;
+    this.enqueueScript = defineScript(redis, { name: 'heraldEnqueue', keys: 5, lua: ENQUEUE_LUA });
+    this.unqueueScript = defineScript(redis, { name: 'heraldUnqueue', keys: 1, lua: UNQUEUE_LUA });
   }
 
   /** Queues one delivery of each event to `destination`; an id that has a job there already gets none. */
@@ -135,7 +132,7 @@ export class DeliveryEnqueuer {
     if (jobs.length === 0) return { added: 0, duplicates: [] };
     const args = [...this.keysOf(destination), String(now), DELIVERY_JOB_NAME, EVENT_STREAM_MAX_LEN_ARG];
     for (const { id, body } of jobs) pushJobArgs(args, id, body, maxAttempts);
-    const [added, ...duplicates] = await this.redis.heraldEnqueue(...args);
+    const [added, ...duplicates] = await this.enqueueScript(...args);
     return { added, duplicates };
   }
 
@@ -143,7 +140,7 @@ export class DeliveryEnqueuer {
   async unqueue(destination: string, ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
     const base = this.base(destination);
-    return this.redis.heraldUnqueue(`${base}wait`, base, ...ids);
+    return this.unqueueScript(`${base}wait`, base, ...ids);
   }
 
   /** Whether the job of `id` in `destination`'s queue carries its body (false when there is no such job). */

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { defineScript, type ScriptCall } from '../redis/scripts.js';
 
 /** Limits of one bucket. */
 export interface BucketLimits {
@@ -62,7 +62,6 @@ else
 end
 return {allowed, retry, math.floor(tokens)}
 `;
-const SCRIPT_SHA = createHash('sha1').update(SCRIPT).digest('hex');
 
 /** Dependencies of {@link TokenBucket}. */
 export interface TokenBucketDeps {
@@ -78,7 +77,11 @@ export interface TokenBucketDeps {
  * Redis Cluster.
  */
 export class TokenBucket {
-  constructor(private readonly deps: TokenBucketDeps) {}
+  private readonly takeScript: ScriptCall<[number, number, number]>;
+
+  constructor(private readonly deps: TokenBucketDeps) {
+    this.takeScript = defineScript(deps.redis, { name: 'heraldTokenBucketTake', keys: 1, lua: SCRIPT });
+  }
 
   /** The Redis key holding bucket `key`. */
   redisKey(key: string): string {
@@ -93,16 +96,7 @@ export class TokenBucket {
   async take(key: string, limits: BucketLimits): Promise<TakeResult> {
     const cost = limits.cost ?? 1;
     assertLimits(limits.ratePerSec, limits.burst, cost);
-    const args = [this.redisKey(key), limits.ratePerSec, limits.burst, cost] as const;
-    let reply: unknown;
-    try {
-      reply = await this.deps.redis.evalsha(SCRIPT_SHA, 1, ...args);
-    } catch (err) {
-      // First use on this server (or after SCRIPT FLUSH / a failover): EVAL loads it into the cache.
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      reply = await this.deps.redis.eval(SCRIPT, 1, ...args);
-    }
-    const [allowed, retryAfterMs, remaining] = reply as [number, number, number];
+    const [allowed, retryAfterMs, remaining] = await this.takeScript(this.redisKey(key), limits.ratePerSec, limits.burst, cost);
     return { allowed: allowed === 1, retryAfterMs, remaining };
   }
 }

@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
-import type { ResolvedDestination } from '../api/destination.js';
+import type { DestinationSpec, ResolvedDestination } from '../api/destination.js';
+import { changedFields, needsRestart } from '../api/spec-change.js';
 import type { Config } from '../config/config.js';
 import { DeliveryStatsStore } from '../delivery/delivery-stats.js';
 import { DeliveryWorker } from '../delivery/delivery-worker.js';
@@ -40,7 +41,7 @@ export interface WorkerPoolOptions {
  * appears, applies spec changes, stops it when the destination goes away.
  */
 export class WorkerPool {
-  private readonly workers = new Map<string, { worker: DeliveryWorker; alerts: DeadLetterAlerts; spec: string }>();
+  private readonly workers = new Map<string, { worker: DeliveryWorker; alerts: DeadLetterAlerts; spec: DestinationSpec }>();
   private readonly watcher: DestinationWatcher;
   private readonly events: EventStore;
   private readonly stats: DeliveryStatsStore;
@@ -85,21 +86,20 @@ export class WorkerPool {
   private async sync(dests: readonly ResolvedDestination[]): Promise<void> {
     const wanted = dests.filter((d) => !this.opts.only || this.opts.only.includes(d.name));
     for (const d of wanted) {
-      const specJson = JSON.stringify(d.spec);
       const existing = this.workers.get(d.name);
-      if (existing && existing.spec === specJson) continue;
-      if (existing && changeAppliesLive(existing.spec, d)) {
+      if (existing && changedFields(existing.spec, d.spec).length === 0) continue;
+      if (existing && !needsRestart(existing.spec, d.spec)) {
         await existing.worker.update(d);
-        existing.spec = specJson;
+        existing.spec = d.spec;
         continue;
       }
       if (existing) {
-        // Limits, secrets and the breaker are fixed when a worker starts: restart it, finishing in-flight work first.
+        // Secrets and the rate limiter are fixed when a worker starts: restart it, finishing in-flight work first.
         this.workers.delete(d.name);
         await Promise.all([existing.worker.close(this.opts.config.HERALD_SHUTDOWN_TIMEOUT), existing.alerts.close()]);
-        this.log.info({ destination: d.name }, 'Restarting delivery worker for a changed spec');
+        this.log.info({ destination: d.name, fields: changedFields(existing.spec, d.spec, 'restart') }, 'Restarting delivery worker for a changed spec');
       }
-      await this.startOne(d, specJson);
+      await this.startOne(d);
     }
     for (const [name, w] of this.workers) {
       if (!wanted.some((d) => d.name === name)) {
@@ -110,7 +110,7 @@ export class WorkerPool {
     }
   }
 
-  private async startOne(d: ResolvedDestination, specJson: string): Promise<void> {
+  private async startOne(d: ResolvedDestination): Promise<void> {
     const { opts } = this;
     const logger = opts.logger.child({ destination: d.name });
     let secretHeaders: Record<string, string> | undefined;
@@ -153,7 +153,7 @@ export class WorkerPool {
       adaptiveConcurrency: { ...DEFAULT_ADAPTIVE_CONCURRENCY, throttledIntervalMs: opts.config.HERALD_THROTTLED_ATTEMPT_INTERVAL },
       ...(opts.logDeliveries ? { logDeliveries: true } : {}),
     });
-    this.workers.set(d.name, { worker, alerts, spec: specJson });
+    this.workers.set(d.name, { worker, alerts, spec: d.spec });
     await worker.start();
     alerts.start(opts.alertIntervalMs);
   }
@@ -169,7 +169,3 @@ export class WorkerPool {
   }
 }
 
-function changeAppliesLive(previousSpec: string, next: ResolvedDestination): boolean {
-  const prev = JSON.parse(previousSpec) as ResolvedDestination['spec'];
-  return JSON.stringify({ ...prev, paused: false, concurrency: 0 }) === JSON.stringify({ ...next.spec, paused: false, concurrency: 0 });
-}

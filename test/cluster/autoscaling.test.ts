@@ -133,10 +133,13 @@ describe('worker autoscaling against a real API server', () => {
   it('puts back a ScaledObject someone deleted', async () => {
     const uid = (await dest().scaler<ScaledObject>('ScaledObject', 'orders'))!.metadata.uid;
     await cluster.admin.request('DELETE', `/apis/keda.sh/v1alpha1/namespaces/herald/scaledobjects/herald-worker-orders`);
-    await waitFor(async () => {
+    const recreated: ScaledObject = await waitFor(async () => {
       const so = await dest().scaler<ScaledObject>('ScaledObject', 'orders');
-      return so && so.metadata.uid !== uid;
+      return so && so.metadata.uid !== uid ? so : undefined;
     }, { what: 'ScaledObject re-created' });
+    // The same desired object as before: it scales the worker Deployment on the backlog query.
+    expect(recreated.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'herald-worker-orders' });
+    expect(recreated.spec.triggers.map((t: { type: string }) => t.type)).toEqual(['prometheus']);
   });
 
   it('removing spec.scaling deletes the ScaledObject and gives the Deployment fixed replicas again', async () => {

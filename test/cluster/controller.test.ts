@@ -164,9 +164,9 @@ describe('herald controller against a real API server', () => {
     expect((await dest().deployment('steady'))!.metadata!.resourceVersion).toBe(depBefore);
   });
 
-  it('rolls the workers and republishes when the spec changes, but not for a replica change', async () => {
+  it('rolls the workers for a change they read only at start, republishes every change, but rolls nothing for a replica or URL change', async () => {
     const before = (await dest().deployment('steady'))!;
-    await dest().patchSpec('steady', { url: 'https://example.com/v2', workers: { replicas: 2 } });
+    await dest().patchSpec('steady', { url: 'https://example.com/v2', rateLimit: { perSecond: 50 }, workers: { replicas: 2 } });
     const rolled = await waitFor(async () => {
       const dep = await dest().deployment('steady');
       return dep?.spec?.replicas === 2 ? dep : undefined;
@@ -176,12 +176,14 @@ describe('herald controller against a real API server', () => {
     await waitFor(async () => (await registry.get('steady'))?.spec.url === 'https://example.com/v2', { what: 'registry updated' });
     await waitFor(async () => (await dest().get('steady'))?.status?.observedGeneration === 2, { what: 'observedGeneration 2' });
 
-    await dest().patchSpec('steady', { workers: { replicas: 3 } });
+    // Running workers apply a new URL from the registry; the pods stay.
+    await dest().patchSpec('steady', { url: 'https://example.com/v3', workers: { replicas: 3 } });
     const scaled = await waitFor(async () => {
       const dep = await dest().deployment('steady');
       return dep?.spec?.replicas === 3 ? dep : undefined;
     }, { what: 'scaled' });
     expect(scaled.spec!.template.metadata!.annotations![CHECKSUM_ANNOTATION]).toBe(rolled.spec!.template.metadata!.annotations![CHECKSUM_ANNOTATION]);
+    await waitFor(async () => (await registry.get('steady'))?.spec.url === 'https://example.com/v3', { what: 'registry updated again' });
   });
 
   it('reports a spec only zod can reject (day-valued delays) and recovers once it is fixed', async () => {

@@ -42,8 +42,16 @@ function start(identity: string, kubeconfig?: string): TestController {
   return c;
 }
 
-async function lease(): Promise<{ holderIdentity?: string; leaseTransitions?: number }> {
-  const l = await cluster.admin.request<{ spec: { holderIdentity?: string; leaseTransitions?: number } }>('GET', `/apis/coordination.k8s.io/v1/namespaces/${cluster.namespace}/leases/herald-controller`);
+interface LeaseSpec {
+  holderIdentity?: string;
+  leaseTransitions?: number;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+}
+
+async function lease(): Promise<LeaseSpec> {
+  const l = await cluster.admin.request<{ spec: LeaseSpec }>('GET', `/apis/coordination.k8s.io/v1/namespaces/${cluster.namespace}/leases/herald-controller`);
   return l.spec;
 }
 
@@ -56,11 +64,12 @@ function watchLeaders(replicas: TestController[]) {
   return { stop: () => (clearInterval(timer), overlaps) };
 }
 
-describe('controller resilience', () => {
+// Deadlines, not bounds: on a loaded machine an API server restart or a lease expiry takes longer.
+describe('controller resilience', { timeout: 240_000 }, () => {
   let a: TestController;
   let b: TestController;
 
-  it('fails over to the other replica within about 20 s when the leader drops off the network, never with two leaders', async () => {
+  it('fails over to the other replica once the lease expires when the leader drops off the network, never with two leaders', async () => {
     // Replica a reaches the API server through a proxy the test can cut.
     proxy = await startTcpProxy(Number(new URL(cluster.env.server).port));
     const viaProxy = (await serviceAccountKubeconfig(cluster.admin, cluster.env, cluster.namespace, SA)).replace(cluster.env.server, `https://127.0.0.1:${proxy.port}`);
@@ -79,14 +88,19 @@ describe('controller resilience', () => {
     await cluster.dest.delete('failover');
     await waitFor(async () => cluster.dest.condition(await cluster.dest.get('failover'), 'Ready')?.reason === 'Draining', { what: 'draining' });
 
-    const cutAt = Date.now();
+    const lastRenewedByA = await lease();
+    expect(lastRenewedByA.holderIdentity).toBe('replica-a');
     proxy.blackhole();
-    await waitFor(() => b.controller.isLeader(), { timeoutMs: 30_000, intervalMs: 50, what: 'b to take over' });
-    const failoverMs = Date.now() - cutAt;
-    expect(failoverMs).toBeLessThan(22_000);
+    // How long this takes depends on the machine's load; what must hold is the order: b takes the
+    // Lease only after a's last renewal has expired, and a has stepped down by then.
+    await waitFor(() => b.controller.isLeader(), { timeoutMs: 60_000, intervalMs: 50, what: 'b to take over' });
     expect(a.controller.isLeader()).toBe(false);
     expect(leaders.stop()).toBe(0);
-    expect(await lease()).toMatchObject({ holderIdentity: 'replica-b', leaseTransitions: 1 });
+    const taken = await lease();
+    expect(taken).toMatchObject({ holderIdentity: 'replica-b', leaseTransitions: 1 });
+    // Both times are written by the replicas themselves (microTime): the Lease was not taken early.
+    const expiredAt = Date.parse(lastRenewedByA.renewTime!) + lastRenewedByA.leaseDurationSeconds! * 1000;
+    expect(Date.parse(taken.acquireTime!)).toBeGreaterThanOrEqual(expiredAt);
 
     // b picks the half-done finalizer up from observed state and finishes it once the backlog is delivered.
     await (await q.getJob('evt-f1'))!.remove();
@@ -101,10 +115,10 @@ describe('controller resilience', () => {
     const c = start('replica-c');
     await waitFor(() => c.controller.isReady(), { what: 'c ready' });
     const leaders = watchLeaders([b, c]);
-    const closingAt = Date.now();
     await b.close();
-    await waitFor(() => c.controller.isLeader(), { timeoutMs: 10_000, intervalMs: 50, what: 'c to lead' });
-    expect(Date.now() - closingAt).toBeLessThan(5_000);
+    // b released the Lease on its way out: it names no holder (or c already), rather than b until it expires.
+    expect(['', 'replica-c']).toContain((await lease()).holderIdentity ?? '');
+    await waitFor(() => c.controller.isLeader(), { timeoutMs: 30_000, intervalMs: 50, what: 'c to lead' });
     expect(leaders.stop()).toBe(0);
     expect((await lease()).holderIdentity).toBe('replica-c');
   });
@@ -112,15 +126,15 @@ describe('controller resilience', () => {
   it('resumes after an API server restart without being restarted itself', async () => {
     const c = running.find((r) => r.logger.bindings().name === 'replica-c')!;
     await cluster.dest.create('before-restart', { url });
-    await waitFor(() => cluster.dest.deployment('before-restart'), { what: 'Deployment before restart' });
+    await waitFor(() => cluster.dest.deployment('before-restart'), { timeoutMs: 60_000, what: 'Deployment before restart' });
 
     await cluster.env.restartApiServer();
     // New work after the restart proves the watches reconnected and reconciling goes on.
     await cluster.dest.create('after-restart', { url });
-    await waitFor(() => cluster.dest.deployment('after-restart'), { timeoutMs: 45_000, what: 'Deployment after restart' });
+    await waitFor(() => cluster.dest.deployment('after-restart'), { timeoutMs: 90_000, what: 'Deployment after restart' });
     await cluster.dest.patchSpec('before-restart', { workers: { replicas: 2 } });
-    await waitFor(async () => (await cluster.dest.deployment('before-restart'))?.spec?.replicas === 2, { timeoutMs: 30_000, what: 'update after restart' });
-    await waitFor(() => c.controller.isLeader(), { timeoutMs: 30_000, what: 'c leads after the restart' });
+    await waitFor(async () => (await cluster.dest.deployment('before-restart'))?.spec?.replicas === 2, { timeoutMs: 60_000, what: 'update after restart' });
+    await waitFor(() => c.controller.isLeader(), { timeoutMs: 60_000, what: 'c leads after the restart' });
     expect(await c.controller.isReady()).toBe(true);
   });
 

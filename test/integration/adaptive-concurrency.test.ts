@@ -95,13 +95,15 @@ describe('a destination that fails every attempt', () => {
     const events = Array.from({ length: 30 }, (_, i) => ({ userID: 'u', payload: i }));
     expect((await herald.postRaw(JSON.stringify(events), {}, '/ingest/batch')).status).toBeLessThan(300);
     await waitFor(() => herald.logs.find((l) => l.msg.startsWith('Destination keeps failing') && l.destination === 'instant-fail'), { what: 'the worker to throttle' });
-    // Attempts fetched before the throttle may still be finishing; from a few later on, the pace holds.
-    const from = instant.requests + 12;
-    await waitFor(() => instant.requests >= from + 10, { what: '10 paced attempts', timeoutMs: 30_000 });
-    const paced = instant.arrivals.slice(from, from + 10);
-    const gaps = paced.slice(1).map((t, i) => t - paced[i]!);
-    // 100 ms between starts; a little less between arrivals is network jitter.
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(90);
+    // The pace is measured where it is made: the start time the worker gives each attempt. (Gaps between
+    // arrivals at the receiver are not a property of Herald: on a busy machine one late timer bunches
+    // two requests together.)
+    const pacing = () => herald.logs.filter((l) => l.msg === 'Destination throttled; pacing attempt' && l.destination === 'instant-fail');
+    const from = pacing().length;
+    await waitFor(() => pacing().length >= from + 10, { what: '10 paced attempts', timeoutMs: 30_000 });
+    const starts = pacing().slice(from, from + 10).map((l) => l.startsAt as number);
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(100);
     await herald.unpublish('instant-fail');
   });
 });

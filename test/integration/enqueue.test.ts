@@ -169,6 +169,45 @@ describe('DeliveryEnqueuer writes what BullMQ writes', () => {
     }
   });
 
+  it('adds to a queue at its global concurrency without waking a worker, as Queue.add does, and the job runs once a slot frees', async () => {
+    const q = open('global');
+    await q.setGlobalConcurrency(1);
+    let release!: () => void;
+    const done: string[] = [];
+    const worker = new Worker<DeliveryJobData>(
+      QUEUE_NAME,
+      async (job: Job<DeliveryJobData>) => {
+        if (job.data.e === 'evt_g0') await new Promise<void>((r) => (release = r));
+        done.push(job.data.e);
+      },
+      // One slot here too: a worker with a free slot would sit on the marker and hide whether one was written.
+      { connection: bullConnection(), prefix: keys.queuePrefix('global'), concurrency: 1 },
+    );
+    try {
+      const enqueuer = new DeliveryEnqueuer(redis, keys);
+      await enqueuer.enqueue('global', jobs(['evt_g0']), 3);
+      await waitFor(async () => (await redis.llen(key('global', 'active'))) === 1, { what: 'the first job active' });
+      // The worker may have fetched it without consuming its marker; start from none.
+      await redis.del(key('global', 'marker'));
+
+      // At the global concurrency: the job is queued, but no marker wakes a worker. BullMQ's own add agrees.
+      expect(await enqueuer.enqueue('global', jobs(['evt_g1']), 3)).toEqual({ added: 1, duplicates: [] });
+      expect(await redis.exists(key('global', 'marker'))).toBe(0);
+      await q.add(DELIVERY_JOB_NAME, { e: 'evt_g2' }, deliveryJobOptions('evt_g2', { maxAttempts: 3 }));
+      expect(await redis.exists(key('global', 'marker'))).toBe(0);
+      expect((await redis.lrange(key('global', 'wait'), 0, -1)).sort()).toEqual(['evt_g1', 'evt_g2']);
+      expect(done).toEqual([]);
+
+      release();
+      await waitFor(() => done.length === 3, { what: 'all three processed once the slot freed' });
+      expect(done[0]).toBe('evt_g0');
+      expect(done.slice(1).sort()).toEqual(['evt_g1', 'evt_g2']);
+    } finally {
+      release?.();
+      await worker.close();
+    }
+  });
+
   it('adds to a paused queue without waking a worker, and the jobs run once it resumes', async () => {
     const q = open('paused');
     await q.pause();

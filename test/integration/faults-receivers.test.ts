@@ -62,10 +62,10 @@ describe('receivers that do not answer in time', () => {
     const second = await send('hang', 2);
     await waitFor(() => r.delivered().length === 2, { what: 'both events delivered', timeoutMs: 10_000 });
     expect(new Set(r.delivered().map((x) => x.headers['webhook-id']))).toEqual(new Set([first, second]));
-    // The hung attempt was given up after the timeout: the next request came ~1 s after it, not later.
+    // The hung attempt was given up as a timeout (the receiver would have held it for ever), not before 1 s.
     const gap = r.received[1]!.at - r.received[0]!.at;
     expect(gap).toBeGreaterThanOrEqual(950);
-    expect(gap).toBeLessThan(3_000);
+    expect(herald.logs.find((l) => l.msg === 'Delivery failed; will retry' && l.eventId === r.received[0]!.headers['webhook-id'])).toMatchObject({ destination: 'hang', attempt: 1, error: expect.stringMatching(/^timeout/) });
     expect(r.received).toHaveLength(3);
   });
 
@@ -83,14 +83,14 @@ describe('receivers that do not answer in time', () => {
     for (const attempt of detail!.history) {
       expect(attempt.error).toMatch(/^timeout/);
       expect(attempt.durationMs).toBeGreaterThanOrEqual(950);
-      expect(attempt.durationMs).toBeLessThan(2_000);
     }
     expect(r.requests).toHaveLength(2);
-    // The receiver's connection was dropped at the deadline, long before it could finish trickling.
+    // The receiver's connection was dropped at the deadline, long before it could finish trickling
+    // (the head is ~70 bytes, the body 100,000: at one byte per 100 ms, 7 s and hours).
     await waitFor(() => r.requests.every((q) => q.endedAt !== undefined), { what: 'both connections closed' });
     for (const q of r.requests) {
       expect(q.completed).toBe(false);
-      expect(q.endedAt! - q.at).toBeLessThan(2_500);
+      expect(q.bytesWritten).toBeLessThan(60);
     }
   });
 });
@@ -147,7 +147,10 @@ describe('status codes with a meaning', () => {
     const id = await send('throttle');
     await waitFor(() => r.delivered().length === 1, { what: 'delivery on the third attempt' });
     expect(r.received.map((x) => x.headers['webhook-id'])).toEqual([id, id, id]);
-    expect(r.received[2]!.at - r.received[0]!.at).toBeLessThan(2_000);
+    // The worker's own decision: each retry on the schedule (at most maxDelay), no default 429 pause.
+    const delays = herald.logs.filter((l) => l.msg === 'Delivery failed; will retry' && l.eventId === id).map((l) => l.retryInMs as number);
+    expect(delays).toHaveLength(2);
+    for (const d of delays) expect(d).toBeLessThanOrEqual(100);
   });
 
   it('503 with Retry-After as an HTTP date is honoured: the retry waits until then', async () => {
@@ -161,7 +164,10 @@ describe('status codes with a meaning', () => {
     await send('retry-date');
     await waitFor(() => r.delivered().length === 1, { what: 'the retry after the date', timeoutMs: 10_000 });
     expect(r.received[1]!.at).toBeGreaterThanOrEqual(retryAt - 100);
-    expect(r.received[1]!.at).toBeLessThan(retryAt + 2_000);
+    // The worker scheduled the retry for that date, decided after the first answer arrived.
+    const [delay] = herald.logs.filter((l) => l.msg === 'Delivery failed; will retry' && l.destination === 'retry-date').map((l) => l.retryInMs as number);
+    expect(delay).toBeGreaterThan(0);
+    expect(delay).toBeLessThanOrEqual(retryAt - r.received[0]!.at);
   });
 
   it('a Retry-After beyond maxDelay is capped at maxDelay', async () => {
@@ -171,7 +177,9 @@ describe('status codes with a meaning', () => {
     await waitFor(() => r.delivered().length === 1, { what: 'the retry after maxDelay, not after an hour', timeoutMs: 10_000 });
     const gap = r.received[1]!.at - r.received[0]!.at;
     expect(gap).toBeGreaterThanOrEqual(900);
-    expect(gap).toBeLessThan(3_000);
+    // The worker's own decision: maxDelay (1 s), not the hour the receiver asked for.
+    const [delay] = herald.logs.filter((l) => l.msg === 'Delivery failed; will retry' && l.destination === 'retry-cap').map((l) => l.retryInMs as number);
+    expect(delay).toBe(1_000);
   });
 });
 
@@ -221,5 +229,5 @@ describe('huge response bodies', () => {
     expect(r.requests.slice(1).every((q) => !q.completed)).toBe(true);
     expect(r.requests.slice(1).every((q) => q.bytesWritten < HUGE)).toBe(true);
     expect(worker.dead()).toBe(false);
-  });
+  }, 180_000);
 });

@@ -86,7 +86,7 @@ describe('SMTP down', () => {
 
     // SMTP back: the held digest goes out at the next retry (10 s after the first failure), once.
     smtp.setDown(false);
-    const digest = await waitFor(() => smtp.mails.find((m) => m.subject.startsWith('[Herald] broken-b:')), { what: 'the digest after SMTP recovered', timeoutMs: 25_000 });
+    const digest = await waitFor(() => smtp.mails.find((m) => m.subject.startsWith('[Herald] broken-b:')), { what: 'the digest after SMTP recovered', timeoutMs: 60_000 });
     expect(digest.subject).toBe('[Herald] broken-b: 20 events dead-lettered');
     expect(digest.text).toContain('herald dlq replay --destination broken-b');
     expect(await alerts({ destination: 'broken-b', kind: 'digest', result: 'sent' })).toBe(1);
@@ -94,7 +94,7 @@ describe('SMTP down', () => {
     await waitFor(async () => (await herald.redis.xlen(herald.rt.keys.alertPending('broken-b'))) === 0, { what: 'the pending notes to be trimmed' });
     expect(smtp.mails.filter((m) => m.subject.startsWith('[Herald] broken-b:'))).toHaveLength(1);
     await queue.close();
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('SMTP that accepts connections and never answers', () => {
@@ -128,32 +128,33 @@ describe('SMTP that accepts connections and never answers', () => {
   it('holds up neither deliveries nor dead-lettering while a digest send hangs', async () => {
     expect((await solo.post({ userID: 'u', payload: 'first', type: 'dead' })).status).toBe(202);
     await waitFor(() => hole.connections() > 0, { what: 'a digest send to the hung SMTP server', timeoutMs: 10_000 });
-    // nodemailer waits 30 s for the greeting; everything below finishes long before that.
-    const started = Date.now();
-    await Promise.all([
+    const answers = await Promise.all([
       ...Array.from({ length: 200 }, (_, i) => solo.post({ userID: 'u', payload: i, type: 'ok' })),
       ...Array.from({ length: 10 }, (_, i) => solo.post({ userID: 'u', payload: i, type: 'dead' })),
     ]);
-    await waitFor(() => ok.delivered().length === 200 && dead.received.length === 11, { what: 'deliveries and dead letters to go on', timeoutMs: 15_000 });
-    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 202));
+    await waitFor(() => ok.delivered().length === 200 && dead.received.length === 11, { what: 'deliveries and dead letters to go on', timeoutMs: 60_000 });
     const queue = openDeliveryQueue(solo.redis, solo.rt.keys, 'hung-dead');
     // The receiver has answered; the worker moves each job to the dead-letter store right after.
     const dlq = new DeadLetters(queue, new EventStore(solo.redis, solo.rt.keys));
-    expect(await waitFor(async () => ((await dlq.count()) === 11 ? 11 : undefined), { what: 'all 11 dead letters to be stored', timeoutMs: 5_000 })).toBe(11);
+    await waitFor(async () => (await dlq.count()) === 11, { what: 'all 11 dead letters to be stored', timeoutMs: 15_000 });
+    const deadIds = new Set(dead.received.map((r) => r.headers['webhook-id']));
+    expect(new Set((await dlq.list({})).map((d) => d.id))).toEqual(deadIds);
+    // All of that happened while the digest send was still hanging: its connection is still open.
+    expect(hole.open()).toBeGreaterThan(0);
     await queue.close();
-  }, 40_000);
+  }, 120_000);
 
   // Regression (was: hung SMTP blocks shutdown): WorkerPool.close awaits DeadLetterAlerts.close, which awaits
   // the digest send in progress; nodemailer waits 30 s for a greeting (and far longer on a stalled
   // socket), so SIGTERM runs into HERALD_SHUTDOWN_TIMEOUT, the Redis and ops-server closers get 0 ms,
   // and the worker exits 1.
   it('does not hold up a worker\'s graceful shutdown: SIGTERM still exits 0 promptly', async () => {
-    await waitFor(() => hole.connections() > 0, { what: 'a digest send to the hung SMTP server', timeoutMs: 10_000 });
-    const started = Date.now();
+    await waitFor(() => hole.open() > 0, { what: 'a digest send hanging on the SMTP server', timeoutMs: 10_000 });
     worker.proc.kill('SIGTERM');
     const code = await worker.exited;
-    const took = Date.now() - started;
+    // Exit code 0 means every closer finished inside the worker's own HERALD_SHUTDOWN_TIMEOUT (5 s);
+    // past it the worker exits 1 and logs which closer failed.
     expect({ code, closeFailed: worker.output().includes('Close failed') }).toEqual({ code: 0, closeFailed: false });
-    expect(took).toBeLessThan(3_000);
-  }, 30_000);
+  }, 60_000);
 });

@@ -181,16 +181,23 @@ describe('destination protection', () => {
   it('opens the circuit after repeated failures: events wait without using attempts, probes resume delivery', async () => {
     let healthy = false;
     const r = await receiver(() => (healthy ? { status: 200 } : { status: 503 }));
-    await herald.publish('breaker', {
+    const spec = {
       url: r.url,
-      retry: { schedule: ['20ms'], maxAttempts: 3 },
+      retry: { schedule: ['20ms'], maxAttempts: 5 },
       circuitBreaker: { failureThreshold: 3, probeInterval: '300ms', maxProbeInterval: '600ms' },
-    });
-    const ids = [];
-    for (let i = 0; i < 5; i++) ids.push((await herald.post({ userID: 'u', payload: i }, bearer(CRM_KEY))).body.id);
+    };
+    // Queued while paused, so all five first attempts go out together (one event alone, arriving
+    // first on a slow machine, would spend its attempts before the circuit opens).
+    await herald.publish('breaker', { ...spec, paused: true });
+    for (let i = 0; i < 5; i++) expect((await herald.post({ userID: 'u', payload: i }, bearer(CRM_KEY))).status).toBe(202);
+    await herald.publish('breaker', spec);
     await waitFor(async () => (await herald.redis.hget(herald.rt.keys.breaker('breaker'), 'open')) === '1', { what: 'the circuit to open' });
-    // While open only probes go out, one at a time: far fewer requests than 5 events × 3 attempts.
-    await waitFor(() => r.received.length >= 5, { what: 'a probe or two', timeoutMs: 10_000 });
+    // While open only probes go out, one at a time: after two probes, fewer requests than the
+    // 5 events × 5 attempts a worker without a breaker would have made, and nothing dead-lettered.
+    const atOpen = r.received.length;
+    await waitFor(() => r.received.length >= atOpen + 2, { what: 'two probes', timeoutMs: 10_000 });
+    expect(r.received.length).toBeLessThan(25);
+    expect(await herald.redis.zcard(`${herald.rt.keys.queuePrefix('breaker')}:deliveries:failed`)).toBe(0);
     healthy = true;
     await waitFor(() => new Set(r.delivered().map((x) => x.json.id)).size === 5, { what: 'all five delivered after recovery', timeoutMs: 20_000 });
     expect(await herald.redis.hget(herald.rt.keys.breaker('breaker'), 'open')).toBe('0');

@@ -7,6 +7,8 @@ import { waitFor } from '../support/wait.js';
 import { DeadLetters } from '../../src/dlq/dead-letters.js';
 import { EventStore } from '../../src/events/event-store.js';
 import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
+import { QUEUE_NAME } from '../../src/redis/keys.js';
+import type { DeliveryJobData } from '../../src/queue/delivery-queue.js';
 
 let redis: RedisServer;
 let smtp: SmtpSink;
@@ -181,10 +183,24 @@ describe('ingest → delivery', () => {
 
   it('stores one body per event and deletes it once every destination delivered', async () => {
     const [a, b] = await Promise.all([receiver(), receiver()]);
+    // Paused, so the stored layout can be read before any delivery releases it.
+    await herald.publish('share-a', { url: a.url, paused: true });
+    await herald.publish('share-b', { url: b.url, paused: true });
+    const res = await herald.post({ userID: 'u', payload: 'x'.repeat(10_000) });
+    expect(res.status).toBe(202);
+    expect(res.body.destinations).toBe(2);
+    const id = res.body.id as string;
+    // One copy of the body, under the event; each destination's job holds only a reference to it.
+    expect(await herald.redis.hget(herald.rt.keys.event(id), 'b')).toContain('x'.repeat(10_000));
+    for (const d of ['share-a', 'share-b']) {
+      const data = JSON.parse((await herald.redis.hget(`${herald.rt.keys.queuePrefix(d)}:${QUEUE_NAME}:${id}`, 'data'))!) as DeliveryJobData;
+      expect(data).toMatchObject({ e: id });
+      expect(data.b).toBeUndefined();
+    }
     await herald.publish('share-a', { url: a.url });
     await herald.publish('share-b', { url: b.url });
-    const res = await herald.post({ userID: 'u', payload: 'x'.repeat(10_000) });
     await waitFor(() => a.delivered().length === 1 && b.delivered().length === 1, { what: 'both deliveries' });
+    expect(a.delivered()[0]!.body).toBe(b.delivered()[0]!.body);
     await waitFor(async () => (await herald.redis.exists(herald.rt.keys.event(res.body.id))) === 0, { what: 'the body to be released' });
     await herald.unpublish('share-a');
     await herald.unpublish('share-b');

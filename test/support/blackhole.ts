@@ -5,6 +5,8 @@ export interface Blackhole {
   port: number;
   /** Connections accepted so far (none is ever answered). */
   connections: () => number;
+  /** Connections the client has not given up on yet. */
+  open: () => number;
   close(): Promise<void>;
 }
 
@@ -24,6 +26,7 @@ export async function startBlackhole(): Promise<Blackhole> {
     url: (scheme) => `${scheme}://127.0.0.1:${port}`,
     port,
     connections: () => accepted,
+    open: () => sockets.size,
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise((r) => server.close(r));

@@ -60,13 +60,13 @@ async function startProcess(args: string[], env: Record<string, string>, what: s
 }
 
 /** Starts `herald worker --destination <name> [--destination <name> ...]` and waits until it is ready. */
-export function startWorkerProcess(destination: string | string[], env: Record<string, string>, readyTimeoutMs = 20_000): Promise<RunningHerald> {
+export function startWorkerProcess(destination: string | string[], env: Record<string, string>, readyTimeoutMs = 60_000): Promise<RunningHerald> {
   const names = Array.isArray(destination) ? destination : [destination];
   return startProcess(['worker', ...names.flatMap((n) => ['--destination', n])], env, `worker ${names.join(',')}`, readyTimeoutMs);
 }
 
 /** Starts `herald ingest` (authentication off: these tests are about faults, not keys) and waits until it is ready. */
-export function startIngestProcess(env: Record<string, string>, readyTimeoutMs = 20_000): Promise<RunningHerald> {
+export function startIngestProcess(env: Record<string, string>, readyTimeoutMs = 60_000): Promise<RunningHerald> {
   return startProcess(['ingest'], { HERALD_INGEST_AUTH: 'off', ...env }, 'ingest', readyTimeoutMs);
 }
 

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DestinationSpec, type DestinationSpecInput } from '../../../src/api/destination.js';
 import type { WorkerSettings } from '../../../src/config/controller.js';
-import { configChecksum, DEFAULT_RESOURCES, desiredDeployment, stableStringify } from '../../../src/controller/desired-deployment.js';
+import { configChecksum, DEFAULT_RESOURCES, desiredDeployment } from '../../../src/controller/desired-deployment.js';
+import { stableStringify } from '../../../src/api/stable-stringify.js';
+import { DRAINING_FILTER } from '../../../src/controller/registry-entry.js';
 import { APPLIED_HASH_ANNOTATION, CHECKSUM_ANNOTATION } from '../../../src/controller/names.js';
 
 const settings: WorkerSettings = {
@@ -104,22 +106,35 @@ describe('desiredDeployment', () => {
     expect(JSON.stringify(d)).not.toMatch(/authorization/i);
   });
 
-  it('changes the checksum, rolling the workers, when what they run with changes', () => {
+  it('changes the checksum, rolling the workers, when what they read only at start changes', () => {
     const base = { url: 'https://example.com/hook' };
     const sum = (spec: DestinationSpecInput, s = settings) => build(spec, s).spec!.template.metadata!.annotations![CHECKSUM_ANNOTATION];
     expect(sum(base)).toMatch(/^[0-9a-f]{64}$/);
     expect(sum(base)).toBe(sum({ ...base }));
-    expect(sum({ ...base, url: 'https://example.com/other' })).not.toBe(sum(base));
-    expect(sum({ ...base, headers: { 'X-Tenant': 'a' } })).not.toBe(sum(base));
+    expect(sum({ ...base, rateLimit: { perSecond: 5 } })).not.toBe(sum(base));
+    expect(sum({ ...base, signing: { secretRef: { name: 'orders-signing' } } })).not.toBe(sum(base));
+    expect(sum({ ...base, headersFrom: { secretRef: { name: 'orders-auth' } } })).not.toBe(sum(base));
     expect(sum(base, { ...settings, secretName: 'other' })).not.toBe(sum(base));
     // The chart's hash of the ConfigMap/Secret contents, which the controller cannot read itself.
     expect(sum(base, { ...settings, configChecksum: 'v2' })).not.toBe(sum(base, { ...settings, configChecksum: 'v1' }));
   });
 
-  it('does not roll the workers for replica, scaling or deletion-policy changes', () => {
+  it('does not roll the workers for changes they apply live or never read (the drain stand-in filter among them)', () => {
     const base = DestinationSpec.parse({ url: 'https://example.com/hook' });
-    const scaled = DestinationSpec.parse({ url: 'https://example.com/hook', workers: { replicas: 5 }, scaling: { maxReplicas: 9 }, deletionPolicy: 'purge' });
-    expect(configChecksum(scaled, settings)).toBe(configChecksum(base, settings));
+    const changed = DestinationSpec.parse({
+      url: 'https://example.com/other',
+      headers: { 'x-tenant': 'a' },
+      concurrency: 50,
+      paused: true,
+      timeout: '3s',
+      retry: { maxAttempts: 3 },
+      circuitBreaker: {},
+      filter: DRAINING_FILTER,
+      workers: { replicas: 5 },
+      scaling: { maxReplicas: 9 },
+      deletionPolicy: 'purge',
+    });
+    expect(configChecksum(changed, settings)).toBe(configChecksum(base, settings));
   });
 
   it('stamps a hash of itself, which changes when a field is dropped (replicas once scaling is on)', () => {

@@ -7,7 +7,8 @@ import type { DeliveryHealth, DestinationResource, DestinationStatus } from '../
 import { LeadershipLostError, RedisUnavailableError } from '../../../src/controller/errors.js';
 import type { ControllerKube } from '../../../src/controller/kube-client.js';
 import { FINALIZER } from '../../../src/controller/names.js';
-import { formatIssues, Reconciler, type DeliveryPort } from '../../../src/controller/reconciler.js';
+import type { DeliveryPort } from '../../../src/controller/reconcile-deps.js';
+import { formatIssues, Reconciler } from '../../../src/controller/reconciler.js';
 import { DRAINING_FILTER } from '../../../src/controller/registry-entry.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { FakeClock } from './fake-clock.js';
@@ -185,7 +186,7 @@ describe('Reconciler', () => {
     await reconciler.reconcile(KEY, live);
     const before = cluster.deployments.get(DEP_KEY)!.spec!.template.metadata!.annotations!['herald.dev/config-checksum'];
     const d = dest()!;
-    cluster.destinations.set(KEY, { ...d, metadata: { ...d.metadata, generation: 2 }, spec: { url: 'https://example.com/v2', workers: { replicas: 3 } } });
+    cluster.destinations.set(KEY, { ...d, metadata: { ...d.metadata, generation: 2 }, spec: { url: 'https://example.com/v2', rateLimit: { perSecond: 5 }, workers: { replicas: 3 } } });
     cluster.writes = [];
     await reconciler.reconcile(KEY, live);
     expect(cluster.writes).toEqual(['applyDeployment', 'status']);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WorkQueue } from '../../../src/controller/workqueue.js';
+import { jittered, WorkQueue } from '../../../src/controller/workqueue.js';
 import { FakeClock } from './fake-clock.js';
 
 function queue(opts: { baseDelayMs?: number; maxDelayMs?: number } = {}) {
@@ -81,5 +81,19 @@ describe('WorkQueue', () => {
     await clock.advance(2_000);
     expect(await q.get()).toBeUndefined();
     expect(clock.pending).toBe(0);
+  });
+});
+
+describe('jittered requeue delays', () => {
+  it('spreads a delay over ±10 % by the injected random number, rounded to whole ms', () => {
+    expect(jittered(60_000, () => 0)).toBe(54_000);
+    expect(jittered(60_000, () => 0.5)).toBe(60_000);
+    expect(jittered(60_000, () => 0.999_999)).toBe(66_000);
+    expect(jittered(1_001, () => 0.25)).toBe(951);
+  });
+
+  it('takes another spread', () => {
+    expect(jittered(1_000, () => 0, 0.5)).toBe(500);
+    expect(jittered(1_000, () => 1, 0.5)).toBe(1_500);
   });
 });
