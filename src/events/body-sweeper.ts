@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Counter } from 'prom-client';
 import type { Logger } from '../log/logger.js';
 import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
+import { defineScript, type ScriptCall } from '../redis/scripts.js';
 
 // One body, atomically: drop each holder whose destination has no job for the event any more (in any
 // state: waiting, delayed, active, completed-but-kept or dead-lettered), and delete the body when no
@@ -55,8 +56,10 @@ export class BodySweeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
 
+  private readonly sweepBody: ScriptCall<number>;
+
   constructor(private readonly deps: BodySweeperDeps) {
-    if (!('heraldSweepBody' in deps.redis)) deps.redis.defineCommand('heraldSweepBody', { numberOfKeys: 1, lua: SWEEP_LUA });
+    this.sweepBody = defineScript(deps.redis, { name: 'heraldSweepBody', keys: 1, lua: SWEEP_LUA });
   }
 
   /** Sweeps every interval (after a first interval), taking a lock so replicas do not sweep together. */
@@ -83,7 +86,7 @@ export class BodySweeper {
     const jobMiddle = `}:${QUEUE_NAME}:`;
     const match = `${prefix}:{e:*`;
     const idStart = `${prefix}:{e:`.length;
-    const redis = this.deps.redis as Redis & { heraldSweepBody(key: string, ...args: string[]): Promise<number> };
+    const redis = this.deps.redis;
     let cursor = '0';
     let scanned = 0;
     let removed = 0;
@@ -93,7 +96,7 @@ export class BodySweeper {
       for (const key of keys) {
         scanned++;
         const id = key.slice(idStart, -1);
-        if ((await redis.heraldSweepBody(key, cutoff, jobPrefix, jobMiddle, id)) === -1) removed++;
+        if ((await this.sweepBody(key, cutoff, jobPrefix, jobMiddle, id)) === -1) removed++;
       }
     } while (cursor !== '0');
     if (removed > 0) this.deps.swept.inc(removed);
