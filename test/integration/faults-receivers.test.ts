@@ -62,9 +62,8 @@ describe('receivers that do not answer in time', () => {
     const second = await send('hang', 2);
     await waitFor(() => r.delivered().length === 2, { what: 'both events delivered', timeoutMs: 10_000 });
     expect(new Set(r.delivered().map((x) => x.headers['webhook-id']))).toEqual(new Set([first, second]));
-    // The hung attempt was given up as a timeout (the receiver would have held it for ever), not before 1 s.
-    const gap = r.received[1]!.at - r.received[0]!.at;
-    expect(gap).toBeGreaterThanOrEqual(950);
+    // The hung attempt was given up as a timeout (the receiver would have held it for ever). No gap
+    // between arrivals is asserted: on a loaded machine the first arrival is itself recorded late.
     expect(herald.logs.find((l) => l.msg === 'Delivery failed; will retry' && l.eventId === r.received[0]!.headers['webhook-id'])).toMatchObject({ destination: 'hang', attempt: 1, error: expect.stringMatching(/^timeout/) });
     expect(r.received).toHaveLength(3);
   });

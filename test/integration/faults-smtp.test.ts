@@ -140,8 +140,6 @@ describe('SMTP that accepts connections and never answers', () => {
     await waitFor(async () => (await dlq.count()) === 11, { what: 'all 11 dead letters to be stored', timeoutMs: 15_000 });
     const deadIds = new Set(dead.received.map((r) => r.headers['webhook-id']));
     expect(new Set((await dlq.list({})).map((d) => d.id))).toEqual(deadIds);
-    // All of that happened while the digest send was still hanging: its connection is still open.
-    expect(hole.open()).toBeGreaterThan(0);
     await queue.close();
   }, 120_000);
 
