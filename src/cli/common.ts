@@ -1,5 +1,4 @@
 import type { Registry } from 'prom-client';
-import type { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../config/config.js';
 import { Shutdown } from '../lifecycle/shutdown.js';
 import { createLogger, type Logger } from '../log/logger.js';
@@ -74,23 +73,4 @@ export function parseTime(value: string, now = Date.now()): number {
   const t = Date.parse(value);
   if (Number.isNaN(t)) throw new UsageError(`"${value}" is not a time: use ISO 8601 (2026-11-29T10:00:00Z) or a duration ago (30m, 2h, 1d)`);
   return t;
-}
-
-/**
- * Resolves once `redis` is connected; rejects naming the URL (credentials left out) after
- * `timeoutMs`, so a one-shot command against an unreachable Redis fails instead of hanging.
- */
-export async function waitForRedis(redis: Pick<Redis, 'status' | 'once' | 'off'>, url: string, timeoutMs = 5_000): Promise<void> {
-  if (redis.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    const onReady = () => {
-      clearTimeout(t);
-      resolve();
-    };
-    const t = setTimeout(() => {
-      redis.off('ready', onReady);
-      reject(new Error(`cannot reach Redis at ${url.replace(/\/\/[^@]*@/, '//')} within ${timeoutMs / 1000} s`));
-    }, timeoutMs);
-    redis.once('ready', onReady);
-  });
 }
