@@ -107,16 +107,17 @@ export class DeadLetterAlerts {
     if (action === 'wait') return;
     const kind = action === 'digest' ? 'digest' : 'recovered';
     let lastId: string | undefined;
+    let events = pending;
     let mail;
     if (action === 'digest') {
-      const entries = await redis.xrange(keys.alertPending(destination), '-', '+', 'COUNT', SAMPLE_COUNT);
-      const tail = await redis.xrevrange(keys.alertPending(destination), '+', '-', 'COUNT', 1);
-      lastId = tail[0]?.[0];
-      const samples: DeadLetterNote[] = entries.map(([, f]) => {
-        const o = fieldsOf(f);
-        return { id: o.id ?? '?', error: o.error ?? '', at: Number(o.at ?? 0) };
-      });
-      mail = digestMail({ destination, total: pending, samples, ...(this.deps.namespace ? { namespace: this.deps.namespace } : {}) });
+      // Every pending note (at most PENDING_MAX), so the digest counts events, not notes: a job the
+      // worker dead-lettered twice (its lock lapsed on a busy machine and BullMQ ran it again) leaves
+      // two notes for one event id.
+      const entries = await redis.xrange(keys.alertPending(destination), '-', '+');
+      lastId = entries.at(-1)?.[0];
+      const notes = uniqueNotes(entries.map(([, f]) => fieldsOf(f)));
+      events = notes.length;
+      mail = digestMail({ destination, total: notes.length, samples: notes.slice(0, SAMPLE_COUNT), ...(this.deps.namespace ? { namespace: this.deps.namespace } : {}) });
     } else {
       mail = recoveredMail({ destination, at: stats.lastSuccessAt ?? now });
     }
@@ -134,7 +135,7 @@ export class DeadLetterAlerts {
       // Drop exactly what the digest covered; notes added while sending wait for the next one.
       await redis.xtrim(keys.alertPending(destination), 'MINID', nextStreamId(lastId!));
       await redis.hset(stateKey, 'lastDigestAt', String(now), 'episode', '1', 'failures', '0', 'retryAt', '0');
-      logger.info({ destination, deadLetters: pending }, 'Sent dead-letter digest');
+      logger.info({ destination, deadLetters: events }, 'Sent dead-letter digest');
     } else {
       await redis.hset(stateKey, 'episode', '0', 'failures', '0', 'retryAt', '0');
       await redis.hdel(stateKey, 'lastDigestAt');
@@ -160,4 +161,17 @@ function fieldsOf(flat: string[]): Record<string, string> {
 function nextStreamId(id: string): string {
   const [ms, seq] = id.split('-');
   return `${ms}-${Number(seq ?? 0) + 1}`;
+}
+
+/** The first note of each event id, in stream order. */
+export function uniqueNotes(fields: ReadonlyArray<Record<string, string | undefined>>): DeadLetterNote[] {
+  const seen = new Set<string>();
+  const notes: DeadLetterNote[] = [];
+  for (const o of fields) {
+    const id = o.id ?? '?';
+    if (seen.has(id)) continue;
+    seen.add(id);
+    notes.push({ id, error: o.error ?? '', at: Number(o.at ?? 0) });
+  }
+  return notes;
 }
