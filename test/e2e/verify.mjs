@@ -22,7 +22,7 @@
 import { Failure, info } from './lib/kube.mjs';
 import { formatTally } from './lib/tally.mjs';
 import { deliveryAndRouting, workersReady } from './steps/delivery.mjs';
-import { deadLetterAlert, deadLettersAndDigest } from './steps/dead-letters.mjs';
+import { deadLetterAlert, deadLettersAndDigest, startDeadLetterTrickle } from './steps/dead-letters.mjs';
 import { autoscaling } from './steps/autoscaling.mjs';
 import { dashboardQueries, scrapedSeries } from './steps/metrics.mjs';
 import { deletion, statusColumns } from './steps/status.mjs';
@@ -45,10 +45,19 @@ async function main() {
   let tally;
   await timed('workers', workersReady);
   if (only.has('1') || only.has('2') || only.has('5')) events = await timed('1 delivery', deliveryAndRouting);
-  if (only.has('2')) await timed('2 dead letters', () => deadLettersAndDigest(events));
-  if (only.has('3')) await timed('3 autoscaling', autoscaling);
-  // The alert needs dead letters over two scrapes and its `for:`; it ripens while step 3 runs.
-  if (only.has('2')) await timed('2 alert', deadLetterAlert);
+  let trickle;
+  if (only.has('2')) {
+    await timed('2 dead letters', () => deadLettersAndDigest(events));
+    // The alert needs dead letters over two scrapes and its `for:`; it ripens while step 3 runs.
+    trickle = startDeadLetterTrickle();
+  }
+  try {
+    if (only.has('3')) await timed('3 autoscaling', autoscaling);
+  } catch (err) {
+    await trickle?.stop().catch(() => undefined);
+    throw err;
+  }
+  if (trickle) await timed('2 alert', () => deadLetterAlert(trickle));
   if (only.has('4')) {
     await timed('4 series', scrapedSeries);
     await timed('4 dashboards', () => dashboardQueries());

@@ -39,23 +39,60 @@ export async function deadLettersAndDigest(events) {
 }
 
 /**
- * Keeps dead letters coming (one partner.ping every few seconds, which only e2e-failing and
- * e2e-all take) until Prometheus fires HeraldDeadLettersIncreasing for e2e-failing, then waits for
- * Alertmanager's mail. A single burst cannot fire it: `increase()` needs the counter to grow between
- * two scrapes, which is the rule's intent (a one-off dead letter is the digest's job).
- * Checks at the end that Herald still sent exactly one digest (later dead letters are suppressed).
+ * Keeps dead letters coming: one partner.ping (which only e2e-failing and e2e-all take) every
+ * `everyMs`, in the background, until stopped. A single burst cannot fire HeraldDeadLettersIncreasing:
+ * `increase()` needs the counter to grow between two scrapes, which is the rule's intent (a one-off
+ * dead letter is the digest's job). Started before the autoscaling step so the alert ripens meanwhile.
  */
-export async function deadLetterAlert() {
-  step(`2c. dead letters keep coming: Prometheus fires ${ALERT} and Alertmanager mails it`);
+export function startDeadLetterTrickle({ everyMs = 5_000 } = {}) {
   let n = 0;
-  const firing = await waitFor(`${ALERT}{destination="e2e-failing"} firing in Prometheus`, async () => {
-    await sendEvent({ userID: 'partner', type: 'partner.ping', payload: { n: n++, run: RUN } }, `e2e-${RUN}-ping-${n}`);
-    const a = (await alerts()).find((x) => x.labels.alertname === ALERT && x.labels.destination === 'e2e-failing');
-    if (a?.state === 'firing') return a;
-    const inc = await query('destination:herald_dead_letters:increase15m').catch((e) => ({ result: String(e) }));
-    throw new Error(`alert ${a ? a.state : 'not pending yet'}; destination:herald_dead_letters:increase15m = ${JSON.stringify(inc.result)}`);
-  }, { timeoutMs: 240_000, intervalMs: 4_000 });
-  info(`${ALERT} firing since ${firing.activeAt} (${n} partner.ping events sent meanwhile)`);
+  let stopping = false;
+  let wake;
+  let error;
+  const done = (async () => {
+    while (!stopping) {
+      await sendEvent({ userID: 'partner', type: 'partner.ping', payload: { n, run: RUN } }, `e2e-${RUN}-ping-${n}`);
+      n++;
+      await new Promise((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, everyMs);
+      });
+    }
+  })().catch((err) => {
+    error = err;
+  });
+  return {
+    get sent() {
+      return n;
+    },
+    async stop() {
+      stopping = true;
+      wake?.();
+      await done;
+      if (error) throw error;
+      return n;
+    },
+  };
+}
+
+/**
+ * Waits for Prometheus to fire HeraldDeadLettersIncreasing for e2e-failing (the trickle keeps dead
+ * letters coming), for Alertmanager to hold it, and for its mail at the SMTP sink; then checks that
+ * Herald still sent exactly one digest (later dead letters are suppressed for `suppress`).
+ */
+export async function deadLetterAlert(trickle) {
+  step(`2c. dead letters keep coming: Prometheus fires ${ALERT} and Alertmanager mails it`);
+  try {
+    const firing = await waitFor(`${ALERT}{destination="e2e-failing"} firing in Prometheus`, async () => {
+      const a = (await alerts()).find((x) => x.labels.alertname === ALERT && x.labels.destination === 'e2e-failing');
+      if (a?.state === 'firing') return a;
+      const inc = await query('destination:herald_dead_letters:increase15m').catch((e) => ({ result: String(e) }));
+      throw new Error(`alert ${a ? a.state : 'not pending yet'}; destination:herald_dead_letters:increase15m = ${JSON.stringify(inc.result)}`);
+    }, { timeoutMs: 240_000, intervalMs: 3_000 });
+    info(`${ALERT} firing since ${firing.activeAt} (${trickle.sent} partner.ping events sent meanwhile)`);
+  } finally {
+    await trickle.stop();
+  }
   await waitFor(`${ALERT} in Alertmanager`, async () => {
     const list = await alertmanagerAlerts();
     return list.some((a) => a.labels?.alertname === ALERT && a.labels?.destination === 'e2e-failing');
