@@ -124,7 +124,7 @@ debootstrap_tar() {
   shift
   ensure_debootstrap
   mkdir -p "$e2e_cache/debs" "$(dirname "$out")"
-  tree="$(mktemp -d "$e2e_cache/tmp.rootfs.XXXXXX")"
+  tree="$(mktemp -d "$e2e_cache/tmp/cluster-rootfs.XXXXXX")"
   local pkgs="$*"
   log "debootstrap $suite (${pkgs// /,}) from $mirror"
   debootstrap --variant=minbase --cache-dir="$e2e_cache/debs" --include="${pkgs// /,}" \
@@ -154,7 +154,7 @@ customize_node() {
   install -m 0644 "$files"/etc/containerd/config.toml "$t/etc/containerd/"
   install -m 0644 "$files"/etc/default/kubelet "$t/etc/default/"
   install -m 0644 "$files"/etc/sysctl.d/* "$t/etc/sysctl.d/"
-  install -m 0644 "$files"/etc/systemd/system/*.* "$t/etc/systemd/system/"
+  find "$files/etc/systemd/system" -maxdepth 1 -type f -exec install -m 0644 -t "$t/etc/systemd/system/" {} +
   install -m 0644 "$files"/etc/systemd/system/kubelet.service.d/* "$t/etc/systemd/system/kubelet.service.d/"
   # kind's own containerd build lives in /usr/local/bin; Debian's in /usr/bin. CNI plugins: Debian
   # puts them in /usr/lib/cni, containerd looks in /opt/cni/bin.
@@ -211,7 +211,7 @@ build_tools_base() {
 build_static_base() {
   docker image inspect "$static_base" >/dev/null 2>&1 && return 10
   local t
-  t="$(mktemp -d "$e2e_cache/tmp.static.XXXXXX")"
+  t="$(mktemp -d "$e2e_cache/tmp/cluster-static.XXXXXX")"
   install -d "$t/etc/ssl/certs" "$t/tmp" "$t/var/run" "$t/home/nonroot"
   chmod 1777 "$t/tmp"
   printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$t/etc/passwd"
@@ -233,7 +233,7 @@ component() {
   key="$( (sha256sum <"$bin"; docker image inspect -f '{{.Id}}' "$base"; printf '%s\n' "$dest" "$@") | short_hash)"
   [[ $(image_label "$ref" herald.e2e.key) == "$key" ]] && return 10
   local ctx
-  ctx="$(mktemp -d "$e2e_cache/tmp.image.XXXXXX")"
+  ctx="$(mktemp -d "$e2e_cache/tmp/cluster-image.XXXXXX")"
   cp "$bin" "$ctx/$(basename "$dest")"
   {
     echo "FROM $base"
@@ -301,7 +301,7 @@ storage_manifest() {
 build_node() {
   docker image inspect "$node_image" >/dev/null 2>&1 && return 10
   local work builder="herald-e2e-nodebuild-$$"
-  work="$(mktemp -d "$e2e_cache/tmp.node.XXXXXX")"
+  work="$(mktemp -d "$e2e_cache/tmp/cluster-node.XXXXXX")"
   # stage runs this in a subshell: the trap fires when the stage ends, however it ends.
   trap "docker rm -f $builder herald-e2e-nodecommit-$$ >/dev/null 2>&1; rm -rf $work" EXIT
   mkdir -p "$work/images" "$work/overlay/var/lib/containerd" "$work/overlay/usr/bin" "$work/overlay/kind/manifests"
@@ -336,7 +336,7 @@ build_node() {
   docker create --name "$n" "$node_base" >/dev/null
   # -a keeps owners and modes (the image layers in containerd's snapshots have their own).
   tar --numeric-owner --xattrs --xattrs-include='*' -C "$work/overlay" -c . | docker cp -a - "$n:/"
-  docker commit "$n" "$node_image" >/dev/null
+  docker commit --change "LABEL herald.e2e.k8s=$k8s" "$n" "$node_image" >/dev/null
 }
 
 main() {
@@ -344,7 +344,9 @@ main() {
   mkdir -p "$e2e_cache/logs" "$e2e_cache/bin"
   exec 8>"$e2e_cache/.lock"
   flock -n 8 || { log "another images.sh holds $e2e_cache/.lock; waiting"; flock 8; }
-  rm -rf "$e2e_cache"/tmp.*
+  # Left-overs of an interrupted run (the lock says none is running now).
+  rm -rf "$e2e_cache"/tmp/cluster-*
+  mkdir -p "$e2e_cache/tmp"
   ensure_docker
   local t0=$SECONDS
 
@@ -354,19 +356,13 @@ main() {
   localpath_version="$(modver "$cluster_dir/go/local-path" github.com/rancher/local-path-provisioner)"
   log "kind $kind_version, kubernetes $k8s, etcd $etcd_version, coredns $coredns_version, local-path-provisioner $localpath_version, Debian $suite; cache $e2e_cache"
 
-  # The slow builds that do not need the Kubernetes binaries go first. kubeadm's image versions
-  # come from its source here and are checked against the built kubeadm below.
+  # The root filesystems first (network and disk bound), then the Go builds. kubeadm's image
+  # versions come from its source here and are checked against the built kubeadm below.
   kbin="$HERALD_TOOLS_DIR/k8s-$k8s"
   local constants
   constants="$(go mod download -json "k8s.io/kubernetes@$k8s" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')/cmd/kubeadm/app/constants/constants.go"
   pause_version="$(sed -n 's/^[[:space:]]*PauseVersion = "\(.*\)"/\1/p' "$constants")"
   [[ -n $pause_version ]] || die "no PauseVersion in $constants"
-
-  stage kind build_kind
-  stage "etcd $etcd_version" go_bin etcd etcd go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3
-  stage "coredns $coredns_version" go_bin coredns coredns herald.dev/e2e/coredns github.com/coredns/coredns
-  stage "local-path $localpath_version" go_bin local-path-provisioner local-path github.com/rancher/local-path-provisioner github.com/rancher/local-path-provisioner
-  stage "pause $pause_version" build_pause
 
   # Keys: what each image is made from, so changing a package list or a step rebuilds it.
   node_base_key="$( (echo "$suite $kind_version $pause_version ${node_packages[*]}"; declare -f debootstrap_tar customize_node; cat "$cluster_dir"/node/*) | short_hash)"
@@ -379,6 +375,12 @@ main() {
   stage "node base (Debian $suite)" build_node_base
   stage "tools base (Debian $suite)" build_tools_base
   stage "static base" build_static_base
+
+  stage kind build_kind
+  stage "etcd $etcd_version" go_bin etcd etcd go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3
+  stage "coredns $coredns_version" go_bin coredns coredns herald.dev/e2e/coredns github.com/coredns/coredns
+  stage "local-path $localpath_version" go_bin local-path-provisioner local-path github.com/rancher/local-path-provisioner github.com/rancher/local-path-provisioner
+  stage "pause $pause_version" build_pause
 
   stage "kubernetes $k8s" build_k8s
   # kubeadm names the images it runs; the node must carry exactly those.
@@ -408,3 +410,4 @@ main() {
 }
 
 main "$@"
+exit
