@@ -98,3 +98,24 @@ privileged_args() {
   done
   return 0
 }
+
+# kind_env: makes kind (run from this shell) reach Docker through shim/docker when this host needs
+# it; every kind command that starts or enters a node (create, load, export logs) must run so.
+kind_env() {
+  needs_shim || return 0
+  [[ -z ${HERALD_E2E_REAL_DOCKER:-} ]] || return 0
+  command -v capsh >/dev/null 2>&1 || {
+    source "$repo_dir/test/tools/apt.sh"
+    apt_install e2e-cluster libcap2-bin
+  }
+  export HERALD_E2E_REAL_DOCKER
+  HERALD_E2E_REAL_DOCKER="$(command -v docker)"
+  export PATH="$cluster_dir/shim:$PATH"
+}
+
+# The kind binary images.sh built (HERALD_E2E_KIND overrides).
+kind_bin() {
+  local kind="${HERALD_E2E_KIND:-$e2e_cache/bin/kind}"
+  [[ -x $kind ]] || die "no kind at $kind; run: bash test/e2e/cluster/images.sh"
+  printf '%s\n' "$kind"
+}
