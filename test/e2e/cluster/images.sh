@@ -118,7 +118,7 @@ ensure_debootstrap() {
 }
 
 # debootstrap_tar OUT PACKAGES...: a minbase Debian with PACKAGES, pruned of docs, locales and apt
-# caches; customize_$CUSTOMIZE runs on the tree (when set) before it is packed into OUT.
+# caches, packed into OUT.
 debootstrap_tar() {
   local out="$1" tree
   shift
@@ -132,79 +132,97 @@ debootstrap_tar() {
     die "debootstrap failed; see $e2e_cache/logs/debootstrap.log"
   rm -rf "$tree"/var/cache/apt/archives/*.deb "$tree"/var/lib/apt/lists/* "$tree"/usr/share/doc/* \
     "$tree"/usr/share/man/* "$tree"/usr/share/locale/* "$tree"/var/log/*.log
-  [[ -z ${CUSTOMIZE:-} ]] || "customize_$CUSTOMIZE" "$tree"
   tar --numeric-owner --xattrs --xattrs-include='*' -C "$tree" -cf "$out.tmp" .
   mv "$out.tmp" "$out"
   rm -rf "$tree"
 }
 
-# The steps of kind's images/base Dockerfile on the node's tree, with kind's files taken from the
-# kind module in the Go module cache, then what this host needs (see README.md).
-customize_node() {
-  local t="$1" files
-  files="$(go mod download -json "sigs.k8s.io/kind@$kind_version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')/images/base/files"
-  [[ -d $files ]] || die "no images/base/files in sigs.k8s.io/kind@$kind_version"
-  install -d "$t/kind/bin" "$t/LICENSES" "$t/etc/kubernetes/manifests" "$t/etc/kubernetes/kubelet.conf.d" \
-    "$t/etc/cni/net.d" "$t/etc/systemd/system/kubelet.service.d" "$t/opt/cni"
-  install -m 0755 "$files"/usr/local/bin/* "$t/usr/local/bin/"
-  install -m 0644 "$files"/kind/README.txt "$t/kind/"
-  install -m 0755 "$files"/kind/bin/* "$t/kind/bin/"
-  install -m 0644 "$files"/LICENSES/* "$t/LICENSES/"
-  install -m 0644 "$files"/etc/crictl.yaml "$t/etc/"
-  install -m 0644 "$files"/etc/containerd/config.toml "$t/etc/containerd/"
-  install -m 0644 "$files"/etc/default/kubelet "$t/etc/default/"
-  install -m 0644 "$files"/etc/sysctl.d/* "$t/etc/sysctl.d/"
-  find "$files/etc/systemd/system" -maxdepth 1 -type f -exec install -m 0644 -t "$t/etc/systemd/system/" {} +
-  install -m 0644 "$files"/etc/systemd/system/kubelet.service.d/* "$t/etc/systemd/system/kubelet.service.d/"
-  # kind's own containerd build lives in /usr/local/bin; Debian's in /usr/bin. CNI plugins: Debian
-  # puts them in /usr/lib/cni, containerd looks in /opt/cni/bin.
-  ln -sfn /usr/bin/containerd "$t/usr/local/bin/containerd"
-  ln -sfn /usr/lib/cni "$t/opt/cni/bin"
-  # The Dockerfile's clean-up: no services but the ones kind enables, no kmsg in journald.
-  find "$t/lib/systemd/system/sysinit.target.wants/" -name systemd-tmpfiles-setup.service -delete
-  rm -f "$t"/lib/systemd/system/multi-user.target.wants/* "$t"/etc/systemd/system/*.wants/* \
-    "$t"/lib/systemd/system/local-fs.target.wants/* "$t"/lib/systemd/system/sockets.target.wants/*udev* \
-    "$t"/lib/systemd/system/sockets.target.wants/*initctl* "$t"/lib/systemd/system/basic.target.wants/*
-  echo "ReadKMsg=no" >>"$t/etc/systemd/journald.conf"
-  ln -sfn /usr/lib/systemd/systemd "$t/sbin/init"
-  chroot "$t" systemctl enable kubelet.service containerd.service undo-mount-hacks.service
-  chroot "$t" systemctl mask systemd-binfmt.service
-  chroot "$t" sh -c "ctr oci spec | jq '.hooks.createContainer[.hooks.createContainer | length] |= . + {\"path\": \"/kind/bin/mount-product-files.sh\"}' | jq 'del(.process.rlimits)' >/etc/containerd/cri-base.json"
-  # Host quirks: without CAP_SYS_RESOURCE containerd may not lower a container's oom_score_adj, so
-  # it keeps it within what it may set (kind does the same in a user namespace); the sandbox image
-  # is the pause version kubeadm names, the one this image carries.
-  sed -i -e 's/restrict_oom_score_adj = false/restrict_oom_score_adj = true/' \
-    -e "s#sandbox_image = .*#sandbox_image = \"registry.k8s.io/pause:$pause_version\"#" "$t/etc/containerd/config.toml"
-  grep -q 'restrict_oom_score_adj = true' "$t/etc/containerd/config.toml" || die "containerd config: restrict_oom_score_adj not set"
-  sed -i 's#^KUBELET_EXTRA_ARGS=.*#& --config-dir=/etc/kubernetes/kubelet.conf.d#' "$t/etc/default/kubelet"
-  install -m 0644 "$cluster_dir/node/99-herald-cgroupv1.conf" "$t/etc/kubernetes/kubelet.conf.d/"
-  install -m 0644 "$cluster_dir/node/10-herald-bridge.conflist" "$t/etc/cni/net.d/"
-  install -m 0755 "$cluster_dir/node/herald-entrypoint" "$t/usr/local/bin/"
+# debian_image REF PACKAGES...: the debootstrapped tree as a Docker image (its tar cached by REF's tag).
+debian_image() {
+  local ref="$1"
+  shift
+  local tar="$e2e_cache/rootfs/${ref##*/}.tar"
+  tar="${tar/:/-}"
+  [[ -f $tar ]] || debootstrap_tar "$tar" "$@"
+  docker import "$tar" "$ref" >/dev/null
 }
 
-# import_rootfs NAME TAR [CHANGES...]: docker import, labelled with the key in NAME's tag.
-import_rootfs() {
-  local ref="$1" tar="$2"
-  shift 2
-  local -a changes=()
-  local c
-  for c in "$@"; do changes+=(--change "$c"); done
-  docker import "${changes[@]}" "$tar" "$ref" >/dev/null
-}
-
-build_node_base() {
-  docker image inspect "$node_base" >/dev/null 2>&1 && return 10
-  local tar="$e2e_cache/rootfs/node-$node_base_key.tar"
-  [[ -f $tar ]] || CUSTOMIZE=node debootstrap_tar "$tar" "${node_packages[@]}"
-  import_rootfs "$node_base" "$tar" 'ENV container=docker' 'STOPSIGNAL SIGRTMIN+3' \
-    'ENTRYPOINT ["/usr/local/bin/herald-entrypoint", "/sbin/init"]'
+build_node_debian() {
+  docker image inspect "$node_debian" >/dev/null 2>&1 && return 10
+  debian_image "$node_debian" "${node_packages[@]}"
 }
 
 build_tools_base() {
   docker image inspect "$tools_base" >/dev/null 2>&1 && return 10
-  local tar="$e2e_cache/rootfs/tools-$tools_base_key.tar"
-  [[ -f $tar ]] || CUSTOMIZE='' debootstrap_tar "$tar" "${tools_packages[@]}"
-  import_rootfs "$tools_base" "$tar"
+  debian_image "$tools_base" "${tools_packages[@]}"
+}
+
+# node_setup: the RUN step of kind's images/base Dockerfile, adapted to Debian's packages, then
+# what this host needs (see README.md). Printed here, run inside the image being built.
+node_setup() {
+  cat <<EOF
+set -eu
+# kind's own containerd build lives in /usr/local/bin, Debian's in /usr/bin. CNI plugins: Debian
+# puts them in /usr/lib/cni, containerd looks in /opt/cni/bin.
+ln -sfn /usr/bin/containerd /usr/local/bin/containerd
+mkdir -p /opt/cni && ln -sfn /usr/lib/cni /opt/cni/bin
+# No services but the ones kind enables; no kmsg in journald.
+find /lib/systemd/system/sysinit.target.wants/ -name systemd-tmpfiles-setup.service -delete
+rm -f /lib/systemd/system/multi-user.target.wants/* /etc/systemd/system/*.wants/* \\
+  /lib/systemd/system/local-fs.target.wants/* /lib/systemd/system/sockets.target.wants/*udev* \\
+  /lib/systemd/system/sockets.target.wants/*initctl* /lib/systemd/system/basic.target.wants/*
+echo "ReadKMsg=no" >>/etc/systemd/journald.conf
+ln -sfn /usr/lib/systemd/systemd /sbin/init
+systemctl enable kubelet.service containerd.service undo-mount-hacks.service
+systemctl mask systemd-binfmt.service
+mkdir -p /etc/kubernetes/manifests
+ctr oci spec | jq '.hooks.createContainer[.hooks.createContainer | length] |= . + {"path": "/kind/bin/mount-product-files.sh"}' \\
+  | jq 'del(.process.rlimits)' >/etc/containerd/cri-base.json
+# Without CAP_SYS_RESOURCE containerd may not lower a container's oom_score_adj, so it keeps it
+# within what it may set (kind does the same in a user namespace). The sandbox image is the
+# pause version kubeadm names, the one this image carries.
+sed -i -e 's/restrict_oom_score_adj = false/restrict_oom_score_adj = true/' \\
+  -e 's#sandbox_image = .*#sandbox_image = "registry.k8s.io/pause:$pause_version"#' /etc/containerd/config.toml
+grep -q 'restrict_oom_score_adj = true' /etc/containerd/config.toml
+grep -q 'pause:$pause_version' /etc/containerd/config.toml
+# kubelet reads node/99-herald-cgroupv1.conf from this drop-in directory.
+sed -i 's#^KUBELET_EXTRA_ARGS=.*#& --config-dir=/etc/kubernetes/kubelet.conf.d#' /etc/default/kubelet
+grep -q config-dir /etc/default/kubelet
+EOF
+}
+
+# The node base: kind's images/base files (read from the kind module in the Go module cache) and
+# steps on the Debian tree, plus this repository's node/ files.
+build_node_base() {
+  docker image inspect "$node_base" >/dev/null 2>&1 && return 10
+  local ctx files
+  files="$(go mod download -json "sigs.k8s.io/kind@$kind_version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')/images/base/files"
+  [[ -d $files ]] || die "no images/base/files in sigs.k8s.io/kind@$kind_version"
+  ctx="$(mktemp -d "$e2e_cache/tmp/cluster-nodebase.XXXXXX")"
+  cp -r "$files" "$ctx/files"
+  cp -r "$cluster_dir/node" "$ctx/herald"
+  # The modes kind's Dockerfile gives: scripts 0755, everything else 0644 (the module cache is read-only).
+  find "$ctx" -type d -exec chmod 0755 {} +
+  find "$ctx" -type f -exec chmod 0644 {} +
+  chmod 0755 "$ctx"/files/usr/local/bin/* "$ctx"/files/kind/bin/* "$ctx/herald/herald-entrypoint"
+  node_setup >"$ctx/setup.sh"
+  cat >"$ctx/Dockerfile" <<EOF
+FROM $node_debian
+COPY files/usr/local/bin/ /usr/local/bin/
+COPY files/kind/ /kind/
+COPY files/LICENSES/ /LICENSES/
+COPY files/etc/ /etc/
+COPY herald/herald-entrypoint /usr/local/bin/
+COPY herald/10-herald-bridge.conflist /etc/cni/net.d/
+COPY herald/99-herald-cgroupv1.conf /etc/kubernetes/kubelet.conf.d/
+COPY setup.sh /kind/herald-setup.sh
+RUN sh /kind/herald-setup.sh && rm /kind/herald-setup.sh
+ENV container=docker
+STOPSIGNAL SIGRTMIN+3
+ENTRYPOINT ["/usr/local/bin/herald-entrypoint", "/sbin/init"]
+EOF
+  docker build -q -t "$node_base" "$ctx" >/dev/null
+  rm -rf "$ctx"
 }
 
 # The base of the static binaries' images: users, CA certificates and /tmp, as distroless has.
@@ -365,15 +383,17 @@ main() {
   [[ -n $pause_version ]] || die "no PauseVersion in $constants"
 
   # Keys: what each image is made from, so changing a package list or a step rebuilds it.
-  node_base_key="$( (echo "$suite $kind_version $pause_version ${node_packages[*]}"; declare -f debootstrap_tar customize_node; cat "$cluster_dir"/node/*) | short_hash)"
+  node_debian="herald.dev/e2e-node-debian:$( (echo "$suite ${node_packages[*]}"; declare -f debootstrap_tar) | short_hash)"
+  node_base_key="$( (echo "$node_debian $kind_version $pause_version"; declare -f node_setup build_node_base; cat "$cluster_dir"/node/*) | short_hash)"
   tools_base_key="$( (echo "$suite ${tools_packages[*]}"; declare -f debootstrap_tar) | short_hash)"
   node_base="herald.dev/e2e-node-base:$node_base_key"
   tools_base="herald.dev/e2e-tools-base:$tools_base_key"
   static_base="herald.dev/e2e-static-base:$node_base_key"
   localpath_image="herald.dev/local-path-provisioner:$localpath_version"
   helper_image="herald.dev/local-path-helper:$tools_base_key"
-  stage "node base (Debian $suite)" build_node_base
-  stage "tools base (Debian $suite)" build_tools_base
+  stage "node Debian $suite" build_node_debian
+  stage "node base" build_node_base
+  stage "tools Debian $suite" build_tools_base
   stage "static base" build_static_base
 
   stage kind build_kind

@@ -54,6 +54,32 @@ needs_shim() {
   (((16#$bnd) != (1 << (last + 1)) - 1))
 }
 
+# docker_knows_cap CAP: whether this Docker daemon can grant CAP at all. Older daemons (Debian's
+# 20.10) refuse the newest capabilities (CAP_BPF, CAP_PERFMON, CAP_CHECKPOINT_RESTORE) by name,
+# and `--privileged` there never included them either. Probed once per daemon version, by creating
+# (never starting) a container of any local image.
+docker_knows_cap() {
+  local version probe_image file id
+  version="$(docker version -f '{{.Server.Version}}' 2>/dev/null | tr -c 'A-Za-z0-9.\n' _)"
+  file="$e2e_cache/docker-caps-$version"
+  if [[ ! -f $file ]]; then
+    mkdir -p "$e2e_cache"
+    probe_image="$(docker image ls -q | sed -n 1p)"
+    [[ -n $probe_image ]] || { echo "*" >"$file.tmp" && mv "$file.tmp" "$file"; }
+  fi
+  if [[ ! -f $file ]]; then
+    local c
+    for c in $(capsh --decode="$(sed -n 's/^CapBnd:[[:space:]]*//p' /proc/self/status)" | sed 's/.*=//; s/,/ /g'); do
+      if id="$(docker create --cap-add "${c^^}" "$probe_image" 2>/dev/null)"; then
+        docker rm "$id" >/dev/null
+        echo "${c^^}"
+      fi
+    done >"$file.tmp"
+    mv "$file.tmp" "$file"
+  fi
+  grep -qx -e "$1" -e '\*' "$file"
+}
+
 # privileged_args: what `--privileged` gives a kind node, spelled out so it works without the
 # capabilities this host lacks: every capability of the bounding set, /proc unmasked, all device
 # access, the devices a node uses. /sys and the cgroup mounts stay read-only; the node image's
@@ -62,7 +88,7 @@ privileged_args() {
   local bnd cap
   bnd="$(sed -n 's/^CapBnd:[[:space:]]*//p' /proc/self/status)"
   for cap in $(capsh --decode="$bnd" | sed 's/.*=//; s/,/ /g'); do
-    printf '%s\n' --cap-add "${cap^^}"
+    docker_knows_cap "${cap^^}" && printf '%s\n' --cap-add "${cap^^}"
   done
   printf '%s\n' --security-opt systempaths=unconfined --security-opt seccomp=unconfined \
     --security-opt apparmor=unconfined --device-cgroup-rule 'a *:* rwm'
@@ -71,4 +97,25 @@ privileged_args() {
     [[ -e $dev ]] && printf '%s\n' --device "$dev"
   done
   return 0
+}
+
+# kind_env: makes kind (run from this shell) reach Docker through shim/docker when this host needs
+# it; every kind command that starts or enters a node (create, load, export logs) must run so.
+kind_env() {
+  needs_shim || return 0
+  [[ -z ${HERALD_E2E_REAL_DOCKER:-} ]] || return 0
+  command -v capsh >/dev/null 2>&1 || {
+    source "$repo_dir/test/tools/apt.sh"
+    apt_install e2e-cluster libcap2-bin
+  }
+  export HERALD_E2E_REAL_DOCKER
+  HERALD_E2E_REAL_DOCKER="$(command -v docker)"
+  export PATH="$cluster_dir/shim:$PATH"
+}
+
+# The kind binary images.sh built (HERALD_E2E_KIND overrides).
+kind_bin() {
+  local kind="${HERALD_E2E_KIND:-$e2e_cache/bin/kind}"
+  [[ -x $kind ]] || die "no kind at $kind; run: bash test/e2e/cluster/images.sh"
+  printf '%s\n' "$kind"
 }

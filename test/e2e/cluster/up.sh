@@ -21,8 +21,7 @@ kubeconfig="$(realpath -m "$2")"
 config="${3:-}"
 timeout="${HERALD_E2E_UP_TIMEOUT:-300}"
 
-kind="${HERALD_E2E_KIND:-$e2e_cache/bin/kind}"
-[[ -x $kind ]] || die "no kind at $kind; run: bash test/e2e/cluster/images.sh"
+kind="$(kind_bin)"
 image="${HERALD_E2E_NODE_IMAGE:-$(cat "$node_image_ref" 2>/dev/null || true)}"
 [[ -n $image ]] || die "no node image recorded in $node_image_ref; run: bash test/e2e/cluster/images.sh"
 
@@ -44,15 +43,9 @@ kubectl="$HERALD_TOOLS_DIR/k8s-$k8s/kubectl"
 log "docker ready after $((SECONDS - t0))s"
 
 if needs_shim; then
-  command -v capsh >/dev/null 2>&1 || {
-    source "$repo_dir/test/tools/apt.sh"
-    apt_install e2e-cluster libcap2-bin
-  }
-  export HERALD_E2E_REAL_DOCKER
-  HERALD_E2E_REAL_DOCKER="$(command -v docker)"
-  export PATH="$cluster_dir/shim:$PATH"
   log "this host cannot grant docker run --privileged (capability bounding set $(sed -n 's/^CapBnd:[[:space:]]*//p' /proc/self/status)); kind runs through $cluster_dir/shim/docker"
 fi
+kind_env
 
 mkdir -p "$(dirname "$kubeconfig")"
 t1=$SECONDS
