@@ -61,15 +61,25 @@ phase() {
   log "< $name ($((SECONDS - t0))s)"
 }
 
-cluster_exists() { command -v kind >/dev/null 2>&1 && kind get clusters 2>/dev/null | grep -qx "$CLUSTER"; }
-
 offline() { [[ $OFFLINE != 0 ]]; }
 
+# kind itself, or offline the one test/e2e/cluster/images.sh built, through its docker shim where
+# this host needs it (test/e2e/cluster/README.md).
+kind_() {
+  if offline; then
+    bash "$here/cluster/kind.sh" "$@"
+  else
+    kind "$@"
+  fi
+}
+
+cluster_exists() { kind_ get clusters 2>/dev/null | grep -qx "$CLUSTER"; }
+
 down() {
-  if [[ -f $here/cluster/down.sh ]]; then
+  if offline; then
     bash "$here/cluster/down.sh" "$CLUSTER"
   elif cluster_exists; then
-    kind delete cluster --name "$CLUSTER"
+    kind_ delete cluster --name "$CLUSTER"
   fi
   rm -f "$KUBECONFIG"
 }
@@ -77,12 +87,13 @@ down() {
 # helm (and the Kubernetes binaries) from test/tools/build.sh; run after images, which builds kind.
 tools() {
   [[ -x $HELM ]] || bash "$repo/test/tools/build.sh"
+  use_node_kubectl
   local missing=() tool
-  for tool in docker kind kubectl node; do
+  for tool in docker kubectl node; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
   done
   [[ ${#missing[@]} -eq 0 ]] || die "make e2e needs: ${missing[*]} (test/e2e/cluster/images.sh builds kind and kubectl; Docker comes from apt: docker.io)"
-  log "kind $(kind version | awk '{print $2}'), $(kubectl version --client 2>/dev/null | head -1), helm $("$HELM" version --short)"
+  log "$(kind_ version), $(kubectl version --client 2>/dev/null | head -1), helm $("$HELM" version --short)"
 }
 
 images() {
@@ -95,6 +106,18 @@ images() {
   docker image ls "$IMAGE" --format '[e2e] image {{.Repository}}:{{.Tag}} is {{.Size}}'
 }
 
+# The kubectl built with the offline node's Kubernetes version (test/e2e/cluster/images.sh labels
+# the node image with it), first on PATH for run.sh and verify.mjs.
+use_node_kubectl() {
+  local image k8s
+  image="$(cat "$HERALD_E2E_CACHE/node-image" 2>/dev/null || true)"
+  [[ -n $image ]] && offline || return 0
+  k8s="$(docker image inspect -f '{{index .Config.Labels "herald.e2e.k8s"}}' "$image" 2>/dev/null || true)"
+  if [[ -n $k8s && -x $HERALD_TOOLS_DIR/k8s-$k8s/kubectl ]]; then
+    export PATH="$HERALD_TOOLS_DIR/k8s-$k8s:$PATH"
+  fi
+}
+
 # The kind config with this run's host ports (test/e2e/kind.yaml says 18080/18081).
 kind_config() {
   sed -e "s/hostPort: 18080/hostPort: $HTTP_PORT/" -e "s/hostPort: 18081/hostPort: $GATEWAY_PORT/" "$here/kind.yaml" >"$STATE/kind.yaml"
@@ -105,7 +128,7 @@ cluster() {
   if cluster_exists; then
     [[ ${E2E_REUSE:-0} == 1 ]] || die "a kind cluster named $CLUSTER already exists (an earlier run?). Delete it with 'make e2e-down', or set E2E_REUSE=1 to reuse it."
     log "reusing kind cluster $CLUSTER"
-    kind get kubeconfig --name "$CLUSTER" >"$KUBECONFIG"
+    kind_ get kubeconfig --name "$CLUSTER" >"$KUBECONFIG"
     kubectl delete namespace "$NS" --ignore-not-found --wait=true
     "$HELM" uninstall "$RELEASE" --namespace "$NS" >/dev/null 2>&1 || true
     return
@@ -121,7 +144,7 @@ cluster() {
 load_images() {
   local list
   mapfile -t list < <(bash "$here/addons/images.sh" --list)
-  kind load docker-image --name "$CLUSTER" "$IMAGE" "${list[@]}"
+  kind_ load docker-image --name "$CLUSTER" "$IMAGE" "${list[@]}"
 }
 
 addons() {
