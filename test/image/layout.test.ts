@@ -46,9 +46,9 @@ function du(path: string): number {
 }
 
 describe('Dockerfile', () => {
-  it('builds in stages: production dependencies, a build with dev dependencies, and a slim Node 20 runtime', () => {
+  it('builds in stages: production dependencies, a build with dev dependencies, and a slim Node 24 runtime', () => {
     expect(stages.map((s) => s.name)).toEqual(['deps', 'build', 'tini', 'runtime']);
-    for (const s of stages) expect(s.base, s.name).toMatch(/^node:20[.\d]*-[a-z]+-slim$/);
+    for (const s of stages) expect(s.base, s.name).toMatch(/^node:24[.\d]*-[a-z]+-slim$/);
     expect(stage('deps').runs.some((r) => r.includes('npm ci --omit=dev'))).toBe(true);
     expect(stage('build').runs).toContain('npm run build');
     // The runtime stage gets no package manager run: dependencies come from the deps stage.
