@@ -96,14 +96,14 @@ tools() {
   log "$(kind_ version), $(kubectl version --client 2>/dev/null | head -1), helm $("$HELM" version --short)"
 }
 
+# The kind node (offline only), then the add-on images and herald:e2e, which test/e2e/addons/images.sh
+# builds with `docker build` of this clone's Dockerfile (FROM the Node base it made, offline).
 images() {
   if offline; then
     bash "$here/cluster/images.sh"
   fi
-  bash "$here/addons/images.sh"
-  log "building $IMAGE from the Dockerfile"
-  DOCKER_BUILDKIT=1 docker build -t "$IMAGE" "$repo"
-  docker image ls "$IMAGE" --format '[e2e] image {{.Repository}}:{{.Tag}} is {{.Size}}'
+  HERALD_IMAGE="$IMAGE" bash "$here/addons/images.sh"
+  docker image inspect "$IMAGE" >/dev/null || die "test/e2e/addons/images.sh did not leave $IMAGE in Docker"
 }
 
 # The kubectl built with the offline node's Kubernetes version (test/e2e/cluster/images.sh labels
@@ -147,8 +147,10 @@ load_images() {
   kind_ load docker-image --name "$CLUSTER" "$IMAGE" "${list[@]}"
 }
 
+# Traefik, KEDA, Prometheus (with Herald's rules, see e2e_rules) and Alertmanager, each waited for.
 addons() {
-  bash "$here/addons/install.sh" "$KUBECONFIG"
+  e2e_rules >"$STATE/herald-rules.yaml"
+  E2E_RULES_FILE="$STATE/herald-rules.yaml" bash "$here/addons/install.sh" "$KUBECONFIG"
 }
 
 # Herald's alert rules as the chart ships them, with the `for:` of HeraldDeadLettersIncreasing cut
@@ -161,9 +163,11 @@ e2e_rules() {
 herald() {
   kubectl create namespace "$NS"
   kubectl label namespace "$NS" pod-security.kubernetes.io/enforce=restricted pod-security.kubernetes.io/warn=restricted
-  kubectl -n "$NS" apply -f "$here/manifests/receiver.yaml" -f "$here/manifests/smtp-sink.yaml"
+  # The SMTP sink Herald and Alertmanager mail to (e2e-smtp-sink.herald-e2e.svc:2525).
+  kubectl -n "$NS" apply -f "$here/manifests/receiver.yaml" -f "$here/addons/manifests/mail-sink.yaml"
   "$HELM" install "$RELEASE" "$repo/charts/herald" --namespace "$NS" --values "$here/values.yaml" --wait --timeout 5m
   kubectl -n "$NS" rollout status deployment/e2e-receiver --timeout=180s
+  kubectl -n "$NS" rollout status deployment/e2e-smtp-sink --timeout=180s
   kubectl -n "$NS" apply -f "$here/manifests/destinations.yaml"
 }
 

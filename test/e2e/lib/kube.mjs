@@ -21,8 +21,8 @@ export const env = Object.freeze({
   values: (process.env.E2E_VALUES ?? '').split(':').filter(Boolean),
   prometheusUrl: process.env.E2E_PROMETHEUS_URL ?? 'http://prometheus.monitoring.svc:9090',
   alertmanagerUrl: process.env.E2E_ALERTMANAGER_URL ?? 'http://alertmanager.monitoring.svc:9093',
-  // GET returns the mails the SMTP sink received (JSON); see lib/mail.mjs.
-  mailUrl: process.env.E2E_MAIL_URL ?? 'http://e2e-smtp-sink:8025/messages',
+  // The SMTP sink's list of received mail (test/e2e/addons/manifests/mail-sink.yaml, Mailpit's API).
+  mailUrl: process.env.E2E_MAIL_URL ?? 'http://e2e-smtp-sink:8025/api/v1/messages',
   dashboards: (process.env.E2E_DASHBOARDS ?? 'charts/herald/files/dashboards/herald-overview.json:charts/herald/files/dashboards/herald-destination.json').split(':').filter(Boolean),
 });
 
