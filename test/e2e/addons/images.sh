@@ -20,15 +20,6 @@ source "$addons_dir/base.sh"
 # Names the manifests (manifests/*.yaml) and test/e2e/values.yaml use.
 REDIS_IMAGE=redis:e2e
 MAIL_SINK_IMAGE=herald-e2e/mail-sink:e2e
-GO_TOOLS=(traefik keda prometheus alertmanager)
-
-go_image() { # go_image TOOL -> herald-e2e/TOOL:<upstream release>
-  local v
-  v="$(basename "$(bash "$addons_dir/go-build.sh" --dir "$1")")"
-  v="${v#"$1"-}"
-  [[ $1 == prometheus ]] && v="v$(bash "$addons_dir/go-build.sh" --release prometheus)"
-  echo "herald-e2e/$1:$v"
-}
 
 addon_images() {
   echo "$REDIS_IMAGE"
@@ -43,6 +34,31 @@ build_go_image() {
   dir="$(bash "$addons_dir/go-build.sh" --dir "$tool")"
   img="$(go_image "$tool")"
   build_context_image "$img" "$addons_dir/images/$tool" "$DEBIAN_IMAGE" "$dir"/*
+  check_go_image "$tool" "$img"
+}
+
+# Each binary starts, and the configs install.sh mounts are valid for the binaries built.
+check_go_image() {
+  local tool="$1" img="$2" out
+  case $tool in
+    traefik) out="$(docker run --rm "$img" version | sed -n 's/^Version:[[:space:]]*//p')" ;;
+    keda) out="$(docker run --rm --entrypoint /keda "$img" --help 2>&1 | grep -c -- '--metrics-bind-address' || true)"
+      [[ $out -ge 1 ]] || die "$img: /keda --help does not list its flags"
+      docker run --rm --entrypoint /keda-adapter "$img" --help >/dev/null 2>&1 || die "$img: /keda-adapter --help failed"
+      out="operator and adapter start" ;;
+    prometheus)
+      out="$(docker run --rm -v "$addons_dir/config/prometheus.yml:/etc/prometheus/prometheus.yml:ro" \
+        -v "$repo/charts/herald/files/herald-rules.yaml:/etc/prometheus/rules/herald-rules.yaml:ro" \
+        --entrypoint promtool "$img" check config /etc/prometheus/prometheus.yml 2>&1)" ||
+        die "$img: promtool check config failed: $out"
+      out="$(docker run --rm "$img" --version 2>&1 | sed -n 1p); promtool check config: SUCCESS" ;;
+    alertmanager)
+      out="$(docker run --rm -v "$addons_dir/config/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro" \
+        --entrypoint amtool "$img" check-config /etc/alertmanager/alertmanager.yml 2>&1)" ||
+        die "$img: amtool check-config failed: $out"
+      out="$(docker run --rm "$img" --version 2>&1 | sed -n 1p); amtool check-config: SUCCESS" ;;
+  esac
+  log "$img: $out"
 }
 
 main() {

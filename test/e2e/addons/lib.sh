@@ -49,6 +49,12 @@ debian_mirror() {
   echo "${m:-http://deb.debian.org/debian}"
 }
 
+GO_TOOLS=(traefik keda prometheus alertmanager)
+
+go_image() { # go_image TOOL -> herald-e2e/TOOL:v<upstream release>
+  echo "herald-e2e/$1:v$(bash "$addons_dir/go-build.sh" --release "$1")"
+}
+
 # Records what each step did for the summary images.sh prints at the end.
 summary=()
 note() { summary+=("$(printf '%-44s %-8s %8s  %s' "$1" "$2" "$3" "${4:-}")"); }
