@@ -10,3 +10,4 @@ export const BUILTIN_VARIABLES: Readonly<Record<string, string>>;
 export function substituteVariables(expr: string, values: Record<string, string>): string;
 export function unresolvedVariables(expr: string): string[];
 export function hasData(data: { resultType: string; result: unknown } | undefined): boolean;
+export function needsKubeStateMetrics(expr: string): boolean;

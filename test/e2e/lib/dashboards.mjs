@@ -70,3 +70,11 @@ export function hasData(data) {
   if (!Array.isArray(data.result)) return false;
   return data.result.some((s) => Number.isFinite(Number((s.value ?? s.values?.at(-1))?.[1])));
 }
+
+/**
+ * Whether a query reads kube-state-metrics series (`kube_deployment_*` and the like) rather than
+ * Herald's own: those panels have data only where kube-state-metrics runs.
+ */
+export function needsKubeStateMetrics(expr) {
+  return /\bkube_[a-z_]+/.test(expr);
+}

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { hasData, panelQueries, substituteVariables, templateVariables, unresolvedVariables } from '../../e2e/lib/dashboards.mjs';
+import { hasData, needsKubeStateMetrics, panelQueries, substituteVariables, templateVariables, unresolvedVariables } from '../../e2e/lib/dashboards.mjs';
 
 const load = (name: string) => JSON.parse(readFileSync(new URL(`../../../charts/herald/files/dashboards/${name}`, import.meta.url), 'utf8'));
 
@@ -48,5 +48,10 @@ describe('dashboard panel queries (e2e metrics step)', () => {
     expect(hasData({ resultType: 'vector', result: [{ metric: {}, value: [1, 'NaN'] }] })).toBe(false);
     expect(hasData({ resultType: 'vector', result: [] })).toBe(false);
     expect(hasData({ resultType: 'scalar', result: [1, '3'] })).toBe(true);
+  });
+
+  it('tells kube-state-metrics panels from Herald-metric panels', () => {
+    expect(needsKubeStateMetrics('sum(kube_deployment_status_replicas_available{deployment=~"herald-worker-x"})')).toBe(true);
+    expect(needsKubeStateMetrics('max(herald_queue_backlog{destination=~"x"})')).toBe(false);
   });
 });
