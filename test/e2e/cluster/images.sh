@@ -63,6 +63,14 @@ stage() {
 }
 
 short_hash() { sha256sum | cut -c1-12; }
+# quiet CMD...: run CMD, showing its output only when it fails (docker build's legacy-builder
+# deprecation notice is noise on every run).
+quiet() {
+  local out rc=0
+  out="$("$@" 2>&1)" || rc=$?
+  [[ $rc == 0 ]] || printf '%s\n' "$out" >&2
+  return "$rc"
+}
 image_label() { docker image inspect -f "{{index .Config.Labels \"$2\"}}" "$1" 2>/dev/null || true; }
 
 # --- Go binaries -------------------------------------------------------------------------------
@@ -221,7 +229,7 @@ ENV container=docker
 STOPSIGNAL SIGRTMIN+3
 ENTRYPOINT ["/usr/local/bin/herald-entrypoint", "/sbin/init"]
 EOF
-  docker build -q -t "$node_base" "$ctx" >/dev/null
+  quiet docker build -q -t "$node_base" "$ctx"
   rm -rf "$ctx"
 }
 
@@ -259,7 +267,7 @@ component() {
     printf '%s\n' "$@"
     echo "LABEL herald.e2e.key=$key"
   } >"$ctx/Dockerfile"
-  docker build -q -t "$ref" "$ctx" >/dev/null
+  quiet docker build -q -t "$ref" "$ctx"
   rm -rf "$ctx"
 }
 
@@ -429,5 +437,7 @@ main() {
   echo "$node_image"
 }
 
+# Sourced (to try one stage by hand): define only.
+[[ ${BASH_SOURCE[0]} == "$0" ]] || return 0
 main "$@"
 exit
