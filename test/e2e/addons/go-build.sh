@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the Go add-ons `make e2e` runs in the cluster (Traefik, KEDA, Prometheus, Alertmanager)
+# Builds the Go add-ons `make e2e` runs in the cluster (Traefik, KEDA, Prometheus, Alertmanager,
+# kube-state-metrics)
 # from source fetched through the Go module proxy, into $HERALD_E2E_CACHE/bin/<tool>-<version>/.
 # Static (CGO_ENABLED=0), -trimpath, with the local Go toolchain only; a binary already in the
 # cache is never rebuilt. These are the long pole of a cold run (see README.md).
@@ -27,6 +28,7 @@ declare -A module=(
   [keda]=github.com/kedacore/keda/v2
   [prometheus]=github.com/prometheus/prometheus
   [alertmanager]=github.com/prometheus/alertmanager
+  [kube-state-metrics]=k8s.io/kube-state-metrics/v2
 )
 
 modver() { (cd "$addons_dir/go/$1" && go list -m -f '{{.Version}}' "${module[$1]}"); }
@@ -61,6 +63,10 @@ specs() {
       echo "-s -w -X $common.Version=${v#v} -X $common.Revision=$v -X $common.Branch=module -X $common.BuildUser=herald-e2e -X $common.BuildDate=19700101-00:00:00"
       echo "alertmanager=github.com/prometheus/alertmanager/cmd/alertmanager"
       echo "amtool=github.com/prometheus/alertmanager/cmd/amtool"
+      ;;
+    kube-state-metrics)
+      echo "-s -w -X $common.Version=$v -X $common.Revision=$v -X $common.Branch=module -X $common.BuildUser=herald-e2e -X $common.BuildDate=19700101-00:00:00"
+      echo "kube-state-metrics=k8s.io/kube-state-metrics/v2"
       ;;
     *) die "unknown tool '$1' (expected: ${!module[*]})" ;;
   esac
@@ -127,7 +133,7 @@ main() {
   mkdir -p "$cache/bin"
   local tool
   local -a tools=("$@")
-  [[ ${#tools[@]} -gt 0 ]] || tools=(prometheus alertmanager traefik keda)
+  [[ ${#tools[@]} -gt 0 ]] || tools=("${GO_TOOLS[@]}")
   for tool in "${tools[@]}"; do build_tool "$tool"; done
 }
 

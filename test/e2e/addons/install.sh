@@ -6,7 +6,8 @@
 #      its own certificates); the admission webhooks are left out (optional, not needed here)
 #   3. Traefik (manifests/traefik.yaml): IngressClass traefik, GatewayClass traefik, Gateway
 #      traefik/herald-e2e; NodePorts 30080 (Ingress) and 30081 (Gateway)
-#   4. Prometheus + Alertmanager (manifests/monitoring.yaml) in namespace monitoring
+#   4. Prometheus, Alertmanager and kube-state-metrics (manifests/monitoring.yaml) in namespace
+#      monitoring
 #
 #   bash test/e2e/addons/install.sh KUBECONFIG
 #
@@ -104,6 +105,7 @@ traefik() {
 
 monitoring() {
   sed -e "s#herald-e2e/prometheus:TAG#$(go_image prometheus)#" -e "s#herald-e2e/alertmanager:TAG#$(go_image alertmanager)#" \
+    -e "s#herald-e2e/kube-state-metrics:TAG#$(go_image kube-state-metrics)#" \
     "$addons_dir/manifests/monitoring.yaml" >"$work/monitoring.yaml"
   cp "$addons_dir/config/alertmanager.yml" "$work/alertmanager.yml"
   if [[ -n ${E2E_SMTP_SMARTHOST:-} ]]; then
@@ -126,11 +128,12 @@ monitoring() {
   done
   kubectl -n monitoring rollout status deployment/alertmanager --timeout="$timeout"
   kubectl -n monitoring rollout status deployment/prometheus --timeout="$timeout"
+  kubectl -n monitoring rollout status deployment/kube-state-metrics --timeout="$timeout"
 }
 
 start=$SECONDS
 step "Gateway API CRDs" gateway_api
 step "KEDA" keda
 step "Traefik" traefik
-step "Prometheus and Alertmanager" monitoring
+step "Prometheus, Alertmanager, kube-state-metrics" monitoring
 log "add-ons installed in $((SECONDS - start))s"

@@ -49,7 +49,7 @@ debian_mirror() {
   echo "${m:-http://deb.debian.org/debian}"
 }
 
-GO_TOOLS=(traefik keda prometheus alertmanager)
+GO_TOOLS=(traefik keda prometheus alertmanager kube-state-metrics)
 
 go_image() { # go_image TOOL -> herald-e2e/TOOL:v<upstream release>
   echo "herald-e2e/$1:v$(bash "$addons_dir/go-build.sh" --release "$1")"
