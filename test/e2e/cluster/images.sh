@@ -62,6 +62,7 @@ stage() {
   esac
 }
 
+default_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 short_hash() { sha256sum | cut -c1-12; }
 # quiet CMD...: run CMD, showing its output only when it fails (docker build's legacy-builder
 # deprecation notice is noise on every run).
@@ -145,14 +146,16 @@ debootstrap_tar() {
   rm -rf "$tree"
 }
 
-# debian_image REF PACKAGES...: the debootstrapped tree as a Docker image (its tar cached by REF's tag).
+# debian_image REF PACKAGES...: the debootstrapped tree as a Docker image. The tar is cached by
+# what debootstrap is given only, so changing the import reuses it.
 debian_image() {
   local ref="$1"
   shift
-  local tar="$e2e_cache/rootfs/${ref##*/}.tar"
-  tar="${tar/:/-}"
+  local repo="${ref%:*}" tar
+  tar="$e2e_cache/rootfs/${repo##*/}-$( (echo "$suite $*"; declare -f debootstrap_tar) | short_hash).tar"
   [[ -f $tar ]] || debootstrap_tar "$tar" "$@"
-  docker import "$tar" "$ref" >/dev/null
+  # A root filesystem tar carries no environment; programs that exec others need a PATH.
+  docker import --change "ENV PATH=$default_path" "$tar" "$ref" >/dev/null
 }
 
 build_node_debian() {
@@ -244,7 +247,7 @@ build_static_base() {
   printf 'root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n' >"$t/etc/group"
   printf 'hosts: files dns\n' >"$t/etc/nsswitch.conf"
   docker run --rm --entrypoint cat "$node_base" /etc/ssl/certs/ca-certificates.crt >"$t/etc/ssl/certs/ca-certificates.crt"
-  tar --numeric-owner -C "$t" -c . | docker import - "$static_base" >/dev/null
+  tar --numeric-owner -C "$t" -c . | docker import --change "ENV PATH=$default_path" - "$static_base" >/dev/null
   rm -rf "$t"
 }
 
@@ -391,12 +394,12 @@ main() {
   [[ -n $pause_version ]] || die "no PauseVersion in $constants"
 
   # Keys: what each image is made from, so changing a package list or a step rebuilds it.
-  node_debian="herald.dev/e2e-node-debian:$( (echo "$suite ${node_packages[*]}"; declare -f debootstrap_tar) | short_hash)"
+  node_debian="herald.dev/e2e-node-debian:$( (echo "$suite ${node_packages[*]}"; declare -f debootstrap_tar debian_image) | short_hash)"
   node_base_key="$( (echo "$node_debian $kind_version $pause_version"; declare -f node_setup build_node_base; cat "$cluster_dir"/node/*) | short_hash)"
-  tools_base_key="$( (echo "$suite ${tools_packages[*]}"; declare -f debootstrap_tar) | short_hash)"
+  tools_base_key="$( (echo "$suite ${tools_packages[*]}"; declare -f debootstrap_tar debian_image) | short_hash)"
   node_base="herald.dev/e2e-node-base:$node_base_key"
   tools_base="herald.dev/e2e-tools-base:$tools_base_key"
-  static_base="herald.dev/e2e-static-base:$node_base_key"
+  static_base="herald.dev/e2e-static-base:$( (echo "$node_base"; declare -f build_static_base) | short_hash)"
   localpath_image="herald.dev/local-path-provisioner:$localpath_version"
   helper_image="herald.dev/local-path-helper:$tools_base_key"
   stage "node Debian $suite" build_node_debian
