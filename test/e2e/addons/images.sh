@@ -57,7 +57,7 @@ check_go_image() {
         --entrypoint amtool "$img" check-config /etc/alertmanager/alertmanager.yml 2>&1)" ||
         die "$img: amtool check-config failed: $out"
       out="$(docker run --rm "$img" --version 2>&1 | sed -n 1p); amtool check-config: SUCCESS" ;;
-    kube-state-metrics) out="$(docker run --rm "$img" --version 2>&1 | sed -n 1p)" ;;
+    kube-state-metrics) out="$(docker run --rm "$img" version 2>&1 | sed -n 1p)" ;;
   esac
   log "$img: $out"
 }
