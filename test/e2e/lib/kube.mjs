@@ -97,6 +97,15 @@ export async function inCluster(url, { json = true } = {}) {
 }
 
 /**
+ * GETs several URLs from inside the cluster in one `kubectl exec` (each exec costs about half a
+ * second); resolves their bodies parsed as JSON, in order. A failed GET rejects the whole call.
+ */
+export async function inClusterMany(urls) {
+  const script = `Promise.all(${JSON.stringify(urls)}.map(async (u) => { const r = await fetch(u); const t = await r.text(); if (!r.ok) throw new Error(u + ': ' + r.status + ' ' + t.slice(0, 300)); return JSON.parse(t); })).then((all) => process.stdout.write(JSON.stringify(all))).catch((e) => { console.error(String(e.cause ?? e)); process.exit(3); })`;
+  return JSON.parse(await kubectlAsync(['exec', 'deploy/e2e-receiver', '--', 'node', '-e', script], { timeoutMs: 120_000 }));
+}
+
+/**
  * Polls `check` until it returns a truthy value and resolves that value; a throw counts as "not
  * yet" and its message is kept. On timeout throws a Failure naming `what` and the last observation.
  */

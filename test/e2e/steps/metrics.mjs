@@ -6,16 +6,16 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Failure, env, info, kubectlJsonAsync, step, waitFor } from '../lib/kube.mjs';
 import { hasData, needsKubeStateMetrics, panelQueries, substituteVariables, templateVariables, unresolvedVariables } from '../lib/dashboards.mjs';
-import { labelValues, query } from '../lib/prometheus.mjs';
+import { labelValues, query, queryMany } from '../lib/prometheus.mjs';
 
 /** The label a scraped series names its pod by (the scrape config decides), and the pod IP as a fallback. */
 function seriesPod(labels) {
   return labels.pod ?? labels.kubernetes_pod_name ?? labels.pod_name ?? '';
 }
 
-/** Running Herald pods by component (ingest, controller, worker), as `kubectl get pods` sees them. */
+/** Ready Herald process pods (ingest, controller, worker; not the in-chart Redis), as `kubectl get pods` sees them. */
 async function heraldPods() {
-  const list = await kubectlJsonAsync(['get', 'pods', '-l', 'app.kubernetes.io/name=herald']);
+  const list = await kubectlJsonAsync(['get', 'pods', '-l', 'app.kubernetes.io/name=herald,app.kubernetes.io/component in (ingest,controller,worker)']);
   return list.items
     .filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp && (p.status.containerStatuses ?? []).every((c) => c.ready))
     .map((p) => ({ name: p.metadata.name, ip: p.status.podIP, component: p.metadata.labels['app.kubernetes.io/component'] }));
@@ -77,16 +77,13 @@ export async function dashboardQueries({ timeoutMs = 90_000 } = {}) {
   const total = pending.length;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    // Every (panel, variable values) pair in one round trip.
+    const tries = pending.flatMap((q) => q.combos.map((vars) => ({ q, vars, expr: substituteVariables(q.expr, vars) })));
+    const answers = await queryMany(tries.map((t) => t.expr));
     const still = [];
     for (const q of pending) {
-      let ok;
-      for (const vars of q.combos) {
-        if (hasData(await query(substituteVariables(q.expr, vars)))) {
-          ok = vars;
-          break;
-        }
-      }
-      if (ok) info(`data: ${q.dashboard} / ${q.panel} (${q.refId})${Object.keys(ok).length ? ` with ${JSON.stringify(ok)}` : ''}`);
+      const ok = tries.find((t, i) => t.q === q && hasData(answers[i]));
+      if (ok) info(`data: ${q.dashboard} / ${q.panel} (${q.refId})${Object.keys(ok.vars).length ? ` with ${JSON.stringify(ok.vars)}` : ''}`);
       else still.push(q);
     }
     pending = still;
