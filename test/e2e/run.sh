@@ -160,32 +160,20 @@ e2e_rules() {
     "$repo/charts/herald/files/herald-rules.yaml"
 }
 
-# The chart's values for this run: test/e2e/values.yaml, plus the Gateway's when the chart has an HTTPRoute.
-values_args() {
-  printf '%s\n' --values "$here/values.yaml"
-  if grep -q '^  httpRoute:' "$repo/charts/herald/values.yaml"; then
-    printf '%s\n' --values "$here/values-gateway.yaml"
-  fi
-}
-
 herald() {
   kubectl create namespace "$NS"
   kubectl label namespace "$NS" pod-security.kubernetes.io/enforce=restricted pod-security.kubernetes.io/warn=restricted
   # The SMTP sink Herald and Alertmanager mail to (e2e-smtp-sink.herald-e2e.svc:2525).
   kubectl -n "$NS" apply -f "$here/manifests/receiver.yaml" -f "$here/addons/manifests/mail-sink.yaml"
-  local values
-  mapfile -t values < <(values_args)
-  "$HELM" install "$RELEASE" "$repo/charts/herald" --namespace "$NS" "${values[@]}" --wait --timeout 5m
+  "$HELM" install "$RELEASE" "$repo/charts/herald" --namespace "$NS" --values "$here/values.yaml" --wait --timeout 5m
   kubectl -n "$NS" rollout status deployment/e2e-receiver --timeout=180s
   kubectl -n "$NS" rollout status deployment/e2e-smtp-sink --timeout=180s
   kubectl -n "$NS" apply -f "$here/manifests/destinations.yaml"
 }
 
 verify() {
-  local gateway=""
-  grep -q '^  httpRoute:' "$repo/charts/herald/values.yaml" && gateway="http://127.0.0.1:$GATEWAY_PORT/ingest"
   E2E_NAMESPACE="$NS" E2E_RELEASE="$RELEASE" E2E_HELM="$HELM" E2E_CHART="$repo/charts/herald" \
-    E2E_INGEST_URL="http://127.0.0.1:$HTTP_PORT/ingest" E2E_GATEWAY_URL="${E2E_GATEWAY_URL-$gateway}" \
+    E2E_INGEST_URL="http://127.0.0.1:$HTTP_PORT/ingest" E2E_GATEWAY_URL="http://127.0.0.1:$GATEWAY_PORT/ingest" \
     E2E_DASHBOARDS="$repo/charts/herald/files/dashboards/herald-overview.json:$repo/charts/herald/files/dashboards/herald-destination.json" \
     node "$here/verify.mjs"
 }
