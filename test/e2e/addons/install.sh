@@ -9,7 +9,9 @@
 #   4. Prometheus, Alertmanager and kube-state-metrics (manifests/monitoring.yaml) in namespace
 #      monitoring
 #
-#   bash test/e2e/addons/install.sh KUBECONFIG
+#   bash test/e2e/addons/install.sh KUBECONFIG              all four, in that order
+#   bash test/e2e/addons/install.sh KUBECONFIG monitoring   only the named steps (gateway-api,
+#                                                          keda, traefik, monitoring), e.g. a re-run
 #
 # The images must already be in the cluster (images.sh --list names them; they are never
 # pulled). Environment:
@@ -22,8 +24,11 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-[[ $# -eq 1 && -f $1 ]] || die "usage: install.sh KUBECONFIG (an existing kubeconfig file)"
+[[ $# -ge 1 && -f $1 ]] || die "usage: install.sh KUBECONFIG [gateway-api|keda|traefik|monitoring ...] (KUBECONFIG: an existing kubeconfig file)"
 export KUBECONFIG="$1"
+shift
+steps=("$@")
+[[ ${#steps[@]} -gt 0 ]] || steps=(gateway-api keda traefik monitoring)
 timeout="${E2E_ADDONS_TIMEOUT:-300s}"
 rules="${E2E_RULES_FILE:-$repo/charts/herald/files/herald-rules.yaml}"
 [[ -f $rules ]] || die "no rule file at $rules"
@@ -132,8 +137,13 @@ monitoring() {
 }
 
 start=$SECONDS
-step "Gateway API CRDs" gateway_api
-step "KEDA" keda
-step "Traefik" traefik
-step "Prometheus, Alertmanager, kube-state-metrics" monitoring
+for s in "${steps[@]}"; do
+  case $s in
+    gateway-api) step "Gateway API CRDs" gateway_api ;;
+    keda) step "KEDA" keda ;;
+    traefik) step "Traefik" traefik ;;
+    monitoring) step "Prometheus, Alertmanager, kube-state-metrics" monitoring ;;
+    *) die "unknown step '$s' (expected: gateway-api keda traefik monitoring)" ;;
+  esac
+done
 log "add-ons installed in $((SECONDS - start))s"
