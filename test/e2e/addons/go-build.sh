@@ -52,7 +52,6 @@ specs() {
       echo "-s -w -X github.com/kedacore/keda/v2/version.Version=${v#v} -X github.com/kedacore/keda/v2/version.GitCommit=$v"
       echo "keda=github.com/kedacore/keda/v2/cmd/operator"
       echo "keda-adapter=github.com/kedacore/keda/v2/cmd/adapter"
-      echo "keda-admission-webhooks=github.com/kedacore/keda/v2/cmd/webhooks"
       ;;
     prometheus)
       echo "-s -w -X $common.Version=$(prometheus_release "$v") -X $common.Revision=$v -X $common.Branch=module -X $common.BuildUser=herald-e2e -X $common.BuildDate=19700101-00:00:00"
