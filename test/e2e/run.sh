@@ -232,6 +232,9 @@ on_exit() {
 up() {
   mkdir -p "$STATE"
   trap on_exit EXIT
+  # A signal ends the run as a failure (clean-up and diagnostics still run from the EXIT trap).
+  trap 'exit 143' TERM
+  trap 'exit 130' INT
   phase "images" images
   phase "tools" tools
   phase "cluster" cluster
