@@ -95,7 +95,7 @@ export async function resilience() {
   step(`6d. every accepted event reaches e2e-steady (${accepted.size} accepted)`);
   let ids = [];
   await waitFor('every accepted steady.tick delivered', async () => {
-    ids = (await inCluster('http://127.0.0.1:8080/_ids?prefix=/ok/steady')).map(([, id]) => id);
+    ids = (await inCluster(`http://127.0.0.1:8080/_ids?prefix=/ok/steady&contains=${RUN}`)).map(([, id]) => id);
     const got = new Set(ids);
     const missing = [...accepted].filter((id) => !got.has(id));
     if (missing.length > 0) throw new Error(`${missing.length} not delivered yet, e.g. ${missing.slice(0, 5).join(', ')}`);
