@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # One image for every Herald component: `herald ingest`, `herald controller` and the
 # `herald worker` pods the controller creates all run it.
 #
@@ -24,6 +22,9 @@
 #   tini     a tiny init as PID 1, so SIGTERM reaches node and zombies are reaped
 #   runtime  base + node_modules from deps + dist from build; non-root, read-only-rootfs friendly
 
+# No `# syntax=` line on purpose: the builder's built-in Dockerfile frontend supports everything
+# used here (RUN --mount=type=cache), and without the line BuildKit does not pull the
+# docker/dockerfile frontend image from a registry, so the image also builds offline.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS deps

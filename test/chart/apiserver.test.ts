@@ -67,13 +67,15 @@ describe('chart on a real kube-apiserver', () => {
     expect(results.map((r) => r.ref)).toContain('CustomResourceDefinition/destinations.herald.dev');
   });
 
-  it('accepts every object with every optional feature on, monitoring CRDs included', async () => {
-    const monitoringCrds = parseManifests(readFileSync(join(ROOT, 'test/chart/crds/monitoring.coreos.com.yaml'), 'utf8'));
-    expect(failures(await applyCrds(kube, monitoringCrds))).toEqual([]);
+  it('accepts every object with every optional feature on, monitoring and Gateway API CRDs included', async () => {
+    for (const file of ['monitoring.coreos.com.yaml', 'gateway.networking.k8s.io.yaml']) {
+      const crds = parseManifests(readFileSync(join(ROOT, 'test/chart/crds', file), 'utf8'));
+      expect(failures(await applyCrds(kube, crds)), file).toEqual([]);
+    }
     await ensureNamespace(kube, 'herald-all', RESTRICTED);
     const objects = render({ namespace: 'herald-all', values: [VALUES_ALL], includeCrds: true });
     const kinds = new Set(objects.map((o) => o.kind));
-    for (const k of ['Ingress', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'PodDisruptionBudget', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule', 'StatefulSet']) {
+    for (const k of ['Ingress', 'HTTPRoute', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'PodDisruptionBudget', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule', 'StatefulSet']) {
       expect(kinds, k).toContain(k);
     }
     const results = await applyAll(kube, objects);

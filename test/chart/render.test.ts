@@ -365,6 +365,24 @@ describe('ingest', () => {
     expect(find(allOn, 'Service', 'herald-ingest').spec.ports[0]).toMatchObject({ name: 'http', port: 8000, targetPort: 'http' });
   });
 
+  it('publishes only /ingest through a Gateway API HTTPRoute too, attached to the Gateways from values', () => {
+    const route = find(allOn, 'HTTPRoute', 'herald-ingest');
+    expect(route.apiVersion).toBe('gateway.networking.k8s.io/v1');
+    expect(route.metadata.annotations).toEqual({ 'example.com/owner': 'platform' });
+    expect(route.spec).toEqual({
+      parentRefs: [{ name: 'public', namespace: 'gateways', sectionName: 'http' }],
+      hostnames: ['herald.example.com'],
+      rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/ingest' } }], backendRefs: [{ name: 'herald-ingest', port: 8000 }] }],
+    });
+    expect(defaults.filter((o) => o.kind === 'HTTPRoute')).toEqual([]);
+  });
+
+  it('refuses an HTTPRoute with no Gateway to attach to', () => {
+    const r = renderRaw({ set: { 'ingest.httpRoute.enabled': true } });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('ingest.httpRoute.parentRefs needs at least one Gateway');
+  });
+
   it('scales ingest with an HPA instead of a fixed replica count when autoscaling is on', () => {
     expect(find(allOn, 'Deployment', 'herald-ingest').spec.replicas).toBeUndefined();
     expect(find(allOn, 'HorizontalPodAutoscaler').spec).toMatchObject({ minReplicas: 2, maxReplicas: 6, scaleTargetRef: { kind: 'Deployment', name: 'herald-ingest' } });

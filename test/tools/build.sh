@@ -5,6 +5,9 @@
 # CI, so compiling is the only way to get genuine upstream binaries.
 #
 #   bash test/tools/build.sh                      build whatever is missing from the cache
+#   bash test/tools/build.sh node                 also build the rest of a kind node (kubelet, kubeadm,
+#                                                 kubectl, kube-scheduler, kube-proxy; test/e2e/cluster)
+#                                                 and print the directory holding all seven
 #   bash test/tools/build.sh pin K8S ETCD HELM    regenerate the go.mod files for new versions,
 #                                                 e.g. pin v1.36.3 v3.6.16 v3.22.0, then build
 #
@@ -145,7 +148,7 @@ link() { # link DIR NAME: expose DIR/NAME as $tools_dir/bin/NAME
   ln -sfn "../$(basename "$1")/$2" "$tools_dir/bin/$2"
 }
 
-main_build() {
+lock() {
   mkdir -p "$tools_dir"
   # Parallel test runs or CI jobs may call this at once; one builder at a time.
   exec 9>"$tools_dir/.lock"
@@ -153,7 +156,57 @@ main_build() {
     log "another build.sh holds $tools_dir/.lock; waiting"
     flock 9
   fi
+}
 
+k8s_ldflags() { # k8s_ldflags VERSION
+  local k8s="$1" k8s_minor="${1#v1.}" key
+  k8s_minor="${k8s_minor%%.*}"
+  # Mirrors hack/lib/version.sh: both copies of the version vars, or `--version`
+  # and /version report v0.0.0-master. Release builds also strip symbols (-s -w).
+  local kflags="-s -w"
+  for key in component-base/version client-go/pkg/version; do
+    kflags+=" -X k8s.io/$key.gitVersion=$k8s -X k8s.io/$key.gitMajor=1 -X k8s.io/$key.gitMinor=$k8s_minor"
+    kflags+=" -X k8s.io/$key.buildDate=1970-01-01T00:00:00Z"
+  done
+  printf '%s' "$kflags"
+}
+
+# The control-plane pair the integration tests run, then the rest of a kind node.
+control_plane=(
+  kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver
+  kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager
+)
+node_rest=(
+  kubelet=k8s.io/kubernetes/cmd/kubelet
+  kubeadm=k8s.io/kubernetes/cmd/kubeadm
+  kubectl=k8s.io/kubernetes/cmd/kubectl
+  kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler
+  kube-proxy=k8s.io/kubernetes/cmd/kube-proxy
+)
+
+node_build() {
+  lock
+  local k8s
+  k8s="$(modver "$here" k8s.io/kubernetes)"
+  local kdir="$tools_dir/k8s-$k8s"
+  log "kind node binaries of kubernetes $k8s ($(go version)); cache: $kdir"
+  build "$kdir" "$here" "$(k8s_ldflags "$k8s")" "${control_plane[@]}" "${node_rest[@]}"
+  # Running each binary catches a cached file that is corrupt or built for another arch.
+  local spec b v
+  for spec in "${control_plane[@]}" "${node_rest[@]}"; do
+    b="${spec%%=*}"
+    case $b in
+      kubectl) v="$("$kdir/$b" version --client 2>&1)" ;;
+      kubeadm) v="$("$kdir/$b" version -o short 2>&1)" ;;
+      *) v="$("$kdir/$b" --version 2>&1)" ;;
+    esac
+    [[ $v == *"$k8s"* ]] || die "$kdir/$b does not report $k8s: $v"
+  done
+  echo "$kdir"
+}
+
+main_build() {
+  lock
   local k8s etcd helm
   k8s="$(modver "$here" k8s.io/kubernetes)"
   etcd="$(modver "$here/etcd" go.etcd.io/etcd/server/v3)"
@@ -161,19 +214,8 @@ main_build() {
   log "versions from go.mod: kubernetes $k8s, etcd $etcd, helm $helm ($(go version))"
   log "cache: $tools_dir"
 
-  local k8s_minor="${k8s#v1.}"
-  k8s_minor="${k8s_minor%%.*}"
-  # Mirrors hack/lib/version.sh: both copies of the version vars, or `--version`
-  # and /version report v0.0.0-master. Release builds also strip symbols (-s -w).
-  local kflags="-s -w" key
-  for key in component-base/version client-go/pkg/version; do
-    kflags+=" -X k8s.io/$key.gitVersion=$k8s -X k8s.io/$key.gitMajor=1 -X k8s.io/$key.gitMinor=$k8s_minor"
-    kflags+=" -X k8s.io/$key.buildDate=1970-01-01T00:00:00Z"
-  done
   local kdir="$tools_dir/k8s-$k8s"
-  build "$kdir" "$here" "$kflags" \
-    kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver \
-    kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager
+  build "$kdir" "$here" "$(k8s_ldflags "$k8s")" "${control_plane[@]}"
   link "$kdir" kube-apiserver
   link "$kdir" kube-controller-manager
 
@@ -210,8 +252,12 @@ main_build() {
   done
 }
 
+# Sourced (test/e2e/cluster/images.sh reuses build, lock and modver): define only.
+[[ ${BASH_SOURCE[0]} == "$0" ]] || return 0
+
 case "${1:-build}" in
   pin) shift; pin "$@" ;;
   build) main_build ;;
-  *) die "unknown command '$1' (expected: build | pin K8S ETCD HELM)" ;;
+  node) node_build ;;
+  *) die "unknown command '$1' (expected: build | node | pin K8S ETCD HELM)" ;;
 esac

@@ -1,0 +1,1 @@
+export function parseTable(text: string): Record<string, string>[];
