@@ -5,7 +5,7 @@ export interface PanelQuery {
   expr: string;
 }
 export function panelQueries(dashboard: unknown): PanelQuery[];
-export function templateVariables(dashboard: unknown): { name: string; type: string; labelValues?: { metric: string; label: string } }[];
+export function templateVariables(dashboard: unknown): { name: string; type: string; labelValues?: { metric: string; label: string }; allValue?: string }[];
 export const BUILTIN_VARIABLES: Readonly<Record<string, string>>;
 export function substituteVariables(expr: string, values: Record<string, string>): string;
 export function unresolvedVariables(expr: string): string[];

@@ -25,14 +25,20 @@ export function panelQueries(dashboard) {
 
 /**
  * Template variables a dashboard declares, with the PromQL of `query` variables
- * (`label_values(metric, label)` is the only form Herald's dashboards use).
- * @returns {{name: string, type: string, labelValues?: {metric: string, label: string}}[]}
+ * (`label_values(metric, label)` is the only form Herald's dashboards use) and, for a variable
+ * offering "All", the value Grafana sends when it is chosen (its `allValue`).
+ * @returns {{name: string, type: string, labelValues?: {metric: string, label: string}, allValue?: string}[]}
  */
 export function templateVariables(dashboard) {
   return (dashboard.templating?.list ?? []).map((v) => {
     const q = typeof v.query === 'string' ? v.query : v.query?.query ?? v.definition ?? '';
-    const m = /^\s*label_values\(\s*([^,]+?)\s*,\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)\s*$/.exec(q);
-    return { name: v.name, type: v.type, ...(v.type === 'query' && m ? { labelValues: { metric: m[1], label: m[2] } } : {}) };
+    const m = /^\s*label_values\(\s*(.+?)\s*,\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)\s*$/.exec(q);
+    return {
+      name: v.name,
+      type: v.type,
+      ...(v.type === 'query' && m ? { labelValues: { metric: m[1], label: m[2] } } : {}),
+      ...(v.includeAll && typeof v.allValue === 'string' ? { allValue: v.allValue } : {}),
+    };
   });
 }
 

@@ -53,13 +53,16 @@ export async function dashboardQueries({ timeoutMs = 90_000 } = {}) {
   let pending = [];
   for (const file of env.dashboards) {
     const dashboard = JSON.parse(readFileSync(file, 'utf8'));
-    // Every combination of values of the dashboard's query variables (Herald's have at most one).
+    // Each query variable must have values in Prometheus; a panel is then run with "All" chosen
+    // (what a dashboard opens with) where the variable offers it, else with each value in turn.
     let combos = [{}];
     for (const v of templateVariables(dashboard).filter((x) => x.type === 'query')) {
       if (!v.labelValues) throw new Failure(`${file}: variable ${v.name} is not label_values(metric, label); teach lib/dashboards.mjs its form`);
-      const values = await labelValues(v.labelValues.metric, v.labelValues.label);
-      if (values.length === 0) throw new Failure(`${file}: variable ${v.name} (label_values(${v.labelValues.metric}, ${v.labelValues.label})) has no values`);
-      combos = combos.flatMap((c) => values.map((x) => ({ ...c, [v.name]: x })));
+      const metric = substituteVariables(v.labelValues.metric, combos[0]);
+      const values = await labelValues(metric, v.labelValues.label);
+      if (values.length === 0) throw new Failure(`${file}: variable ${v.name} (label_values(${metric}, ${v.labelValues.label})) has no values`);
+      const chosen = v.allValue !== undefined ? [v.allValue] : values;
+      combos = combos.flatMap((c) => chosen.map((x) => ({ ...c, [v.name]: x })));
     }
     for (const q of panelQueries(dashboard)) {
       for (const vars of combos) {

@@ -19,10 +19,12 @@ describe('dashboard panel queries (e2e metrics step)', () => {
     ]);
   });
 
-  it("reads the shipped dashboards' variables: a data source and label_values(herald_queue_backlog, destination)", () => {
+  it("reads the shipped dashboards' variables: a data source, then namespace, job and destination with All as .*", () => {
     expect(templateVariables(load('herald-destination.json'))).toEqual([
       { name: 'datasource', type: 'datasource' },
-      { name: 'destination', type: 'query', labelValues: { metric: 'herald_queue_backlog', label: 'destination' } },
+      { name: 'namespace', type: 'query', labelValues: { metric: 'herald_build_info', label: 'namespace' }, allValue: '.*' },
+      { name: 'job', type: 'query', labelValues: { metric: 'herald_build_info{namespace=~"$namespace"}', label: 'job' }, allValue: '.*' },
+      { name: 'destination', type: 'query', labelValues: { metric: 'herald_queue_backlog{namespace=~"$namespace", job=~"$job"}', label: 'destination' }, allValue: '.*' },
     ]);
   });
 
@@ -35,11 +37,11 @@ describe('dashboard panel queries (e2e metrics step)', () => {
     expect(unresolvedVariables('x{a="$other"} [[more]]')).toEqual(['other', 'more']);
   });
 
-  it('leaves no variable unresolved in any shipped panel once destination is set', () => {
+  it('leaves no variable unresolved in any shipped panel once namespace, job and destination are set', () => {
     for (const file of ['herald-overview.json', 'herald-destination.json']) {
       const queries = panelQueries(load(file));
       expect(queries.length).toBeGreaterThan(10);
-      for (const q of queries) expect(unresolvedVariables(substituteVariables(q.expr, { destination: 'orders' }))).toEqual([]);
+      for (const q of queries) expect(unresolvedVariables(substituteVariables(q.expr, { namespace: '.*', job: '.*', destination: 'orders' }))).toEqual([]);
     }
   });
 
