@@ -9,7 +9,9 @@ import { parseTable } from '../lib/table.mjs';
 export async function statusColumns(minDelivered) {
   step('5a. kubectl get dest shows Ready and the figures');
   const rows = await waitFor(`Ready=True and the delivered figures in kubectl get dest`, () => {
-    const table = parseTable(kubectl(['get', 'destinations']));
+    // -o wide: FAILED (dead letters since creation) is a wide column; DEAD (in the store now) and
+    // HEALTH are default ones.
+    const table = parseTable(kubectl(['get', 'destinations', '-o', 'wide']));
     const bad = [];
     for (const [name, want] of Object.entries(minDelivered)) {
       const row = table.find((r) => r.name === name);
@@ -21,7 +23,7 @@ export async function statusColumns(minDelivered) {
     if (bad.length > 0) throw new Error(bad.join('; '));
     return table;
   }, { timeoutMs: 60_000, intervalMs: 2_000 });
-  for (const col of ['url', 'ready', 'backlog', 'delivered', 'failed', 'age']) {
+  for (const col of ['url', 'ready', 'reason', 'health', 'workers', 'backlog', 'dead', 'delivered', 'failed', 'age']) {
     if (!(col in rows[0])) throw new Failure(`kubectl get dest has no ${col.toUpperCase()} column: ${Object.keys(rows[0]).join(', ')}`);
   }
   info(kubectl(['get', 'destinations', '-o', 'wide']).trimEnd().split('\n').join('\n[verify]     '));
