@@ -1,4 +1,5 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
+import type { ErrorAnswer } from '../api/error-answer.js';
 
 /** The port is taken; the message says which setting picks another one. */
 export class PortInUseError extends Error {
@@ -32,8 +33,10 @@ export async function bindHttp(port: number, host: string, hint = 'pick another 
 
 const placeholders = new WeakSet<Server>();
 
+const STARTING_UP = JSON.stringify({ error: { code: 'starting_up', message: 'the server is starting up; retry in a second' } } satisfies ErrorAnswer);
+
 const startingUp: RequestListener = (_req, res) => {
-  res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end('{"error":"starting up"}');
+  res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' }).end(STARTING_UP);
 };
 
 /** Gives a server from {@link bindHttp} its real request handler, replacing the 503 placeholder. */
