@@ -10,10 +10,12 @@ export const ERROR_CODES = {
   401: ['HERALD_AUTH_MISSING', 'HERALD_AUTH_MALFORMED', 'HERALD_AUTH_INVALID'],
   403: ['type_forbidden'],
   404: ['not_found'],
+  408: ['request_timeout'],
   413: ['body_too_large', 'batch_too_large', 'batch_over_rate_burst'],
   415: ['unsupported_media_type', 'encoding.unsupported'],
   422: ['idempotency_key_reused'],
   429: ['rate_limited'],
+  431: ['headers_too_large'],
   500: ['internal'],
   503: ['store_unavailable', 'store_outcome_unknown', 'starting_up'],
 } as const;

@@ -23,11 +23,19 @@ function error(status: keyof typeof ERROR_ANSWERS, description: string, headers:
 /** Answered on any route while the process is still starting (the port is bound before Redis is reached). */
 const startingUp = error(503, 'the server is starting up (code starting_up); retry', { 'Retry-After': retryAfter });
 
+/** Answers to a request Node's HTTP parser refuses, whichever route it was for; the connection is then closed. */
+const protocolErrors: Record<number, ResponseDoc> = {
+  400: error(400, 'the request is not valid HTTP/1.1 (code bad_request)'),
+  408: error(408, 'the request head or body did not arrive in time'),
+  431: error(431, 'the request head is too large'),
+};
+
 const ingestErrors: Record<number, ResponseDoc> = {
-  400: error(400, 'the body is empty, not JSON, not UTF-8 or not an event (issues say what is wrong), a compressed body does not inflate, or the Idempotency-Key is malformed'),
+  ...protocolErrors,
+  400: error(400, 'the body is empty, not JSON, not UTF-8 or not an event (issues say what is wrong), a compressed body does not inflate, the Idempotency-Key is malformed, or the request is not valid HTTP/1.1 (bad_request)'),
   401: error(401, 'no valid API key; answered before the body is read', { 'WWW-Authenticate': { schema: z.string(), description: 'Bearer realm="herald"', required: true } }),
   403: error(403, 'the API key may not send events of this type'),
-  413: error(413, 'the body is over HERALD_MAX_BODY (default 1 MiB; the connection is then closed), a batch holds more than HERALD_MAX_BATCH events, or more events than the API key may send at once (its burst)'),
+  413: error(413, 'the body is over HERALD_MAX_BODY (default 1 MiB; the connection is then closed), a batch holds more than HERALD_MAX_BATCH events, more events than the API key may send at once (its burst), or a chunk extension too long'),
   415: error(415, 'the content type or content encoding is not one accepted here'),
   422: error(422, 'this Idempotency-Key was used with another body'),
   429: error(429, "the API key is over its rate limit; nothing was stored", { 'Retry-After': retryAfter }),
@@ -92,7 +100,7 @@ const healthz: RouteDoc = {
   operationId: 'health',
   summary: 'Liveness: the process is alive',
   tags: ['operations'],
-  responses: { 200: { description: 'alive', body: json('Health', Health), headers: { 'X-Request-Id': requestIdOut } }, 503: startingUp },
+  responses: { 200: { description: 'alive', body: json('Health', Health), headers: { 'X-Request-Id': requestIdOut } }, ...protocolErrors, 503: startingUp },
 };
 
 const readyz: RouteDoc = {
@@ -103,6 +111,7 @@ const readyz: RouteDoc = {
   tags: ['operations'],
   responses: {
     200: { description: 'ready', body: json('Ready', Ready), headers: { 'X-Request-Id': requestIdOut } },
+    ...protocolErrors,
     500: error(500, 'a fault of the server'),
     503: { description: 'a check failed, the process is shutting down, or it is starting up', body: json('NotReady', z.union([NotReady, ERROR_ANSWERS[503]])), headers: { 'X-Request-Id': requestIdOut } },
   },
@@ -117,6 +126,7 @@ const metrics: RouteDoc = {
   tags: ['operations'],
   responses: {
     200: { description: 'the metrics', body: { name: 'PrometheusText', schema: z.string(), mediaType: 'text/plain' }, headers: { 'X-Request-Id': requestIdOut } },
+    ...protocolErrors,
     500: error(500, 'a fault of the server'),
     503: startingUp,
   },
@@ -130,6 +140,7 @@ const openapi: RouteDoc = {
   tags: ['operations'],
   responses: {
     200: { description: 'the OpenAPI 3.1 document of this API', body: json('OpenApiDocument', z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.record(z.string(), z.unknown()) })), headers: { 'X-Request-Id': requestIdOut } },
+    ...protocolErrors,
     503: startingUp,
   },
 };
