@@ -76,7 +76,8 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-const INFLATERS: Record<string, () => Transform> = { gzip: createGunzip, 'x-gzip': createGunzip, deflate: createInflate, br: createBrotliDecompress };
+// A Map, not an object literal: a client's "__proto__" or "constructor" must not find Object's own members.
+const INFLATERS = new Map<string, () => Transform>([['gzip', createGunzip], ['x-gzip', createGunzip], ['deflate', createInflate], ['br', createBrotliDecompress]]);
 
 /**
  * Reads a compressed body (Content-Encoding gzip, deflate or br) and inflates it, refusing it as soon
@@ -87,7 +88,7 @@ const INFLATERS: Record<string, () => Transform> = { gzip: createGunzip, 'x-gzip
  */
 export function readInflatedBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const encoding = (req.headers['content-encoding'] ?? '').toLowerCase();
-  const make = INFLATERS[encoding];
+  const make = INFLATERS.get(encoding);
   if (!make) return Promise.reject(new BodyReadError(415, 'encoding.unsupported', `unsupported content encoding "${encoding}"; send gzip, deflate, br or identity`));
   if (declaredOver(req, limit)) return Promise.reject(tooLarge());
   return new Promise<Buffer>((resolve, reject) => {

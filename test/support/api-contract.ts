@@ -45,6 +45,12 @@ export class ApiContract {
     return this.route(method, path) !== undefined;
   }
 
+  /** What is wrong with `value` as the document's schema `components.schemas.<name>`: empty when it conforms. */
+  checkSchema(name: string, value: unknown): string[] {
+    const validate = this.validator(`#/components/schemas/${escape(name)}`);
+    return validate(value) ? [] : [`${name}: ${this.ajv.errorsText(validate.errors)}`];
+  }
+
   /** What is wrong with `answer` by the document: empty when it conforms. */
   check(answer: Answer): string[] {
     const route = this.route(answer.method, answer.path);
