@@ -27,6 +27,7 @@ const startingUp = error(503, 'the server is starting up (code starting_up); ret
 const protocolErrors: Record<number, ResponseDoc> = {
   400: error(400, 'the request is not valid HTTP/1.1 (code bad_request)'),
   408: error(408, 'the request head or body did not arrive in time'),
+  413: error(413, 'a chunk extension is too long (code body_too_large)'),
   431: error(431, 'the request head is too large'),
 };
 

@@ -181,14 +181,40 @@ function bodyRequests(path: string, method: string, op: Record<string, any>): fc
     });
 }
 
-/** Requests to one documented operation without a body (GET), with odd query strings and headers. */
-function plainRequests(path: string, method: string): fc.Arbitrary<Req> {
-  return fc.record({ query: fc.constantFrom('', '?', '?x=1', '?__proto__=1', `?${'q'.repeat(2_000)}`), junk: fc.option(fc.string({ maxLength: 100, unit: 'binary-ascii' }).filter(sendable)) }).map(({ query, junk }): Req => ({
-    method: method.toUpperCase(),
-    path: path + query,
-    headers: junk === null ? {} : { 'x-anything': junk, accept: junk },
-    valid: true,
-  }));
+/** Path and query parameters of an operation: valid by their schema, absent when optional, or junk. */
+function parameterValues(op: Record<string, any>, where: 'path' | 'query'): fc.Arbitrary<Array<[string, string | undefined, boolean]>> {
+  const params = ((op.parameters ?? []) as Array<{ name: string; in: string; required: boolean; schema: Record<string, unknown> }>).filter((p) => p.in === where);
+  const junk = fc.oneof(fc.string({ maxLength: 60 }), fc.constantFrom('', '-1', '1e400', 'null', '__proto__', '%', 'x'.repeat(2_000)));
+  return fc.tuple(
+    ...params.map((p) =>
+      fc.oneof(
+        { weight: 4, arbitrary: arbitraryOf(p.schema, doc).map((v): [string, string | undefined, boolean] => [p.name, String(v), true]) },
+        { weight: p.required ? 0 : 2, arbitrary: fc.constant<[string, string | undefined, boolean]>([p.name, undefined, true]) },
+        { weight: 1, arbitrary: junk.map((v): [string, string | undefined, boolean] => [p.name, v, false]) },
+      ),
+    ),
+  );
+}
+
+/** Requests to one documented operation without a body (GET): its parameters, an API key when it needs one, odd extras. */
+function plainRequests(template: string, method: string, op: Record<string, any>): fc.Arbitrary<Req> {
+  const secured = ((op.security ?? []) as unknown[]).length > 0;
+  return fc
+    .record({
+      path: parameterValues(op, 'path'),
+      query: parameterValues(op, 'query'),
+      extra: fc.constantFrom('', 'x=1', '__proto__=1', `q=${'q'.repeat(2_000)}`),
+      auth: secured ? auth : fc.constant<[string | undefined, boolean]>([undefined, true]),
+      junk: fc.option(fc.string({ maxLength: 100, unit: 'binary-ascii' }).filter(sendable)),
+    })
+    .map(({ path, query, extra, auth: [authorization], junk }): Req => {
+      let p = template;
+      for (const [name, v] of path) p = p.replace(`{${name}}`, encodeURIComponent(v ?? ''));
+      const qs = [...query.filter(([, v]) => v !== undefined).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v!)}`), ...(extra ? [extra] : [])].join('&');
+      const headers: Record<string, string> = junk === null ? {} : { 'x-anything': junk, accept: junk };
+      if (authorization !== undefined) headers.authorization = authorization;
+      return { method: method.toUpperCase(), path: qs ? `${p}?${qs}` : p, headers, valid: true };
+    });
 }
 
 /** Paths and methods the document does not list: the other spellings express takes are allowed to answer as the route. */
@@ -198,7 +224,7 @@ const elsewhere: fc.Arbitrary<Req> = fc
 
 const operations = Object.entries(doc.paths as Record<string, Record<string, Record<string, any>>>).flatMap(([path, item]) => Object.entries(item).map(([method, op]) => ({ path, method, op })));
 const request: fc.Arbitrary<Req> = fc.oneof(
-  ...operations.map(({ path, method, op }) => ({ weight: op.requestBody ? 10 : 1, arbitrary: op.requestBody ? bodyRequests(path, method, op) : plainRequests(path, method) })),
+  ...operations.map(({ path, method, op }) => ({ weight: op.requestBody ? 10 : op.parameters ? 4 : 1, arbitrary: op.requestBody ? bodyRequests(path, method, op) : plainRequests(path, method, op) })),
   { weight: 1, arbitrary: elsewhere },
 );
 

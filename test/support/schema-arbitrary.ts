@@ -42,6 +42,7 @@ export function arbitraryOf(schema: Schema, document: Schema): fc.Arbitrary<unkn
 function stringOf(schema: Schema): fc.Arbitrary<string> {
   const min = schema.minLength ?? 0;
   const max = schema.maxLength ?? Math.max(min, 40);
+  if (schema.format === 'date-time') return fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString());
   if (schema.format) throw new Error(`schema-arbitrary: format ${String(schema.format)} is not supported`);
   if (schema.pattern) {
     const re = new RegExp(schema.pattern as string, 'u');

@@ -103,3 +103,16 @@ describe('the contract check the integration tests run every answer through', ()
     expect(problems({ method: 'GET', path: '/healthz', status: 200, headers: json, body: 'ok' })).toMatch(/not JSON/);
   });
 });
+
+describe('values the fuzz generates from the document', () => {
+  it('are valid by the schemas they come from (IngestEvent, a batch, every header parameter)', async () => {
+    const fc = (await import('fast-check')).default;
+    const { arbitraryOf } = await import('../support/schema-arbitrary.js');
+    const contract = new ApiContract(doc);
+    for (const name of ['IngestEvent', 'IngestEventArray', 'IngestAccepted', 'BatchAccepted', 'BatchRefused', 'Error400', 'Ready']) {
+      for (const v of fc.sample(arbitraryOf({ $ref: `#/components/schemas/${name}` }, doc), { numRuns: 200, seed: 1 })) {
+        expect(contract.checkSchema(name, v), `${name}: ${JSON.stringify(v)}`).toEqual([]);
+      }
+    }
+  });
+});
