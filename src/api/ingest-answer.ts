@@ -7,8 +7,10 @@ export const EventId = z.string().regex(/^evt_[0-9a-f]{32}$/).describe('the even
 /** The `Idempotency-Key` request header. */
 export const IdempotencyKey = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'Idempotency-Key must be 1-255 printable ASCII characters');
 
+/** What an `X-Request-Id` a caller sends must look like to be echoed; as a RegExp for the hot path. */
+export const REQUEST_ID_PATTERN = /^[\x21-\x7e]{1,128}$/;
 /** The `X-Request-Id` a caller may send; echoed on the answer. Any other value is replaced by a fresh id. */
-export const RequestId = z.string().regex(/^[\x21-\x7e]{1,128}$/);
+export const RequestId = z.string().regex(REQUEST_ID_PATTERN);
 
 /** `POST /ingest` answered 202: the event is stored for every destination it goes to. */
 export const IngestAccepted = z

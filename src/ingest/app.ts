@@ -5,7 +5,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { IngestEvent } from '../api/event.js';
 import { validationIssues, type ErrorAnswer } from '../api/error-answer.js';
 import { heraldOpenApi } from '../api/http-routes.js';
-import { IdempotencyKey, RequestId, type BatchAnswer, type BatchItemResult, type IngestAccepted } from '../api/ingest-answer.js';
+import { IdempotencyKey, REQUEST_ID_PATTERN, type BatchAnswer, type BatchItemResult, type IngestAccepted } from '../api/ingest-answer.js';
 import type { Logger } from '../log/logger.js';
 import { childrenBy, type IngestMetrics } from '../metrics/metrics.js';
 import { addOpsRoutes, type ReadinessCheck } from '../server/ops-routes.js';
@@ -282,7 +282,7 @@ function utf8(body: Buffer): string {
 /** The caller's X-Request-Id (echoed so a request can be followed through logs), or one made up. */
 function requestIdOf(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
-  return typeof given === 'string' && RequestId.safeParse(given).success ? given : randomUUID();
+  return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
 }
 
 /** The base headers and the request id, for answers not written by {@link sendJson}. */
