@@ -1,5 +1,6 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { globToRegExp } from '../api/destination.js';
+import type { ErrorCode } from '../api/error-answer.js';
 import { ApiKeyFileError, type ApiKeyEntry, type ApiKeyRateLimit } from './api-key-file.js';
 
 /** Who sent an ingest request, as established by {@link ApiKeyAuthenticator}. */
@@ -22,7 +23,7 @@ export interface AuthError {
 /** Outcome of {@link ApiKeyAuthenticator.authenticate}. On failure send `wwwAuthenticate` as `WWW-Authenticate`. */
 export type AuthResult =
   | { ok: true; principal: Principal }
-  | { ok: false; status: 401; error: AuthError; wwwAuthenticate: string };
+  | { ok: false; status: 401; error: AuthError & { code: ErrorCode<401> }; wwwAuthenticate: string };
 
 /** Outcome of {@link authorizeType}. */
 export type AuthzResult = { ok: true } | { ok: false; status: 403; error: AuthError };
@@ -121,6 +122,6 @@ function principalOf(entry: ApiKeyEntry): Principal {
   };
 }
 
-function refuse(code: string, message: string): AuthResult {
+function refuse(code: ErrorCode<401>, message: string): AuthResult {
   return { ok: false, status: 401, error: { code, message }, wwwAuthenticate: WWW_AUTHENTICATE };
 }

@@ -2,14 +2,16 @@ import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { z } from 'zod';
 import { IngestEvent } from '../api/event.js';
+import { validationIssues, type ErrorAnswer } from '../api/error-answer.js';
+import { heraldOpenApi } from '../api/http-routes.js';
+import { IdempotencyKey, REQUEST_ID_PATTERN, type BatchAnswer, type BatchItemResult, type IngestAccepted } from '../api/ingest-answer.js';
 import type { Logger } from '../log/logger.js';
 import { childrenBy, type IngestMetrics } from '../metrics/metrics.js';
 import { addOpsRoutes, type ReadinessCheck } from '../server/ops-routes.js';
 import type { Counter, Registry } from 'prom-client';
 import { IngestError } from './errors.js';
-import { isIdentityEncoded, readBody, readInflatedBody } from './request-body.js';
+import { BodyReadError, isIdentityEncoded, readBody, readInflatedBody } from './request-body.js';
 import { batchEventKey, type IngestRequest, type IngestService } from './ingest-service.js';
 
 /** Who sent a request, as decided by an authenticator (issue: API keys); absent means anonymous. */
@@ -35,8 +37,6 @@ export interface IngestAppDeps {
   /** Resolves the caller or throws an IngestError (401), before the body is read. Omitted: no authentication. */
   authenticate?: (req: IncomingMessage) => Promise<Principal | undefined>;
 }
-
-const IDEMPOTENCY_KEY = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'Idempotency-Key must be 1-255 printable ASCII characters');
 
 /** An ingest route's handler: Node's own request and response, and the request's id. */
 type Handler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
@@ -100,8 +100,8 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
     if (deps.logger.isLevelEnabled('debug')) {
       deps.logger.debug({ eventId: result.id, requestId, producer: principal?.name, destinations: result.destinations, duplicate: result.duplicate }, 'Accepted event');
     }
-    if (result.duplicate) sendJson(res, requestId, 202, { id: result.id, destinations: result.destinations, duplicate: true }, REPLAYED);
-    else sendJson(res, requestId, 202, { id: result.id, destinations: result.destinations });
+    if (result.duplicate) sendJson<IngestAccepted>(res, requestId, 202, { id: result.id, destinations: result.destinations, duplicate: true }, REPLAYED);
+    else sendJson<IngestAccepted>(res, requestId, 202, { id: result.id, destinations: result.destinations });
   };
 
   const batch: Handler = async (req, res, requestId) => {
@@ -111,12 +111,12 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
     const items = parseBatch(body, req.headers['content-type'] ?? '', deps.maxBatch);
     // Scoped to the whole batch: the same batch again gets the same ids and answers, another gets 422.
     const idempotencyKey = headerKey(req);
-    const results: Array<{ index: number; status: number; id?: string; error?: unknown }> = [];
+    const results: BatchItemResult[] = [];
     const valid: Array<{ index: number; req: IngestRequest }> = [];
     items.forEach((item, index) => {
       const parsed = IngestEvent.safeParse(item);
       if (!parsed.success) {
-        results[index] = { index, status: 400, error: { code: 'invalid_event', issues: parsed.error.issues } };
+        results[index] = { index, status: 400, error: { code: 'invalid_event', message: INVALID_EVENT, issues: validationIssues(parsed.error.issues) } };
         deps.metrics.events.inc({ result: 'invalid' });
       } else if (principal?.allowsType && !principal.allowsType(parsed.data.type ?? 'event')) {
         results[index] = { index, status: 403, error: { code: 'type_forbidden', message: `this key may not send events of type "${parsed.data.type ?? 'event'}"` } };
@@ -137,7 +137,9 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
       });
     }
     const acceptedCount = valid.length;
-    sendJson(res, requestId, acceptedCount === items.length ? 202 : acceptedCount === 0 ? 400 : 207, { accepted: acceptedCount, rejected: items.length - acceptedCount, results }, replayed ? REPLAYED : []);
+    // The three shapes (all accepted, some, none) are the three answers the document gives this route.
+    const answer = { accepted: acceptedCount, rejected: items.length - acceptedCount, results } as BatchAnswer;
+    sendJson(res, requestId, acceptedCount === items.length ? 202 : acceptedCount === 0 ? 400 : 207, answer, replayed ? REPLAYED : []);
   };
 
   // Every answer gets the base headers: the ingest handlers write them with their answer (sendJson,
@@ -155,8 +157,12 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
   app.post('/ingest/batch', (req, res) => runBatch(req, res, res.locals.requestId as string));
 
   addOpsRoutes(app, { registry: deps.registry, readiness: deps.readiness, isShuttingDown: deps.isShuttingDown });
+  let openApiText: string | undefined;
+  app.get('/openapi.json', (_req, res) => {
+    res.type('application/json').send((openApiText ??= JSON.stringify(heraldOpenApi())));
+  });
   app.use((_req, res) => {
-    res.status(404).json({ error: { code: 'not_found', message: 'no such endpoint; events go to POST /ingest or POST /ingest/batch' } });
+    res.status(404).json({ error: { code: 'not_found', message: 'no such endpoint; events go to POST /ingest or POST /ingest/batch, the API is described at GET /openapi.json' } } satisfies ErrorAnswer);
   });
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => answerError(err, req, res, (res.locals.requestId as string | undefined) ?? requestIdOf(req)));
 
@@ -190,7 +196,7 @@ const CLOSE = ['connection', 'close'] as const;
  * a header list handed over whole skips what `setHeader` does per header (lower-casing, one array
  * each, a map to walk again when the head is written), a few percent of a single-event request.
  */
-function sendJson(res: ServerResponse, requestId: string, status: number, value: unknown, extra: readonly string[] = []): void {
+function sendJson<T>(res: ServerResponse, requestId: string, status: number, value: T, extra: readonly string[] = []): void {
   const text = JSON.stringify(value);
   res.writeHead(status, [...BASE_HEADERS, 'x-request-id', requestId, 'content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(text)), ...extra]);
   res.end(text);
@@ -213,7 +219,7 @@ function checkType(principal: Principal | undefined, event: IngestEvent): void {
 function headerKey(req: IncomingMessage): string | undefined {
   const v = req.headers['idempotency-key'];
   if (v === undefined) return undefined;
-  const parsed = IDEMPOTENCY_KEY.safeParse(Array.isArray(v) ? v[0] : v);
+  const parsed = IdempotencyKey.safeParse(Array.isArray(v) ? v[0] : v);
   if (!parsed.success) throw new IngestError(400, 'invalid_idempotency_key', parsed.error.issues[0]!.message);
   return parsed.data;
 }
@@ -233,10 +239,12 @@ function parseJson(body: Buffer | undefined): unknown {
   }
 }
 
+const INVALID_EVENT = 'the event does not match the schema {"userID": string, "payload": any JSON, "type"?: string}';
+
 function parseEvent(value: unknown): IngestEvent {
   const parsed = IngestEvent.safeParse(value);
   if (!parsed.success) {
-    throw new IngestError(400, 'invalid_event', 'the event does not match the schema {"userID": string, "payload": any JSON, "type"?: string}', parsed.error.issues);
+    throw new IngestError(400, 'invalid_event', INVALID_EVENT, parsed.error.issues);
   }
   return parsed.data;
 }
@@ -271,12 +279,10 @@ function utf8(body: Buffer): string {
   return body.toString('utf8');
 }
 
-const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
-
 /** The caller's X-Request-Id (echoed so a request can be followed through logs), or one made up. */
 function requestIdOf(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
-  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+  return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
 }
 
 /** The base headers and the request id, for answers not written by {@link sendJson}. */
@@ -289,18 +295,19 @@ function setBaseHeaders(res: ServerResponse, requestId: string): void {
 function errorAnswerer(deps: IngestAppDeps) {
   return (err: unknown, req: IncomingMessage, res: ServerResponse, requestId: string): void => {
     let status = 500;
-    let body: Record<string, unknown> = { code: 'internal', message: 'internal error; the event may not have been stored, retry it' };
+    let body: ErrorAnswer['error'] = { code: 'internal', message: 'internal error; the event may not have been stored, retry it' };
     let headers: Record<string, string> = {};
     if (err instanceof IngestError) {
       status = err.status;
       body = { code: err.code, message: err.message, ...(err.details !== undefined ? { issues: err.details } : {}) };
       headers = err.headers;
-    } else if (isHttpError(err)) {
-      // Body read errors (BodyReadError): 413 entity.too.large, 415 or 400 for aborted or badly encoded bodies.
+    } else if (err instanceof BodyReadError) {
       status = err.status;
-      body = err.type === 'entity.too.large'
-        ? { code: 'body_too_large', message: `the body exceeds the limit of ${deps.maxBodyBytes} bytes` }
-        : { code: err.type ?? 'bad_request', message: err.message };
+      body = err.type === 'entity.too.large' ? { code: 'body_too_large', message: `the body exceeds the limit of ${deps.maxBodyBytes} bytes` } : { code: err.type, message: err.message };
+    } else if (isHttpError(err)) {
+      // Another client error raised by express: its message, under the one code the document gives it.
+      status = 400;
+      body = { code: 'bad_request', message: err.message };
     }
     if (status === 503) deps.logger.warn({ err: (err as Error).cause ?? err, requestId }, 'Event store unavailable; answered 503');
     else if (status >= 500) deps.logger.error({ err, path: req.url, requestId }, 'Ingest request failed');
@@ -310,10 +317,10 @@ function errorAnswerer(deps: IngestAppDeps) {
     // it): the rest of the body is not read, so the connection cannot carry another request. Node
     // closes it once the answer is written, and reads nothing more.
     const close = req.complete ? [] : CLOSE;
-    sendJson(res, requestId, status, { error: body }, [...Object.entries(headers).flat(), ...close]);
+    sendJson<ErrorAnswer>(res, requestId, status, { error: body }, [...Object.entries(headers).flat(), ...close]);
   };
 }
 
-function isHttpError(err: unknown): err is { status: number; type?: string; message: string } {
+function isHttpError(err: unknown): err is { status: number; message: string } {
   return typeof err === 'object' && err !== null && typeof (err as { status?: unknown }).status === 'number' && (err as { status: number }).status >= 400 && (err as { status: number }).status < 500;
 }

@@ -1,13 +1,21 @@
-/** Errors ingest maps to HTTP answers in one place (app.ts). Each has a stable `code` clients can branch on. */
+import type { ErrorCode, ErrorStatus, StatusAndCode } from '../api/error-answer.js';
+
+/**
+ * Errors ingest maps to HTTP answers in one place (app.ts). Each has a stable `code` clients can
+ * branch on, one of those the OpenAPI document lists for its status (ERROR_CODES).
+ */
 export class IngestError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-    readonly headers: Record<string, string> = {},
-  ) {
+  readonly status: ErrorStatus;
+  readonly code: ErrorCode;
+  readonly details: unknown;
+  readonly headers: Record<string, string>;
+
+  constructor(...[status, code, message, details, headers = {}]: [...StatusAndCode, message: string, details?: unknown, headers?: Record<string, string>]) {
     super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details;
+    this.headers = headers;
   }
 }
 

@@ -1,16 +1,28 @@
 import type { IncomingMessage } from 'node:http';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import type { ErrorCode } from '../api/error-answer.js';
 
 /**
  * A request body refused while reading, shaped like an HTTP error (`status` and `type`) so one error
  * handler answers every refusal the same way.
  */
 export class BodyReadError extends Error {
-  constructor(readonly status: number, readonly type: string, message: string) {
+  readonly status: BodyRefusal[0];
+  readonly type: BodyRefusal[1];
+
+  constructor(...[status, type, message]: BodyRefusal) {
     super(message);
+    this.status = status;
+    this.type = type;
   }
 }
+
+/** The refusals of a body read, as (status, code, message); the code is the answer's error code but for 413 (body_too_large). */
+type BodyRefusal =
+  | [status: 400, type: ErrorCode<400> & ('encoding.invalid' | 'request.aborted'), message: string]
+  | [status: 413, type: 'entity.too.large', message: string]
+  | [status: 415, type: ErrorCode<415> & 'encoding.unsupported', message: string];
 
 /** Whether the body is sent as is; a compressed one needs {@link readInflatedBody} instead. */
 export function isIdentityEncoded(req: IncomingMessage): boolean {
@@ -64,7 +76,8 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-const INFLATERS: Record<string, () => Transform> = { gzip: createGunzip, 'x-gzip': createGunzip, deflate: createInflate, br: createBrotliDecompress };
+// A Map, not an object literal: a client's "__proto__" or "constructor" must not find Object's own members.
+const INFLATERS = new Map<string, () => Transform>([['gzip', createGunzip], ['x-gzip', createGunzip], ['deflate', createInflate], ['br', createBrotliDecompress]]);
 
 /**
  * Reads a compressed body (Content-Encoding gzip, deflate or br) and inflates it, refusing it as soon
@@ -75,7 +88,7 @@ const INFLATERS: Record<string, () => Transform> = { gzip: createGunzip, 'x-gzip
  */
 export function readInflatedBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const encoding = (req.headers['content-encoding'] ?? '').toLowerCase();
-  const make = INFLATERS[encoding];
+  const make = INFLATERS.get(encoding);
   if (!make) return Promise.reject(new BodyReadError(415, 'encoding.unsupported', `unsupported content encoding "${encoding}"; send gzip, deflate, br or identity`));
   if (declaredOver(req, limit)) return Promise.reject(tooLarge());
   return new Promise<Buffer>((resolve, reject) => {

@@ -1,4 +1,6 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ErrorAnswer, ErrorCode } from '../api/error-answer.js';
 
 /** The port is taken; the message says which setting picks another one. */
 export class PortInUseError extends Error {
@@ -19,6 +21,7 @@ export async function bindHttp(port: number, host: string, hint = 'pick another 
     // Until attachHandler gives it its handler, a request is answered 503 rather than left hanging.
     const server = createServer(startingUp);
     placeholders.add(server);
+    server.on('clientError', answerClientError);
     server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new PortInUseError(port, host, hint) : err));
     server.listen(port, host, () => {
       server.removeAllListeners('error');
@@ -32,9 +35,41 @@ export async function bindHttp(port: number, host: string, hint = 'pick another 
 
 const placeholders = new WeakSet<Server>();
 
+const STARTING_UP = JSON.stringify({ error: { code: 'starting_up', message: 'the server is starting up; retry in a second' } } satisfies ErrorAnswer);
+
 const startingUp: RequestListener = (_req, res) => {
-  res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end('{"error":"starting up"}');
+  res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' }).end(STARTING_UP);
 };
+
+/** How a request Node's HTTP parser refuses is answered: its status and the error code of the answer. */
+export function clientErrorAnswer(errCode: string | undefined): { status: 400 | 408 | 413 | 431; code: ErrorCode<400 | 408 | 413 | 431>; reason: string } {
+  switch (errCode) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, code: 'headers_too_large', reason: 'Request Header Fields Too Large' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, code: 'request_timeout', reason: 'Request Timeout' };
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return { status: 413, code: 'body_too_large', reason: 'Payload Too Large' };
+    default:
+      return { status: 400, code: 'bad_request', reason: 'Bad Request' };
+  }
+}
+
+/**
+ * Answers a request Node's HTTP parser refuses (a malformed head, a header too large, a bad chunk)
+ * with a JSON error like every other answer, where Node would write a bare status line. There is
+ * no response object here: the answer is written to the socket, which is then closed.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const { status, code, reason } = clientErrorAnswer(err.code);
+  const body = JSON.stringify({ error: { code, message: `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'}); nothing was read` } } satisfies ErrorAnswer);
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-content-type-options: nosniff\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`);
+}
 
 /** Gives a server from {@link bindHttp} its real request handler, replacing the 503 placeholder. */
 export function attachHandler(server: Server, listener: RequestListener): void {

@@ -1,5 +1,6 @@
 import express, { type Express, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
+import type { Health, Readiness } from '../api/ops-answer.js';
 
 export interface ReadinessCheck {
   name: string;
@@ -13,11 +14,11 @@ export interface ReadinessCheck {
  */
 export function addOpsRoutes(app: Express, opts: { registry: Registry; readiness: ReadinessCheck[]; isShuttingDown?: () => boolean }): void {
   app.get('/healthz', (_req: Request, res: Response) => {
-    res.json({ status: 'ok' });
+    res.json({ status: 'ok' } satisfies Health);
   });
   app.get('/readyz', async (_req: Request, res: Response) => {
     if (opts.isShuttingDown?.()) {
-      res.status(503).json({ status: 'shutting down' });
+      res.status(503).json({ status: 'shutting down' } satisfies Readiness);
       return;
     }
     const results = await Promise.all(
@@ -31,7 +32,7 @@ export function addOpsRoutes(app: Express, opts: { registry: Registry; readiness
       }),
     );
     const ok = results.every((r) => r.ok);
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready', checks: results });
+    res.status(ok ? 200 : 503).json((ok ? { status: 'ready', checks: results } : { status: 'not ready', checks: results }) satisfies Readiness);
   });
   app.get('/metrics', async (_req: Request, res: Response) => {
     res.set('content-type', opts.registry.contentType);

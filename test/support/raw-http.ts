@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { recordAnswer } from './contract-log.js';
 
 export interface RawResponse {
   /** 0 when the server closed the connection without an HTTP answer. */
@@ -23,7 +24,8 @@ export function rawRequest(port: number, request: { method?: string; path: strin
     socket.on('error', () => undefined); // a reset after the answer is fine; no answer shows as status 0
     socket.on('close', () => {
       clearTimeout(timer);
-      resolve(parse(Buffer.concat(chunks)));
+      const answer = parse(Buffer.concat(chunks));
+      void checked(request.method ?? 'POST', request.path, answer).then(() => resolve(answer), reject);
     });
     const head = [
       Buffer.from(`${request.method ?? 'POST'} ${request.path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-length: ${request.body.length}\r\n`, 'latin1'),
@@ -32,6 +34,11 @@ export function rawRequest(port: number, request: { method?: string; path: strin
     ];
     socket.write(Buffer.concat([...head, request.body]));
   });
+}
+
+/** Holds an answer to the OpenAPI document (contract-log.ts); a closed connection without an answer is not one. */
+async function checked(method: string, path: string, answer: RawResponse): Promise<void> {
+  if (answer.status !== 0) await recordAnswer({ method, path, ...answer });
 }
 
 function parse(raw: Buffer): RawResponse {
@@ -94,7 +101,8 @@ export function streamRequest(port: number, request: { path: string; headers: Ar
     socket.on('close', () => {
       closed = true;
       clearTimeout(timer);
-      resolve({ ...parse(Buffer.concat(chunks)), bodyBytesSent: sent });
+      const answer = parse(Buffer.concat(chunks));
+      void checked('POST', request.path, answer).then(() => resolve({ ...answer, bodyBytesSent: sent }), reject);
     });
     const head = `POST ${request.path} HTTP/1.1\r\nhost: 127.0.0.1\r\n${request.headers.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
     socket.write(head, 'latin1');

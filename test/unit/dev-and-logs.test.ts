@@ -52,12 +52,14 @@ describe('bindHttp', () => {
     const { attachHandler, bindHttp, boundPort, closeServer } = await import('../../src/server/listen.js');
     const server = await bindHttp(0, '127.0.0.1');
     try {
-      const url = `http://127.0.0.1:${boundPort(server)}/readyz`;
-      const early = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+      const base = `http://127.0.0.1:${boundPort(server)}`;
+      const early = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(10_000) });
       expect(early.status).toBe(503);
       expect(early.headers.get('retry-after')).toBe('1');
+      expect(((await early.json()) as { error: { code: string } }).error.code).toBe('starting_up');
+      // A stand-in handler, on a path the API document does not describe (it answers plain text).
       attachHandler(server, (_req, res) => res.writeHead(200).end('ok'));
-      expect((await fetch(url, { signal: AbortSignal.timeout(10_000) })).status).toBe(200);
+      expect((await fetch(`${base}/stand-in`, { signal: AbortSignal.timeout(10_000) })).status).toBe(200);
     } finally {
       await closeServer(server);
     }
