@@ -135,7 +135,16 @@ export class IngestService {
     this.enqueuer = new DeliveryEnqueuer(deps.writeRedis, deps.keys);
     this.writeConnection = withWriteScripts(deps.writeRedis);
     this.journal = deps.keys.ingestWrites(randomUUID());
-    this.tracker = new WriteTracker({ redis: this.writeConnection, journal: this.journal, journalTtlMs: JOURNAL_TTL_MS, settleTimeoutMs: deps.settleTimeoutMs ?? SETTLE_TIMEOUT_MS, ...(deps.logger ? { logger: deps.logger } : {}) });
+    const plan = deps.replication;
+    this.tracker = new WriteTracker({
+      redis: this.writeConnection,
+      journal: this.journal,
+      journalTtlMs: JOURNAL_TTL_MS,
+      settleTimeoutMs: deps.settleTimeoutMs ?? SETTLE_TIMEOUT_MS,
+      // A write settled as applied after a failover is on the new primary, maybe on no replica yet.
+      ...(plan ? { confirmSettled: () => this.waitForReplicas(this.writeConnection, plan) } : {}),
+      ...(deps.logger ? { logger: deps.logger } : {}),
+    });
     this.newId = deps.newId ?? newEventId;
     this.metrics = { accepted: deps.metrics.events.labels({ result: 'accepted' }), duplicate: deps.metrics.events.labels({ result: 'duplicate' }), unrouted: deps.metrics.unrouted };
     this.enqueuedCounter = childrenBy((destination: string) => deps.metrics.enqueued.labels({ destination }));
@@ -364,7 +373,12 @@ export class IngestService {
     const repeats = prepared.filter((p) => p.result.duplicate && !p.resume && p.idemKey);
     if (repeats.length === 0) return;
     await Promise.all(repeats.map((p) => this.markDone(p.idemKey!, p.record!)));
-    const copies = (await this.deps.redis.call('WAIT', String(plan.replicas), String(plan.timeoutMs))) as number;
+    await this.waitForReplicas(this.deps.redis, plan);
+  }
+
+  /** WAIT for the replicas of `plan` to have every write `connection` made so far. @throws ReplicationUnconfirmedError */
+  private async waitForReplicas(connection: Redis, plan: ReplicationPlan): Promise<void> {
+    const copies = (await connection.call('WAIT', String(plan.replicas), String(plan.timeoutMs))) as number;
     if (copies < plan.replicas) throw new ReplicationUnconfirmedError(plan.replicas, copies, plan.timeoutMs);
   }
 

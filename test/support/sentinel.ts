@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { startDelayProxy } from './delay-proxy.js';
 import { freePort } from './net.js';
 import { startRedis, type RedisServer } from './redis.js';
 import { waitFor } from './wait.js';
@@ -17,10 +18,14 @@ export interface SentinelSet {
   sentinelPorts: number[];
   /** `HERALD_REDIS_SENTINELS` for these sentinels. */
   sentinelsEnv: string;
-  /** The port of the server the sentinels name as primary now. */
+  /** The port the sentinels name as primary now (the proxy's, for the first primary of a delayed set). */
   primaryPort(): Promise<number>;
+  /** The server behind a port the sentinels name. */
+  serverAt(port: number): RedisServer;
   /** Waits until the sentinels name a primary other than `oldPort` and that server says it is one. */
   waitForPromotion(oldPort: number, timeoutMs?: number): Promise<number>;
+  /** Starts one more replica of the current primary (the sentinels find it through the primary). */
+  addReplica(): Promise<RedisServer>;
   /** Waits until the primary has `n` replicas connected and in sync (state online). */
   waitForReplicas(n: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -29,13 +34,20 @@ export interface SentinelSet {
 /**
  * Starts a real Redis primary, `replicas` replicas of it (`--replicaof`), and three `redis-server
  * --sentinel` processes with a generated config (quorum 2, down after 1 s), all on 127.0.0.1 and
- * free ports, each server with Herald's own settings (AOF, noeviction). Resolves once every sentinel
+ * free ports, each server with Herald's own settings (AOF, noeviction); `replicationDelayMs` makes each
+ * replica receive the primary's stream that late (startDelayProxy). Resolves once every sentinel
  * sees the primary and its replicas.
  */
-export async function startSentinelSet(opts: { replicas?: number; serverArgs?: string[] } = {}): Promise<SentinelSet> {
+export async function startSentinelSet(opts: { replicas?: number; serverArgs?: string[]; replicationDelayMs?: number } = {}): Promise<SentinelSet> {
   const primary = await startRedis(opts.serverArgs ?? []);
   const servers = [primary];
-  for (let i = 0; i < (opts.replicas ?? 1); i++) servers.push(await startRedis([...(opts.serverArgs ?? []), '--replicaof', '127.0.0.1', String(primary.port)]));
+  // With a replication delay the sentinels, clients and replicas reach the first primary through a
+  // proxy that holds back only the replication stream (startDelayProxy).
+  const proxy = opts.replicationDelayMs ? await startDelayProxy(primary.port, opts.replicationDelayMs) : undefined;
+  const primaryAddress = proxy?.port ?? primary.port;
+  for (let i = 0; i < (opts.replicas ?? 1); i++) servers.push(await startRedis([...(opts.serverArgs ?? []), '--replicaof', '127.0.0.1', String(primaryAddress)]));
+  /** The server behind an address the sentinels name. */
+  const serverAt = (port: number) => (port === proxy?.port ? primary : servers.find((s) => s.port === port)!);
   const dir = await mkdtemp(join(tmpdir(), 'herald-sentinel-'));
   const procs: ChildProcess[] = [];
   const sentinelPorts: number[] = [];
@@ -50,7 +62,7 @@ export async function startSentinelSet(opts: { replicas?: number; serverArgs?: s
         `port ${port}`,
         'bind 127.0.0.1',
         `dir ${dir}`,
-        `sentinel monitor ${SENTINEL_MASTER} 127.0.0.1 ${primary.port} 2`,
+        `sentinel monitor ${SENTINEL_MASTER} 127.0.0.1 ${primaryAddress} 2`,
         `sentinel down-after-milliseconds ${SENTINEL_MASTER} 1000`,
         `sentinel failover-timeout ${SENTINEL_MASTER} 10000`,
         `sentinel parallel-syncs ${SENTINEL_MASTER} 1`,
@@ -93,7 +105,7 @@ export async function startSentinelSet(opts: { replicas?: number; serverArgs?: s
   const serverClients = new Map<number, Redis>();
   const serverClient = (port: number) => {
     let c = serverClients.get(port);
-    if (!c) serverClients.set(port, (c = servers.find((s) => s.port === port)!.client()));
+    if (!c) serverClients.set(port, (c = serverAt(port).client()));
     return c;
   };
   return {
@@ -101,6 +113,7 @@ export async function startSentinelSet(opts: { replicas?: number; serverArgs?: s
     sentinelPorts,
     sentinelsEnv: sentinelPorts.map((p) => `127.0.0.1:${p}`).join(','),
     primaryPort,
+    serverAt,
     async waitForPromotion(oldPort, timeoutMs = 60_000) {
       return waitFor(
         async () => {
@@ -111,6 +124,11 @@ export async function startSentinelSet(opts: { replicas?: number; serverArgs?: s
         },
         { what: 'a replica to be promoted', timeoutMs, intervalMs: 100 },
       );
+    },
+    async addReplica() {
+      const server = await startRedis([...(opts.serverArgs ?? []), '--replicaof', '127.0.0.1', String(await primaryPort())]);
+      servers.push(server);
+      return server;
     },
     async waitForReplicas(n, timeoutMs = 60_000) {
       await waitFor(
@@ -131,6 +149,7 @@ export async function startSentinelSet(opts: { replicas?: number; serverArgs?: s
           return exited;
         }),
       );
+      await proxy?.close();
       await Promise.all(servers.map((s) => s.close()));
       await rm(dir, { recursive: true, force: true });
     },
