@@ -3,7 +3,17 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const [dir, ...modes] = process.argv.slice(2);
-const keys = [['singleEventsPerS', 'single events/s'], ['singleP99Ms', 'single p99 ms'], ['batchEventsPerS', 'batch events/s'], ['batchP99Ms', 'batch (100) p99 ms']];
+const keys = [
+  ['singleEventsPerS', 'single events/s'],
+  ['singleP50Ms', 'single p50 ms'],
+  ['singleP99Ms', 'single p99 ms'],
+  ['singleCpuUsPerEvent', 'single: ingest CPU µs/event'],
+  ['singleRedisCpuUsPerEvent', 'single: Redis CPU µs/event'],
+  ['batchEventsPerS', 'batch events/s'],
+  ['batchP99Ms', 'batch (100) p99 ms'],
+  ['batchCpuUsPerEvent', 'batch: ingest CPU µs/event'],
+  ['batchRedisCpuUsPerJob', 'batch: Redis CPU µs/job'],
+];
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
 const values = {};
 for (const m of modes) {
