@@ -75,13 +75,17 @@ export function replicationPlan(replicas: number, timeoutMs: number): Replicatio
 }
 
 /** A warning when the primary has fewer replicas connected than `plan` needs (every write would then answer 503 after the timeout). */
-export function replicationWarning(plan: ReplicationPlan | undefined, connectedReplicas: number): string | undefined {
-  if (!plan || connectedReplicas >= plan.replicas) return undefined;
+export function replicationWarning(plan: ReplicationPlan | undefined, connectedReplicas: number | undefined): string | undefined {
+  if (!plan || connectedReplicas === undefined || connectedReplicas >= plan.replicas) return undefined;
   return `HERALD_ACK_REPLICAS=${plan.replicas} but the Redis primary has ${connectedReplicas} replica(s) connected: until more connect, every event is answered 503 replication_unconfirmed after ${plan.timeoutMs} ms`;
 }
 
-/** How many replicas the primary has connected (INFO replication). */
-export async function connectedReplicas(redis: Redis): Promise<number> {
-  const info = await redis.info('replication');
-  return Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0);
+/** How many replicas the primary has connected (INFO replication); undefined where INFO is not allowed (managed Redis). */
+export async function connectedReplicas(redis: Redis): Promise<number | undefined> {
+  try {
+    const m = /connected_slaves:(\d+)/.exec(await redis.info('replication'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
