@@ -261,10 +261,11 @@ describe('an external Redis through Sentinel (redis.sentinel)', () => {
     expect(find(objects, 'Secret', 'herald-worker').stringData?.REDIS_URL).toBeUndefined();
   });
 
-  it('refuses a half-configured Sentinel, saying what to set', () => {
+  it('refuses a half-configured Sentinel, and waiting for replicas the in-chart Redis does not have, saying what to set', () => {
     expect(renderRaw({ set: { ...sentinel, 'redis.sentinel.masterName': '' } }).stderr).toMatch(/redis.sentinel.masterName is required/);
     expect(renderRaw({ set: { ...sentinel, 'redis.enabled': true } }).stderr).toMatch(/set redis.enabled to false/);
     expect(renderRaw({ set: { ...sentinel, 'redis.url': 'redis://r:6379' } }).stderr).toMatch(/either redis.url or redis.sentinel.sentinels/);
+    expect(renderRaw({ set: { 'config.ackReplicas': 1 } }).stderr).toMatch(/config.ackReplicas needs a Redis with replicas/);
   });
 });
 
