@@ -16,7 +16,7 @@ import { writeApiKeyFile } from './lib/herald.js';
 import { loadOptions } from './lib/options.js';
 import { configurePinning, pinSelf, stopAll } from './lib/procs.js';
 import { startReceiver } from './lib/receiver-client.js';
-import { startRedis } from './lib/redis.js';
+import { startRedis, startReplica, type BenchRedis } from './lib/redis.js';
 import { writeReport } from './lib/report.js';
 import { machineLoad, merge, once } from './lib/rounds.js';
 import { deliveryScenario, ingestScenario, latencyScenario } from './lib/scenarios.js';
@@ -42,13 +42,15 @@ if (profileDir) await mkdir(profileDir, { recursive: true });
 
 log(`mode ${opts.mode}, ${opts.runs} round(s) of ${opts.durationS}s, Herald from ${opts.heraldDir}, pinning ${pinned ? 'on (SUT: CPU 0; Redis, wrk, receiver: CPU 1)' : 'off'}`);
 const redis = await startRedis(tmpDir, logDir, opts.aof, opts.redisArgs);
+const replicas: BenchRedis[] = [];
+for (let i = 0; i < opts.replicas; i++) replicas.push(await startReplica(redis, tmpDir, logDir, opts.aof, opts.redisArgs));
 const auth = opts.ingestAuth === 'key' ? await writeApiKeyFile(tmpDir) : {};
 const receiver = await startReceiver(dist, logDir);
 const ctx: Ctx = {
   opts,
   redis,
   receiver,
-  herald: { heraldDir: opts.heraldDir, node: opts.heraldNode, redisUrl: redis.url, logLevel: opts.logLevel, logDir, keepLogs: opts.keepLogs, ...auth, ...(profileDir ? { profileDir } : {}) },
+  herald: { heraldDir: opts.heraldDir, node: opts.heraldNode, redisUrl: redis.url, logLevel: opts.logLevel, logDir, keepLogs: opts.keepLogs, ...(opts.ackReplicas ? { ackReplicas: opts.ackReplicas } : {}), ...auth, ...(profileDir ? { profileDir } : {}) },
   dist,
   tmpDir,
   logDir,
@@ -138,6 +140,7 @@ try {
   log(`FAILED: ${(err as Error).stack ?? String(err)}`);
 } finally {
   await receiver.proc.stop(5_000);
+  for (const r of replicas) await r.close();
   await redis.close();
   await stopAll();
 }

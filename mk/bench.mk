@@ -27,5 +27,5 @@ bench-profile: bench-deps bench-build ## CPU profiles of ingest and worker under
 	node bench/dist/run.js --mode profile
 
 .PHONY: bench-durability
-bench-durability: bench-deps bench-build ## ingest cost of appendfsync everysec vs always, interleaved (bench/durability.sh)
+bench-durability: bench-deps bench-build ## ingest cost of appendfsync everysec vs always vs a replica and WAIT 1 (HERALD_ACK_REPLICAS), interleaved (bench/durability.sh)
 	bash bench/durability.sh

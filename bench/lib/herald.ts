@@ -32,6 +32,8 @@ export interface HeraldEnv {
   apiKeysFile?: string;
   /** When set, Node writes a .cpuprofile there on exit. */
   profileDir?: string;
+  /** HERALD_ACK_REPLICAS of ingest (replicas each write waits for); unset: Herald's default, 0. */
+  ackReplicas?: number;
 }
 
 function env(h: HeraldEnv, port: number): NodeJS.ProcessEnv {
@@ -44,6 +46,7 @@ function env(h: HeraldEnv, port: number): NodeJS.ProcessEnv {
     HERALD_ALLOW_PRIVATE_DESTINATIONS: 'true',
     HERALD_SHUTDOWN_TIMEOUT: '20s',
     ...(h.apiKeysFile ? { HERALD_API_KEYS_FILE: h.apiKeysFile } : { HERALD_INGEST_AUTH: 'off' }),
+    ...(h.ackReplicas ? { HERALD_ACK_REPLICAS: String(h.ackReplicas) } : {}),
   };
 }
 

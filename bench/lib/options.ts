@@ -39,6 +39,10 @@ export interface BenchOptions {
   aof: boolean;
   /** Extra redis-server arguments (BENCH_REDIS_ARGS, space-separated), e.g. `--hash-max-listpack-value 512`. */
   redisArgs: string[];
+  /** Replicas of the bench Redis to start (BENCH_REDIS_REPLICAS), on the infrastructure CPU beside it; default 0. */
+  replicas: number;
+  /** HERALD_ACK_REPLICAS for ingest (BENCH_ACK_REPLICAS): wait for that many replicas after each write; default 0. */
+  ackReplicas: number;
   /** Herald's log level in the benchmark (production default: info). */
   logLevel: string;
   /** Comma-separated scenario names to run; empty runs all. */
@@ -52,7 +56,7 @@ export interface BenchOptions {
   keepLogs: boolean;
 }
 
-const PRESETS: Record<Mode, Omit<BenchOptions, 'mode' | 'heraldDir' | 'heraldNode' | 'pin' | 'aof' | 'redisArgs' | 'logLevel' | 'only' | 'ingestAuth' | 'breaker' | 'resultsDir' | 'keepLogs' | 'payloadBytes' | 'concurrency'>> = {
+const PRESETS: Record<Mode, Omit<BenchOptions, 'mode' | 'heraldDir' | 'heraldNode' | 'pin' | 'aof' | 'redisArgs' | 'replicas' | 'ackReplicas' | 'logLevel' | 'only' | 'ingestAuth' | 'breaker' | 'resultsDir' | 'keepLogs' | 'payloadBytes' | 'concurrency'>> = {
   quick: { runs: 3, durationS: 2, warmupS: 1, drainEvents: 3_000, backlogEvents: 2_000, backlogRuns: 1 },
   full: { runs: 3, durationS: 10, warmupS: 3, drainEvents: 60_000, backlogEvents: 1_000_000, backlogRuns: 1 },
   profile: { runs: 1, durationS: 15, warmupS: 2, drainEvents: 60_000, backlogEvents: 0, backlogRuns: 0 },
@@ -122,6 +126,8 @@ export function loadOptions(argv: string[], env: NodeJS.ProcessEnv, benchDir: st
     pin: bool(env, 'BENCH_PIN', true),
     aof: bool(env, 'BENCH_REDIS_AOF', true),
     redisArgs: (env.BENCH_REDIS_ARGS ?? '').split(' ').filter(Boolean),
+    replicas: Math.max(0, Math.round(num(env, 'BENCH_REDIS_REPLICAS', 0))),
+    ackReplicas: Math.max(0, Math.round(num(env, 'BENCH_ACK_REPLICAS', 0))),
     logLevel: env.BENCH_LOG_LEVEL ?? 'info',
     only: (env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     ingestAuth: env.BENCH_INGEST_AUTH === 'off' ? 'off' : 'key',

@@ -36,6 +36,16 @@ export async function startRedis(tmpDir: string, logDir: string, aof: boolean, e
   };
 }
 
+/**
+ * Starts a replica of `primary` (`--replicaof`, same settings) and waits until the primary counts it
+ * online, so a bench of HERALD_ACK_REPLICAS measures WAIT against a replica in sync.
+ */
+export async function startReplica(primary: BenchRedis, tmpDir: string, logDir: string, aof: boolean, extraArgs: string[] = []): Promise<BenchRedis> {
+  const replica = await startRedis(tmpDir, logDir, aof, [...extraArgs, '--replicaof', '127.0.0.1', String(primary.port)]);
+  await waitUntil('replica in sync', async () => /^slave\d+:.*state=online/m.test(await primary.client.info('replication')), 60_000, 100);
+  return replica;
+}
+
 /** Empties Redis between scenarios (and rewrites the AOF so it does not keep growing). */
 export async function flush(client: Redis): Promise<void> {
   await client.flushall();

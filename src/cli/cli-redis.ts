@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../config/config.js';
 import { createRedis } from '../redis/connection.js';
 import { RedisKeys } from '../redis/keys.js';
+import { describeTarget, redisTarget } from '../redis/redis-target.js';
 import { QUEUE_NAME } from '../redis/keys.js';
 import { assertRedisReachable, RedisUnreachableError } from '../redis/reachable.js';
 import { NotFoundError, type Env } from './common.js';
@@ -23,10 +24,11 @@ export interface CliRedis {
  */
 export async function openCliRedis(env: Env, name: string, destination: string): Promise<CliRedis> {
   const config = loadConfig(env);
-  await assertRedisReachable(config.REDIS_URL);
-  const redis = createRedis(config.REDIS_URL, { name });
+  const target = redisTarget(config);
+  await assertRedisReachable(target);
+  const redis = createRedis(target, { name });
   redis.on('error', () => undefined); // the probe above said it is up; a later failure fails the command
-  await ready(redis, config.REDIS_URL);
+  await ready(redis, describeTarget(target));
   const keys = new RedisKeys(config.HERALD_REDIS_PREFIX);
   const close = async () => {
     await redis.quit().catch(() => redis.disconnect());

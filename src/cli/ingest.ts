@@ -11,8 +11,9 @@ Events are routed to the destinations published in Redis (by the controller or \
 Options:
   --port N    listen port (default $HERALD_HTTP_PORT or 8080)
 
-Environment: REDIS_URL, HERALD_HTTP_PORT, HERALD_MAX_BODY (1mib), HERALD_MAX_BATCH (1000),
-HERALD_IDEMPOTENCY_TTL (24h), HERALD_LOG_LEVEL, HERALD_SHUTDOWN_TIMEOUT (25s).`;
+Environment: REDIS_URL (or HERALD_REDIS_SENTINELS and HERALD_REDIS_SENTINEL_NAME), HERALD_HTTP_PORT,
+HERALD_MAX_BODY (1mib), HERALD_MAX_BATCH (1000), HERALD_IDEMPOTENCY_TTL (24h), HERALD_DURABILITY (fast),
+HERALD_ACK_REPLICAS (0), HERALD_LOG_LEVEL, HERALD_SHUTDOWN_TIMEOUT (25s).`;
 
 export async function runIngest(argv: string[], env: Env): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { port: { type: 'string' } }, strict: true });

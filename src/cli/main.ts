@@ -79,8 +79,8 @@ export async function main(argv: string[], env: Env, cwd = process.cwd()): Promi
     process.stdout.write(`${cmd.help}\n`);
     return 0;
   }
-  // `herald dev` starts the Redis it notes; every other command follows it when REDIS_URL is unset.
-  const devUrl = name !== 'dev' && !env.REDIS_URL ? await readDevRedisUrl(cwd) : undefined;
+  // `herald dev` starts the Redis it notes; every other command follows it when no Redis is named.
+  const devUrl = name !== 'dev' && !env.REDIS_URL && !env.HERALD_REDIS_SENTINELS ? await readDevRedisUrl(cwd) : undefined;
   try {
     await cmd.run(rest, devUrl ? { ...env, REDIS_URL: devUrl } : env);
     return ONE_SHOT.has(name) ? 0 : undefined;

@@ -15,7 +15,7 @@ Options:
   --destination NAME   destination to deliver (repeatable; required)
   --port N             ops port (default $HERALD_HTTP_PORT or 8080)
 
-Environment: REDIS_URL, SMTP_URL, ALERT_EMAIL_TO, ALERT_EMAIL_FROM, HERALD_DIGEST_WINDOW (1m),
+Environment: REDIS_URL (or HERALD_REDIS_SENTINELS and HERALD_REDIS_SENTINEL_NAME), SMTP_URL, ALERT_EMAIL_TO, ALERT_EMAIL_FROM, HERALD_DIGEST_WINDOW (1m),
 HERALD_DIGEST_SUPPRESS (1h), HERALD_SECRETS_DIR, HERALD_SHUTDOWN_TIMEOUT (25s).`;
 
 export async function runWorker(argv: string[], env: Env): Promise<void> {

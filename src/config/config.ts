@@ -15,6 +15,31 @@ const ms = durationString.transform(parseDuration);
 const bytes = z.string().regex(SIZE_RE, 'must be a size such as "1mib" or "65536"').transform(parseSize);
 const port = z.coerce.number().int().min(0).max(65535);
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const HOST_PORT_RE = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):([0-9]{1,5})$/;
+
+/** Parses `host:port,host:port` (IPv6 in brackets) into a list of addresses. */
+export function parseHostPorts(text: string): Array<{ host: string; port: number }> {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => {
+      const m = HOST_PORT_RE.exec(s);
+      if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new Error(`invalid address "${s}": use host:port`);
+      return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+    });
+}
+
+const hostPorts = z
+  .string()
+  .refine((v) => {
+    try {
+      return parseHostPorts(v).length > 0;
+    } catch {
+      return false;
+    }
+  }, 'must be a comma-separated list of host:port, e.g. "sentinel-0:26379,sentinel-1:26379"')
+  .transform(parseHostPorts);
 
 /**
  * Every environment variable Herald reads, in one place. Parsed once per process, frozen,
@@ -22,6 +47,21 @@ const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' |
  */
 export const ConfigSchema = z.object({
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  /**
+   * Sentinels to ask for the current primary, instead of REDIS_URL: every connection follows a
+   * failover. Needs HERALD_REDIS_SENTINEL_NAME; REDIS_URL must then be unset.
+   */
+  HERALD_REDIS_SENTINELS: hostPorts.optional(),
+  /** The master group name the sentinels monitor (`sentinel monitor <name> ...`). */
+  HERALD_REDIS_SENTINEL_NAME: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be a Sentinel master name').optional(),
+  /** Username (Redis ACL) and password of the Redis primary and replicas found through the sentinels. */
+  HERALD_REDIS_USERNAME: z.string().optional(),
+  HERALD_REDIS_PASSWORD: z.string().optional(),
+  /** Username and password of the sentinels themselves (`requirepass` in sentinel.conf), if any. */
+  HERALD_REDIS_SENTINEL_USERNAME: z.string().optional(),
+  HERALD_REDIS_SENTINEL_PASSWORD: z.string().optional(),
+  /** TLS to the sentinels and to the Redis servers they name (certificates checked against Node's CAs and NODE_EXTRA_CA_CERTS). */
+  HERALD_REDIS_TLS: bool.default(false),
   /** Key prefix for everything Herald stores, so several installations can share one Redis. */
   HERALD_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('herald'),
   HERALD_HTTP_PORT: port.default(8080),
@@ -38,6 +78,13 @@ export const ConfigSchema = z.object({
    * `fast`: Redis' own pace (`appendfsync everysec`): a crash can lose about the last 2 s of 202s.
    */
   HERALD_DURABILITY: z.enum(['strict', 'fast']).default('fast'),
+  /**
+   * Replicas that must have each write before ingest answers 202 (Redis `WAIT`); 0: do not wait.
+   * With 1 and one replica, a failover loses no acknowledged event.
+   */
+  HERALD_ACK_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
+  /** How long ingest waits for HERALD_ACK_REPLICAS replicas before it answers 503 `replication_unconfirmed`. */
+  HERALD_ACK_REPLICAS_TIMEOUT: ms.refine((v) => v >= 1, 'must be at least 1ms (WAIT with 0 would wait forever)').default(parseDuration('1s')),
   /** How often ingest sweeps event bodies no job references, and how old a body must be to be swept. */
   HERALD_BODY_SWEEP_INTERVAL: ms.default(parseDuration('10m')),
   /** Ingest answers 503 once Redis uses this share of maxmemory, keeping room for workers to finish. */
@@ -86,8 +133,20 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
     if (v !== undefined && v !== '') input[key] = v;
   }
   const parsed = ConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  }
+  const issues = [...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)), ...crossFieldIssues(input)];
+  if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
   return Object.freeze(parsed.data);
+}
+
+/** Rules between variables, checked on the raw input so they are listed beside the per-field errors. */
+function crossFieldIssues(input: Record<string, string>): string[] {
+  const issues: string[] = [];
+  const sentinel = input.HERALD_REDIS_SENTINELS !== undefined;
+  if (sentinel && input.REDIS_URL !== undefined) issues.push('REDIS_URL: set either REDIS_URL or HERALD_REDIS_SENTINELS, not both');
+  if (sentinel && input.HERALD_REDIS_SENTINEL_NAME === undefined) issues.push('HERALD_REDIS_SENTINEL_NAME: required with HERALD_REDIS_SENTINELS (the name in `sentinel monitor <name> ...`)');
+  for (const key of ['HERALD_REDIS_SENTINEL_NAME', 'HERALD_REDIS_USERNAME', 'HERALD_REDIS_PASSWORD', 'HERALD_REDIS_SENTINEL_USERNAME', 'HERALD_REDIS_SENTINEL_PASSWORD', 'HERALD_REDIS_TLS']) {
+    // With REDIS_URL these would be silently ignored: its credentials and scheme (rediss://) say it all.
+    if (!sentinel && input[key] !== undefined) issues.push(`${key}: only used with HERALD_REDIS_SENTINELS; with REDIS_URL put credentials and TLS (rediss://) in the URL`);
+  }
+  return issues;
 }

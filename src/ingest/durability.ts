@@ -58,3 +58,34 @@ export async function readPersistence(redis: Redis): Promise<Persistence> {
   }
   return { version, appendonly, appendfsync };
 }
+
+/** What ingest waits for after a write besides the local disk: `replicas` replicas' copy (Redis WAIT), at most `timeoutMs`. */
+export interface ReplicationPlan {
+  replicas: number;
+  timeoutMs: number;
+}
+
+/**
+ * The replication wait for HERALD_ACK_REPLICAS (undefined for 0). A separate WAIT rather than WAITAOF's
+ * numreplicas: what a failover loses is a write no replica has, and WAIT confirms the replica has it
+ * in memory, without asking replicas to run (and fsync) an append-only file of their own.
+ */
+export function replicationPlan(replicas: number, timeoutMs: number): ReplicationPlan | undefined {
+  return replicas > 0 ? { replicas, timeoutMs } : undefined;
+}
+
+/** A warning when the primary has fewer replicas connected than `plan` needs (every write would then answer 503 after the timeout). */
+export function replicationWarning(plan: ReplicationPlan | undefined, connectedReplicas: number | undefined): string | undefined {
+  if (!plan || connectedReplicas === undefined || connectedReplicas >= plan.replicas) return undefined;
+  return `HERALD_ACK_REPLICAS=${plan.replicas} but the Redis primary has ${connectedReplicas} replica(s) connected: until more connect, every event is answered 503 replication_unconfirmed after ${plan.timeoutMs} ms`;
+}
+
+/** How many replicas the primary has connected (INFO replication); undefined where INFO is not allowed (managed Redis). */
+export async function connectedReplicas(redis: Redis): Promise<number | undefined> {
+  try {
+    const m = /connected_slaves:(\d+)/.exec(await redis.info('replication'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}

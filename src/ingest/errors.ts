@@ -43,3 +43,20 @@ export class StoreOutcomeUnknownError extends IngestError {
     this.cause = cause;
   }
 }
+
+/**
+ * HERALD_ACK_REPLICAS: the event is stored on the primary, but fewer replicas than asked confirmed it
+ * within HERALD_ACK_REPLICAS_TIMEOUT. It will be delivered unless the primary is lost before its
+ * replicas catch up, so this is not a 202; a retry with the same Idempotency-Key cannot duplicate it.
+ */
+export class ReplicationUnconfirmedError extends IngestError {
+  constructor(wanted: number, got: number, timeoutMs: number) {
+    super(
+      503,
+      'replication_unconfirmed',
+      `the event is stored on the Redis primary but ${got} of the ${wanted} replicas required confirmed it within ${timeoutMs} ms; it will probably be delivered; retry with the same Idempotency-Key`,
+      undefined,
+      { 'retry-after': '1' },
+    );
+  }
+}

@@ -12,7 +12,8 @@ import type { Logger } from '../log/logger.js';
 import { withWriteScripts, type WriteConnection } from './write-script.js';
 import { WriteTracker } from './write-tracker.js';
 import type { RedisKeys } from '../redis/keys.js';
-import { IdempotencyConflictError, IngestError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors.js';
+import { IdempotencyConflictError, IngestError, ReplicationUnconfirmedError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors.js';
+import type { ReplicationPlan } from './durability.js';
 import { deliveryBodyJson } from './delivery-body.js';
 import { newEventId } from './event-id.js';
 import { MicroBatch } from './micro-batch.js';
@@ -123,6 +124,8 @@ export class IngestService {
       newId?: () => string;
       /** After each write, WAITAOF until the local AOF has it on disk (HERALD_DURABILITY=strict on Redis 7.2+ without appendfsync always). */
       waitAof?: boolean;
+      /** After each write (and its WAITAOF), WAIT until this many replicas have it (HERALD_ACK_REPLICAS). */
+      replication?: ReplicationPlan;
       /** How long a write interrupted by a lost connection waits for Redis to say whether it was applied; default 30 s. */
       settleTimeoutMs?: number;
       logger?: Logger;
@@ -132,7 +135,16 @@ export class IngestService {
     this.enqueuer = new DeliveryEnqueuer(deps.writeRedis, deps.keys);
     this.writeConnection = withWriteScripts(deps.writeRedis);
     this.journal = deps.keys.ingestWrites(randomUUID());
-    this.tracker = new WriteTracker({ redis: this.writeConnection, journal: this.journal, journalTtlMs: JOURNAL_TTL_MS, settleTimeoutMs: deps.settleTimeoutMs ?? SETTLE_TIMEOUT_MS, ...(deps.logger ? { logger: deps.logger } : {}) });
+    const plan = deps.replication;
+    this.tracker = new WriteTracker({
+      redis: this.writeConnection,
+      journal: this.journal,
+      journalTtlMs: JOURNAL_TTL_MS,
+      settleTimeoutMs: deps.settleTimeoutMs ?? SETTLE_TIMEOUT_MS,
+      // A write settled as applied after a failover is on the new primary, maybe on no replica yet.
+      ...(plan ? { confirmSettled: () => this.waitForReplicas(this.writeConnection, plan) } : {}),
+      ...(deps.logger ? { logger: deps.logger } : {}),
+    });
     this.newId = deps.newId ?? newEventId;
     this.metrics = { accepted: deps.metrics.events.labels({ result: 'accepted' }), duplicate: deps.metrics.events.labels({ result: 'duplicate' }), unrouted: deps.metrics.unrouted };
     this.enqueuedCounter = childrenBy((destination: string) => deps.metrics.enqueued.labels({ destination }));
@@ -212,6 +224,7 @@ export class IngestService {
         return false;
       });
       if (toStore.length > 0) await this.writes.submit(toStore);
+      if (this.deps.replication && lookups) await this.replicateDuplicates(prepared, this.deps.replication);
       let duplicates = 0;
       if (lookups) {
         // Records of stored events were marked done by the write; an unrouted event's is marked here.
@@ -320,11 +333,15 @@ export class IngestService {
     const now = String((this.deps.clock ?? Date.now)());
     const reply = await this.tracker.run((seq) => {
       const written = this.writeConnection.heraldWrite(keys.length, ...keys, String(seq), now, DELIVERY_JOB_NAME, EVENT_STREAM_MAX_LEN_ARG, String(bodies), String(perDest.size), JOURNAL_TTL_MS_ARG, String(records.length), ...bodyArgs, ...destArgs, ...records);
-      if (!this.deps.waitAof) return written;
-      // Sent right behind the write on the same connection: one round trip, answered once the AOF is fsynced.
-      const synced = this.writeConnection.call('WAITAOF', '1', '0', WAITAOF_TIMEOUT_MS_ARG) as Promise<[number, number]>;
-      return Promise.all([written, synced]).then(([r, [local]]) => {
-        if (local < 1) throw new StoreOutcomeUnknownError(new Error('WAITAOF timed out: the write is in Redis but not yet on disk'));
+      if (!this.deps.waitAof && !this.deps.replication) return written;
+      // Sent right behind the write on the same connection: one round trip, answered once the AOF is
+      // fsynced and (WAIT) once the replicas have every write of this connection so far.
+      const synced = this.deps.waitAof ? (this.writeConnection.call('WAITAOF', '1', '0', WAITAOF_TIMEOUT_MS_ARG) as Promise<[number, number]>) : undefined;
+      const plan = this.deps.replication;
+      const replicated = plan ? (this.writeConnection.call('WAIT', String(plan.replicas), String(plan.timeoutMs)) as Promise<number>) : undefined;
+      return Promise.all([written, synced, replicated]).then(([r, aof, copies]) => {
+        if (aof && aof[0] < 1) throw new StoreOutcomeUnknownError(new Error('WAITAOF timed out: the write is in Redis but not yet on disk'));
+        if (plan && copies! < plan.replicas) throw new ReplicationUnconfirmedError(plan.replicas, copies!, plan.timeoutMs);
         return r;
       });
     });
@@ -344,6 +361,25 @@ export class IngestService {
       }
     }
     return perDest;
+  }
+
+  /**
+   * With HERALD_ACK_REPLICAS, a repeated Idempotency-Key is answered 202 only once the replicas have
+   * its first write too (that first answer may have been 503 replication_unconfirmed). WAIT counts the
+   * writes of its own connection, so the record is rewritten unchanged first: a write the replicas
+   * receive after the first one, on the connection WAIT then runs on.
+   */
+  private async replicateDuplicates(prepared: Prepared[], plan: ReplicationPlan): Promise<void> {
+    const repeats = prepared.filter((p) => p.result.duplicate && !p.resume && p.idemKey);
+    if (repeats.length === 0) return;
+    await Promise.all(repeats.map((p) => this.markDone(p.idemKey!, p.record!)));
+    await this.waitForReplicas(this.deps.redis, plan);
+  }
+
+  /** WAIT for the replicas of `plan` to have every write `connection` made so far. @throws ReplicationUnconfirmedError */
+  private async waitForReplicas(connection: Redis, plan: ReplicationPlan): Promise<void> {
+    const copies = (await connection.call('WAIT', String(plan.replicas), String(plan.timeoutMs))) as number;
+    if (copies < plan.replicas) throw new ReplicationUnconfirmedError(plan.replicas, copies, plan.timeoutMs);
   }
 
   private async markDone(key: string, record: IdemRecord): Promise<void> {

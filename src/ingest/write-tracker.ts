@@ -20,6 +20,12 @@ export interface WriteTrackerDeps {
   journalTtlMs: number;
   /** How long a write in doubt waits for Redis to come back before it is answered "outcome unknown", ms. */
   settleTimeoutMs: number;
+  /**
+   * Runs after a settle found writes applied, before they are answered as stored: what a normal write
+   * waits for besides its reply (HERALD_ACK_REPLICAS' WAIT). It runs on the same connection after the
+   * check script, which wrote, so it covers the settled writes. Its IngestError is their answer.
+   */
+  confirmSettled?: () => Promise<void>;
   logger?: Logger;
 }
 
@@ -96,12 +102,21 @@ export class WriteTracker {
       try {
         await this.ready(deadline);
         const applied = await this.deps.redis.heraldWriteCheck(this.deps.journal, String(fence), String(this.deps.journalTtlMs));
+        let unconfirmed: IngestError | undefined;
+        if (this.deps.confirmSettled && doubtful.some((p) => p.seq <= applied)) {
+          try {
+            await this.deps.confirmSettled();
+          } catch (err) {
+            unconfirmed = err instanceof IngestError ? err : new StoreOutcomeUnknownError(err);
+          }
+        }
         let stored = 0;
         for (const p of doubtful) {
           this.inFlight.delete(p.seq);
           if (p.seq <= applied) {
             stored++;
-            p.resolve(undefined);
+            if (unconfirmed) p.reject(unconfirmed);
+            else p.resolve(undefined);
           } else {
             p.reject(new StoreUnavailableError(new Error('the write did not reach Redis before the connection was lost')));
           }

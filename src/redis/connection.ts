@@ -1,15 +1,19 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { sentinelOptions, type RedisTarget } from './redis-target.js';
 
 export class RedisPolicyError extends Error {
   readonly code = 'HERALD_REDIS_POLICY';
 }
 
 /**
- * Opens an ioredis client suited to Herald: retries forever with capped backoff (a Redis restart must
- * not kill the process), and fails commands fast while disconnected so ingest can answer 503 instead of
- * holding requests. BullMQ workers need `maxRetriesPerRequest: null`; pass `forBullmqWorker`.
+ * Opens an ioredis client suited to Herald, the one place every Herald connection is made (ingest,
+ * workers, BullMQ's connections, the controller, the CLI), so all of them reach the same Redis and
+ * follow a Sentinel failover alike. It retries forever with capped backoff (a Redis restart or a
+ * failover must not kill the process), and fails commands fast while disconnected so ingest can
+ * answer 503 instead of holding requests. BullMQ workers need `maxRetriesPerRequest: null` (and an
+ * offline queue, so their blocking commands wait for the new primary); pass `forBullmqWorker`.
  */
-export function createRedis(url: string, opts: { forBullmqWorker?: boolean; name?: string; autoPipelining?: boolean } = {}): Redis {
+export function createRedis(target: RedisTarget, opts: { forBullmqWorker?: boolean; name?: string; autoPipelining?: boolean } = {}): Redis {
   const options: RedisOptions = {
     connectionName: opts.name,
     lazyConnect: false,
@@ -20,7 +24,7 @@ export function createRedis(url: string, opts: { forBullmqWorker?: boolean; name
     // Only a failover (the old primary turned replica) warrants a reconnect; OOM and script errors do not.
     reconnectOnError: (err) => err.message.startsWith('READONLY'),
   };
-  return new Redis(url, options);
+  return target.kind === 'url' ? new Redis(target.url, options) : new Redis({ ...sentinelOptions(target), ...options });
 }
 
 /**

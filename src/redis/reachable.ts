@@ -1,8 +1,10 @@
 import { Redis } from 'ioredis';
+import { describeTarget, sentinelOptions, withoutCredentials, type RedisTarget } from './redis-target.js';
 
 /** Redis did not answer a bounded connection attempt: one line naming the URL and what to do. */
 export class RedisUnreachableError extends Error {
   readonly code = 'HERALD_REDIS_UNREACHABLE';
+  /** `url` is the URL tried, or a Sentinel target's description (see describeTarget). */
   constructor(readonly url: string, reason: string, hint = 'start Redis, run `make dev` (the CLI finds its Redis by itself), or set REDIS_URL') {
     super(`cannot reach Redis at ${withoutCredentials(url)} (${reason}): ${hint}`);
   }
@@ -14,8 +16,11 @@ export class RedisUnreachableError extends Error {
  * connections, so an absent Redis costs one line and a couple of seconds rather than a stack-trace flood.
  * @throws RedisUnreachableError
  */
-export async function assertRedisReachable(url: string, timeoutMs = 3_000): Promise<void> {
-  const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: timeoutMs });
+export async function assertRedisReachable(target: string | RedisTarget, timeoutMs = 3_000): Promise<void> {
+  const t: RedisTarget = typeof target === 'string' ? { kind: 'url', url: target } : target;
+  const once = { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: timeoutMs };
+  const probe = t.kind === 'url' ? new Redis(t.url, once) : new Redis({ ...sentinelOptions(t), ...once, sentinelRetryStrategy: () => null, failoverDetector: false });
+  const url = describeTarget(t);
   let last: Error | undefined;
   probe.on('error', (err: Error) => (last = err));
   const timer = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref());
@@ -32,9 +37,4 @@ function reasonOf(err: Error & { code?: string }): string {
   if (err.code === 'ECONNREFUSED') return 'connection refused';
   if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return 'unknown host';
   return err.code ?? err.message;
-}
-
-/** The URL as it may be printed: any password replaced. */
-export function withoutCredentials(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, (_, auth: string) => (auth.includes(':') ? `//${auth.split(':')[0]}:***@` : '//***@'));
 }

@@ -11,7 +11,7 @@ import { attachHandler, boundPort, closeServer, listen } from '../server/listen.
 import { ConfigError } from '../config/config.js';
 import { IngestAuth } from '../ingest/authenticate.js';
 import { BodySweeper } from '../events/body-sweeper.js';
-import { durabilityPlan, readPersistence } from '../ingest/durability.js';
+import { connectedReplicas, durabilityPlan, readPersistence, replicationPlan, replicationWarning } from '../ingest/durability.js';
 import { TokenBucket } from '../ratelimit/token-bucket.js';
 import { MemoryGuard } from '../redis/memory-guard.js';
 import type { RedisRuntime } from './redis-runtime.js';
@@ -44,7 +44,10 @@ export async function startIngest(opts: {
   const metrics = ingestMetrics(registry);
   // Refuses to start when Redis cannot give the durability asked for (HERALD_DURABILITY=strict).
   const durability = durabilityPlan(config.HERALD_DURABILITY, await readPersistence(rt.redis));
-  logger.info({ durability: config.HERALD_DURABILITY, plan: durability.kind }, 'Ingest durability');
+  const replication = replicationPlan(config.HERALD_ACK_REPLICAS, config.HERALD_ACK_REPLICAS_TIMEOUT);
+  logger.info({ durability: config.HERALD_DURABILITY, plan: durability.kind, ackReplicas: replication?.replicas ?? 0 }, 'Ingest durability');
+  const fewReplicas = replicationWarning(replication, await connectedReplicas(rt.redis));
+  if (fewReplicas) logger.warn(fewReplicas);
   const memoryGauges = redisMemoryMetrics(registry);
   const memory = new MemoryGuard(rt.redis, config.HERALD_REDIS_HIGH_WATER, 1_000, (used, max) => {
     memoryGauges.used.set(used);
@@ -63,6 +66,7 @@ export async function startIngest(opts: {
     isStoreNearlyFull: () => memory.nearlyFull,
     logger,
     waitAof: durability.kind === 'waitaof',
+    ...(replication ? { replication } : {}),
   });
   const sweeper = new BodySweeper({ redis: rt.redis, keys: rt.keys, swept: metrics.swept, logger, intervalMs: config.HERALD_BODY_SWEEP_INTERVAL, graceMs: config.HERALD_BODY_SWEEP_INTERVAL });
   sweeper.start();

@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.js';
 import { redisMetrics } from '../metrics/metrics.js';
 import { assertNoEviction, createRedis } from '../redis/connection.js';
 import { RedisKeys } from '../redis/keys.js';
+import { redisTarget, type RedisTarget } from '../redis/redis-target.js';
 import { compactHashWarning } from '../redis/server-settings.js';
 import type { ReadinessCheck } from '../server/ops-routes.js';
 
@@ -15,9 +16,12 @@ export class RedisRuntime {
   private readonly gauge;
   private timer: NodeJS.Timeout | undefined;
   private queueConn: Redis | undefined;
+  /** The Redis this process uses: a URL or a Sentinel master group; every connection below opens on it. */
+  readonly target: RedisTarget;
 
   private constructor(readonly redis: Redis, private readonly config: Config, private readonly logger: Logger, registry: Registry) {
     this.keys = new RedisKeys(config.HERALD_REDIS_PREFIX);
+    this.target = redisTarget(config);
     this.gauge = redisMetrics(registry).up;
   }
 
@@ -26,7 +30,7 @@ export class RedisRuntime {
    * unready); one that may evict keys is refused at once, since it would silently lose events.
    */
   static async open(config: Config, logger: Logger, registry: Registry, name: string): Promise<RedisRuntime> {
-    const rt = new RedisRuntime(createRedis(config.REDIS_URL, { name }), config, logger, registry);
+    const rt = new RedisRuntime(createRedis(redisTarget(config), { name }), config, logger, registry);
     rt.redis.on('error', (err) => logger.debug({ err: err.message }, 'Redis connection error'));
     let warned = false;
     while (rt.redis.status !== 'ready') {
@@ -79,14 +83,14 @@ export class RedisRuntime {
    * still answers 503 while Redis is down.
    */
   get queueConnection(): Redis {
-    this.queueConn ??= this.track(createRedis(this.config.REDIS_URL, { name: 'queue', autoPipelining: false }), 'queue');
+    this.queueConn ??= this.track(createRedis(this.target, { name: 'queue', autoPipelining: false }), 'queue');
     return this.queueConn;
   }
 
   /** A new connection for BullMQ workers (blocking commands, retried forever) or pub/sub. */
   connection(kind: 'worker' | 'subscriber'): Redis {
     // A Worker runs BullMQ's scripts too; auto-pipelining would only copy them around.
-    return this.track(createRedis(this.config.REDIS_URL, { forBullmqWorker: true, name: kind, autoPipelining: kind !== 'worker' }), kind);
+    return this.track(createRedis(this.target, { forBullmqWorker: true, name: kind, autoPipelining: kind !== 'worker' }), kind);
   }
 
   private track(c: Redis, kind: string): Redis {

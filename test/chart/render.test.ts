@@ -228,6 +228,47 @@ describe('controller contract (src/config/controller.ts)', () => {
   });
 });
 
+describe('an external Redis through Sentinel (redis.sentinel)', () => {
+  const sentinel = {
+    'redis.enabled': false,
+    'redis.sentinel.sentinels[0]': 'redis-sentinel-0.redis:26379',
+    'redis.sentinel.sentinels[1]': 'redis-sentinel-1.redis:26379',
+    'redis.sentinel.masterName': 'herald',
+    'redis.sentinel.tls': true,
+    'config.ackReplicas': 1,
+    existingSecret: 'herald-redis-auth',
+  };
+
+  it('gives every process the sentinels instead of a URL, passwords from the Secret you manage, and no in-chart Redis', () => {
+    const objects = render({ set: sentinel });
+    const secret = { 'herald-redis-auth': { HERALD_REDIS_PASSWORD: 'p', HERALD_REDIS_SENTINEL_PASSWORD: 'sp' } };
+    for (const name of ['herald-ingest', 'herald-controller']) {
+      const config = loadConfig(containerEnv(objects, container(objects, 'Deployment', name), { name: 'x', namespace: 'herald' }, secret));
+      expect(config).toMatchObject({
+        HERALD_REDIS_SENTINELS: [{ host: 'redis-sentinel-0.redis', port: 26379 }, { host: 'redis-sentinel-1.redis', port: 26379 }],
+        HERALD_REDIS_SENTINEL_NAME: 'herald',
+        HERALD_REDIS_PASSWORD: 'p',
+        HERALD_REDIS_SENTINEL_PASSWORD: 'sp',
+        HERALD_REDIS_TLS: true,
+        HERALD_ACK_REPLICAS: 1,
+      });
+    }
+    expect(objects.filter((o) => o.kind === 'StatefulSet')).toEqual([]);
+  });
+
+  it('leaves REDIS_URL out of the chart’s Secret in Sentinel mode', () => {
+    const objects = render({ set: { ...sentinel, existingSecret: '' } });
+    expect(find(objects, 'Secret', 'herald-worker').stringData?.REDIS_URL).toBeUndefined();
+  });
+
+  it('refuses a half-configured Sentinel, and waiting for replicas the in-chart Redis does not have, saying what to set', () => {
+    expect(renderRaw({ set: { ...sentinel, 'redis.sentinel.masterName': '' } }).stderr).toMatch(/redis.sentinel.masterName is required/);
+    expect(renderRaw({ set: { ...sentinel, 'redis.enabled': true } }).stderr).toMatch(/set redis.enabled to false/);
+    expect(renderRaw({ set: { ...sentinel, 'redis.url': 'redis://r:6379' } }).stderr).toMatch(/either redis.url or redis.sentinel.sentinels/);
+    expect(renderRaw({ set: { 'config.ackReplicas': 1 } }).stderr).toMatch(/config.ackReplicas needs a Redis with replicas/);
+  });
+});
+
 describe('worker autoscaling (autoscaling.workers)', () => {
   const env = (objects: KubeObject[]) => containerEnv(objects, container(objects, 'Deployment', 'herald-controller'), { name: 'c', namespace: 'prod' });
 

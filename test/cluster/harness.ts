@@ -244,7 +244,7 @@ export function runController(cluster: Cluster, opts: { redisUrl: string; prefix
   kubeConfig.loadFromString(opts.kubeconfig ?? cluster.controllerKubeconfig);
   const logs = new LogSink();
   const logger = createLogger({ level: 'debug', name: opts.identity }, logs);
-  const redis = createRedis(opts.redisUrl, { name: opts.identity });
+  const redis = createRedis({ kind: 'url', url: opts.redisUrl }, { name: opts.identity });
   const registry = new Registry();
   const controller = startController({ kubeConfig, redis, keys: new RedisKeys(opts.prefix), logger, registry, config });
   return {

@@ -50,7 +50,8 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
 
   const stop = async ({ kill = false } = {}) => {
     const p = proc;
-    if (!p || p.exitCode !== null) return;
+    // A server killed by a signal has a signalCode and no exitCode; either way it is gone.
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise((r) => p.once('exit', r));
     p.kill(kill ? 'SIGKILL' : 'SIGTERM');
     await exited;

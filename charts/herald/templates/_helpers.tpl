@@ -93,7 +93,9 @@ REDIS_URL: the in-chart Redis, or redis.url. Fails the render when neither is co
 release never starts pods that cannot reach Redis.
 */}}
 {{- define "herald.redisUrl" -}}
-{{- if .Values.redis.enabled }}
+{{- if .Values.redis.sentinel.sentinels }}
+{{- fail "redis.sentinel is for an external Redis: no redisUrl in Sentinel mode" }}
+{{- else if .Values.redis.enabled }}
 {{- printf "redis://%s.%s.svc:6379" (include "herald.redis.fullname" .) .Release.Namespace }}
 {{- else }}
 {{- required "redis.url is required when redis.enabled is false (or set existingSecret to a Secret with REDIS_URL)" .Values.redis.url }}
@@ -178,4 +180,18 @@ left out. Sorted `name=value` pairs joined by commas.
 {{- end }}
 {{- end }}
 {{- join "," $pairs }}
+{{- end }}
+
+{{/*
+Sentinel mode (redis.sentinel.sentinels set): checks the values that go with it, so a release never
+starts pods with a half-configured Sentinel. Renders nothing.
+*/}}
+{{- define "herald.checkSentinel" -}}
+{{- with .Values.redis.sentinel }}
+{{- if .sentinels }}
+{{- if $.Values.redis.enabled }}{{ fail "redis.sentinel.sentinels names an external Redis: set redis.enabled to false" }}{{ end }}
+{{- if $.Values.redis.url }}{{ fail "set either redis.url or redis.sentinel.sentinels, not both" }}{{ end }}
+{{- if not .masterName }}{{ fail "redis.sentinel.masterName is required with redis.sentinel.sentinels (the name in `sentinel monitor <name> ...`)" }}{{ end }}
+{{- end }}
+{{- end }}
 {{- end }}
