@@ -20,10 +20,11 @@ die() { printf '[e2e-cluster] ERROR: %s\n' "$*" >&2; exit 1; }
 # Docker 20.10's daemon answers a newer CLI; this only checks that something answers.
 docker_up() { docker info >/dev/null 2>&1; }
 
-# ensure_docker: install docker.io on Debian when there is no docker, start dockerd when it is not
-# running (as root, in the background, logging beside the cache), and wait until it answers.
+# ensure_docker: install docker.io on Debian when there is no Docker engine (a docker CLI alone, as
+# some machines ship, cannot run anything), start dockerd when it is not running (as root, in the
+# background, logging beside the cache), and wait until it answers.
 ensure_docker() {
-  if ! command -v dockerd >/dev/null 2>&1 && ! command -v docker >/dev/null 2>&1; then
+  if ! command -v dockerd >/dev/null 2>&1 && ! docker_up; then
     [[ -f /etc/debian_version ]] || die "no docker here; install Docker and rerun"
     # shellcheck source=../../tools/apt.sh
     source "$repo_dir/test/tools/apt.sh"
