@@ -36,7 +36,7 @@ const LAST_ERROR_MAX = 500;
  * Adds a batch to the hash. The timestamps only ever move forward: another replica may flush an
  * older batch after a newer one, and the newest error (or success) must still be the one shown.
  */
-const FLUSH_SCRIPT: RedisScript = { name: 'heraldStatsFlush', keys: 1, lua: `
+const FLUSH_SCRIPT = { name: 'heraldStatsFlush', keys: 1, lua: `
 local key = KEYS[1]
 if ARGV[1] ~= '0' then redis.call('HINCRBY', key, 'delivered', ARGV[1]) end
 if ARGV[2] ~= '0' then redis.call('HINCRBY', key, 'deadLettered', ARGV[2]) end
@@ -46,7 +46,7 @@ end
 if ARGV[4] ~= '' and tonumber(ARGV[4]) > (tonumber(redis.call('HGET', key, 'lastErrorAt') or '') or 0) then
   redis.call('HSET', key, 'lastErrorAt', ARGV[4], 'lastError', ARGV[5])
 end
-return 1` };
+return 1` } as const satisfies RedisScript;
 
 /**
  * Durable per-destination counters, kept in Redis so they survive worker restarts and add up across

@@ -66,18 +66,30 @@ async function stored(id: string): Promise<boolean> {
 
 describe('micro-batched ingest', () => {
   it('writes events accepted in the same turn with one script call, and resolves each only once it is stored', async () => {
-    const conn = herald.rt.queueConnection as unknown as { heraldWrite: (...args: unknown[]) => Promise<unknown> };
-    const write = vi.spyOn(conn, 'heraldWrite');
-    const storedWhenResolved: boolean[] = [];
-    const calls = Array.from({ length: 20 }, (_, i) => herald.ingest.service.accept(event(i)).then(async (r) => {
-      storedWhenResolved.push(await stored(r.id));
-      return r;
-    }));
-    const results = await Promise.all(calls);
-    expect(new Set(results.map((r) => r.id)).size).toBe(20);
-    expect(storedWhenResolved).toEqual(Array(20).fill(true));
-    // One write for the turn: 20 bodies and the jobs of both destinations in one script.
-    expect(write).toHaveBeenCalledTimes(1);
+    const monitor = await herald.redis.monitor();
+    const scriptCalls: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== 'lua' && /^eval/i.test(args[0]!)) scriptCalls.push(args);
+    });
+    try {
+      const storedWhenResolved: boolean[] = [];
+      const calls = Array.from({ length: 20 }, (_, i) => herald.ingest.service.accept(event(i)).then(async (r) => {
+        storedWhenResolved.push(await stored(r.id));
+        return r;
+      }));
+      const results = await Promise.all(calls);
+      const ids = results.map((r) => r.id);
+      expect(new Set(ids).size).toBe(20);
+      expect(storedWhenResolved).toEqual(Array(20).fill(true));
+      // One write for the turn: 20 bodies and the jobs of both destinations in one script.
+      const writes = await waitFor(() => {
+        const ours = scriptCalls.filter((args) => ids.some((id) => args.includes(id)));
+        return ids.every((id) => ours.some((args) => args.includes(id))) ? ours : undefined;
+      }, { what: 'the writes to show up in MONITOR' });
+      expect(writes).toHaveLength(1);
+    } finally {
+      monitor.disconnect();
+    }
   });
 
   it('sends a write as one command, so Redis applies all of it or none of it', async () => {
