@@ -44,17 +44,19 @@ export function createCaches(opts: {
   rest: KubeRest;
   config: ControllerConfig;
   clock: Clock;
+  /** Uniform in [0, 1): spreads the watches' timeouts. */
+  random: () => number;
   logger: Logger;
   enqueue: (destination: string) => void;
   destinationsChanged: () => void;
 }): ControllerCaches {
-  const { rest, config, clock, logger } = opts;
+  const { rest, config, clock, random, logger } = opts;
   const ns = config.namespace;
   const common = { clock, logger, idleTimeoutMs: config.watchIdleTimeoutMs };
   const destinations = new Reflector<DestinationResource>({
     ...common,
     name: 'destinations',
-    source: destinationSource(rest, ns),
+    source: destinationSource(rest, ns, random),
     onChange: (obj, kind, previous) => {
       if (kind === 'delete' || needsReconcile(previous, obj)) opts.enqueue(obj.metadata.name);
       if (!previous || kind === 'delete') opts.destinationsChanged();
@@ -64,7 +66,7 @@ export function createCaches(opts: {
   const deployments = new Reflector<V1Deployment>({
     ...common,
     name: 'deployments',
-    source: deploymentSource(rest, ns, workerListSelector(config.worker.instance)),
+    source: deploymentSource(rest, ns, workerListSelector(config.worker.instance), random),
     describeError: (err) => hint(err, 'deployments.apps'),
     onChange: (dep) => {
       const name = ownerName(dep, controllerOf(dep));
@@ -78,7 +80,7 @@ export function createCaches(opts: {
     ? new Reflector<Scaler>({
         ...common,
         name: SCALER_TYPES[scalerKind].plural,
-        source: scalerSource(rest, scalerKind, ns, workerListSelector(config.worker.instance)),
+        source: scalerSource(rest, scalerKind, ns, workerListSelector(config.worker.instance), random),
         maxBackoffMs: 5 * 60_000,
         describeError: (err) =>
           hint(err, `${SCALER_TYPES[scalerKind].plural}.${SCALER_TYPES[scalerKind].group}`, scalerKind === 'ScaledObject' ? 'Install KEDA, or set autoscaling.workers.provider to hpa or none.' : 'Set autoscaling.workers.provider to keda or none.'),

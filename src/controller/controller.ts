@@ -40,7 +40,7 @@ export interface ControllerDeps {
   registry: Registry;
   config: ControllerConfig;
   clock?: Clock;
-  /** Uniform in [0, 1): spreads status-refresh requeues. Default Math.random. */
+  /** Uniform in [0, 1): spreads status-refresh requeues and watch timeouts. Default Math.random. */
   random?: () => number;
   /** The workers' SSRF policy, so a Destination whose URL they would refuse says so on its status. */
   addressPolicy?: AddressPolicy;
@@ -95,6 +95,7 @@ export function startController(deps: ControllerDeps): Controller {
     rest,
     config,
     clock,
+    random,
     logger,
     enqueue: (name) => terms.enqueue(objectKey(ns, name)),
     destinationsChanged: () => terms.setDestinations(names()),

@@ -96,8 +96,17 @@ export async function listAll<T>(rest: KubeRest, path: string, query: Record<str
   return { items, resourceVersion };
 }
 
-/** List+watch of one collection path, narrowed by an optional label selector. */
-export function source<T>(rest: KubeRest, path: string, labelSelector: string | undefined, fixup: (items: T[]) => T[]): ListWatchSource<T> {
+/**
+ * How long the API server keeps a watch open before it ends it and the reflector watches again, s:
+ * like client-go, 5 to 10 minutes, spread by `random` (uniform in [0, 1)) so that many watchers do
+ * not reconnect in lockstep.
+ */
+export function watchTimeoutSeconds(random: number): number {
+  return 300 + Math.floor(random * 300);
+}
+
+/** List+watch of one collection path, narrowed by an optional label selector; `random` spreads the watch timeouts. */
+export function source<T>(rest: KubeRest, path: string, labelSelector: string | undefined, fixup: (items: T[]) => T[], random: () => number): ListWatchSource<T> {
   return {
     async list() {
       const result = await listAll<T>(rest, path, { labelSelector });
@@ -110,8 +119,7 @@ export function source<T>(rest: KubeRest, path: string, labelSelector: string | 
           resourceVersion,
           labelSelector,
           allowWatchBookmarks: true,
-          // Like client-go: 5-10 min, randomised so many watchers do not reconnect in lockstep.
-          timeoutSeconds: 300 + Math.floor(Math.random() * 300),
+          timeoutSeconds: watchTimeoutSeconds(random()),
         },
         cb,
       );
@@ -125,13 +133,13 @@ export function withKind<T extends object>(apiVersion: string, kind: string) {
 }
 
 /** Destinations of one namespace. */
-export function destinationSource(rest: KubeRest, namespace: string): ListWatchSource<DestinationResource> {
-  return source(rest, destinationsPath(namespace), undefined, withKind<DestinationResource>(DESTINATION_API_VERSION, KIND));
+export function destinationSource(rest: KubeRest, namespace: string, random: () => number): ListWatchSource<DestinationResource> {
+  return source(rest, destinationsPath(namespace), undefined, withKind<DestinationResource>(DESTINATION_API_VERSION, KIND), random);
 }
 
 /** Worker Deployments of one namespace, narrowed by label selector to those this installation manages. */
-export function deploymentSource(rest: KubeRest, namespace: string, labelSelector: string): ListWatchSource<V1Deployment> {
-  return source(rest, deploymentsPath(namespace), labelSelector, withKind<V1Deployment>('apps/v1', 'Deployment'));
+export function deploymentSource(rest: KubeRest, namespace: string, labelSelector: string, random: () => number): ListWatchSource<V1Deployment> {
+  return source(rest, deploymentsPath(namespace), labelSelector, withKind<V1Deployment>('apps/v1', 'Deployment'), random);
 }
 
 interface LeaseObject {

@@ -71,6 +71,6 @@ export function createScalerKube(rest: KubeRest): ScalerKube {
 }
 
 /** Scalers of one kind in a namespace, narrowed by label selector to this installation's workers. */
-export function scalerSource(rest: KubeRest, kind: ScalerKind, namespace: string, labelSelector: string): ListWatchSource<Scaler> {
-  return source(rest, scalerPath(kind, namespace), labelSelector, withKind<Scaler>(SCALER_TYPES[kind].apiVersion, kind));
+export function scalerSource(rest: KubeRest, kind: ScalerKind, namespace: string, labelSelector: string, random: () => number): ListWatchSource<Scaler> {
+  return source(rest, scalerPath(kind, namespace), labelSelector, withKind<Scaler>(SCALER_TYPES[kind].apiVersion, kind), random);
 }

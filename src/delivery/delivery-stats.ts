@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../redis/keys.js';
+import { defineScript, type RedisScript, type ScriptCall } from '../redis/scripts.js';
 
 /** Fields of the per-destination stats hash the controller shows on the Destination's status. */
 export interface DeliveryStats {
@@ -35,7 +36,7 @@ const LAST_ERROR_MAX = 500;
  * Adds a batch to the hash. The timestamps only ever move forward: another replica may flush an
  * older batch after a newer one, and the newest error (or success) must still be the one shown.
  */
-const FLUSH_SCRIPT = `
+const FLUSH_SCRIPT = { name: 'heraldStatsFlush', keys: 1, lua: `
 local key = KEYS[1]
 if ARGV[1] ~= '0' then redis.call('HINCRBY', key, 'delivered', ARGV[1]) end
 if ARGV[2] ~= '0' then redis.call('HINCRBY', key, 'deadLettered', ARGV[2]) end
@@ -45,7 +46,7 @@ end
 if ARGV[4] ~= '' and tonumber(ARGV[4]) > (tonumber(redis.call('HGET', key, 'lastErrorAt') or '') or 0) then
   redis.call('HSET', key, 'lastErrorAt', ARGV[4], 'lastError', ARGV[5])
 end
-return 1`;
+return 1` } as const satisfies RedisScript;
 
 /**
  * Durable per-destination counters, kept in Redis so they survive worker restarts and add up across
@@ -61,9 +62,11 @@ export class DeliveryStatsStore {
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly flushIntervalMs: number;
+  private readonly flushScript: ScriptCall<number>;
 
   constructor(private readonly redis: Redis, private readonly keys: RedisKeys, private readonly opts: DeliveryStatsOptions = {}) {
     this.flushIntervalMs = opts.flushIntervalMs ?? 1_000;
+    this.flushScript = defineScript(redis, FLUSH_SCRIPT);
   }
 
   /** Counts a successful delivery finished at `at` (ms). */
@@ -129,13 +132,8 @@ export class DeliveryStatsStore {
     return done;
   }
 
-  private write(destination: string, p: Pending): Promise<unknown> {
-    // A plain EVAL, not defineScript: with the script defined on the worker's connection, a worker
-    // whose Redis was restarted left ingest unanswered during the outage (test/integration/faults-redis
-    // "Redis restarted under load"); the cause is not understood yet. The flush runs once a second.
-    return this.redis.eval(
-      FLUSH_SCRIPT,
-      1,
+  private write(destination: string, p: Pending): Promise<number> {
+    return this.flushScript(
       this.keys.stats(destination),
       String(p.delivered),
       String(p.deadLettered),

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { IngestEvent } from '../api/event.js';
+import { DEFAULT_EVENT_TYPE, IngestEvent } from '../api/event.js';
 import { validationIssues, type ErrorAnswer } from '../api/error-answer.js';
 import { heraldOpenApi } from '../api/http-routes.js';
 import { IdempotencyKey, REQUEST_ID_PATTERN, type BatchAnswer, type BatchItemResult, type IngestAccepted } from '../api/ingest-answer.js';
@@ -40,6 +40,8 @@ export interface IngestAppDeps {
 
 /** An ingest route's handler: Node's own request and response, and the request's id. */
 type Handler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
+/** An ingest route as served: its handler, timed, counted, its errors answered. */
+type Route = (req: IncomingMessage, res: ServerResponse, requestId: string) => void;
 
 /**
  * The ingest HTTP API, as the listener for an `http.Server`. Kept thin: one raw body read with a
@@ -72,9 +74,9 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
    * than from the response's 'finish' event: a listener and a timer closure per request showed in the
    * profile, and the two differ by the microseconds a small response takes to reach the socket.
    */
-  const run = (route: string, handler: Handler) => {
+  const run = (route: string, handler: Handler): Route => {
     const m = routeMetrics(route);
-    return (req: IncomingMessage, res: ServerResponse, requestId: string): void => {
+    return (req, res, requestId) => {
       const started = performance.now();
       handler(req, res, requestId)
         .catch((err: unknown) => answerError(err, req, res, requestId))
@@ -93,7 +95,8 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
     requireContentType(req, SINGLE_TYPES);
     const body = await readRequestBody(req);
     const event = parseEvent(parseJson(body));
-    checkType(principal, event);
+    const forbidden = typeForbidden(principal, event);
+    if (forbidden) throw forbidden;
     const idempotencyKey = headerKey(req);
     if (principal?.admit) await principal.admit(1);
     const result = await deps.service.accept(ingestRequest(event, principal, idempotencyKey));
@@ -115,11 +118,12 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
     const valid: Array<{ index: number; req: IngestRequest }> = [];
     items.forEach((item, index) => {
       const parsed = IngestEvent.safeParse(item);
+      let forbidden: IngestError | undefined;
       if (!parsed.success) {
         results[index] = { index, status: 400, error: { code: 'invalid_event', message: INVALID_EVENT, issues: validationIssues(parsed.error.issues) } };
         deps.metrics.events.inc({ result: 'invalid' });
-      } else if (principal?.allowsType && !principal.allowsType(parsed.data.type ?? 'event')) {
-        results[index] = { index, status: 403, error: { code: 'type_forbidden', message: `this key may not send events of type "${parsed.data.type ?? 'event'}"` } };
+      } else if ((forbidden = typeForbidden(principal, parsed.data))) {
+        results[index] = { index, status: 403, error: { code: 'type_forbidden', message: forbidden.message } };
       } else {
         valid.push({ index, req: ingestRequest(parsed.data, principal, idempotencyKey === undefined ? undefined : batchEventKey(idempotencyKey, index)) });
       }
@@ -142,19 +146,21 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
     sendJson(res, requestId, acceptedCount === items.length ? 202 : acceptedCount === 0 ? 400 : 207, answer, replayed ? REPLAYED : []);
   };
 
+  // The ingest routes, by path: served before express on an exact match, and by express for any
+  // other spelling it matches ("/ingest/", "/Ingest?x"), so what is served where does not depend on
+  // the shortcut. The path is also the route's metric label.
+  const routes = new Map<string, Route>([
+    ['/ingest', run('/ingest', single)],
+    ['/ingest/batch', run('/ingest/batch', batch)],
+  ]);
   // Every answer gets the base headers: the ingest handlers write them with their answer (sendJson,
-  // answerError), everything else gets them here. Any spelling of the ingest paths that express
-  // matches but the exact test below does not ("/ingest/", "/Ingest?x") takes these routes, so what
-  // is served where does not depend on the shortcut.
-  const runSingle = run('/ingest', single);
-  const runBatch = run('/ingest/batch', batch);
+  // answerError), everything else gets them here.
   app.use((req, res, next) => {
     res.locals.requestId = requestIdOf(req);
     setBaseHeaders(res, res.locals.requestId as string);
     next();
   });
-  app.post('/ingest', (req, res) => runSingle(req, res, res.locals.requestId as string));
-  app.post('/ingest/batch', (req, res) => runBatch(req, res, res.locals.requestId as string));
+  for (const [path, route] of routes) app.post(path, (req, res) => route(req, res, res.locals.requestId as string));
 
   addOpsRoutes(app, { registry: deps.registry, readiness: deps.readiness, isShuttingDown: deps.isShuttingDown });
   let openApiText: string | undefined;
@@ -167,10 +173,8 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => answerError(err, req, res, (res.locals.requestId as string | undefined) ?? requestIdOf(req)));
 
   return (req, res) => {
-    if (req.method === 'POST') {
-      if (req.url === '/ingest') return runSingle(req, res, requestIdOf(req));
-      if (req.url === '/ingest/batch') return runBatch(req, res, requestIdOf(req));
-    }
+    const route = req.method === 'POST' ? routes.get(req.url!) : undefined;
+    if (route) return route(req, res, requestIdOf(req));
     app(req, res);
   };
 }
@@ -209,11 +213,11 @@ function ingestRequest(event: IngestEvent, principal: Principal | undefined, ide
   return req;
 }
 
-function checkType(principal: Principal | undefined, event: IngestEvent): void {
-  const type = event.type ?? 'event';
-  if (principal?.allowsType && !principal.allowsType(type)) {
-    throw new IngestError(403, 'type_forbidden', `this key may not send events of type "${type}"`);
-  }
+/** The refusal of an event whose type the caller's key may not send, or undefined when it may. */
+function typeForbidden(principal: Principal | undefined, event: IngestEvent): IngestError | undefined {
+  if (!principal?.allowsType) return undefined;
+  const type = event.type ?? DEFAULT_EVENT_TYPE;
+  return principal.allowsType(type) ? undefined : new IngestError(403, 'type_forbidden', `this key may not send events of type "${type}"`);
 }
 
 function headerKey(req: IncomingMessage): string | undefined {

@@ -9,7 +9,7 @@ import { childrenBy, type IngestMetrics } from '../metrics/metrics.js';
 import { DELIVERY_JOB_NAME, DeliveryEnqueuer, pushJobArgs, type QueuedDelivery } from '../queue/enqueue.js';
 import { EVENT_STREAM_MAX_LEN } from '../queue/delivery-queue.js';
 import type { Logger } from '../log/logger.js';
-import { withWriteScripts, type WriteConnection } from './write-script.js';
+import { writeScripts, type WriteScripts } from './write-script.js';
 import { WriteTracker } from './write-tracker.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { IdempotencyConflictError, IngestError, ReplicationUnconfirmedError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors.js';
@@ -17,6 +17,7 @@ import type { ReplicationPlan } from './durability.js';
 import { deliveryBodyJson } from './delivery-body.js';
 import { newEventId } from './event-id.js';
 import { MicroBatch } from './micro-batch.js';
+import { BODY_MODE_ARG, bodyLayout, jobCarriesBody, type BodyLayout, type EarlierAttempt } from './body-layout.js';
 
 export interface AcceptResult {
   id: string;
@@ -61,8 +62,8 @@ interface Prepared {
   acceptedAt: number;
   idemKey: string | undefined;
   record: IdemRecord | undefined;
-  /** An Idempotency-Key's earlier attempt stopped before it was marked done: complete it. */
-  resume: boolean;
+  /** Where the write puts the body (body-layout.ts); `none` is not written at all. */
+  layout: BodyLayout;
 }
 
 /**
@@ -96,7 +97,7 @@ export class IngestService {
   private readonly routings = new Map<string, Routing>();
   private readonly writes: MicroBatch<Prepared>;
   private readonly enqueuer: DeliveryEnqueuer;
-  private readonly writeConnection: WriteConnection;
+  private readonly writeScripts: WriteScripts;
   /** This replica's write journal (WriteTracker). */
   private readonly journal: string;
   private readonly tracker: WriteTracker;
@@ -133,16 +134,17 @@ export class IngestService {
   ) {
     this.writes = new MicroBatch((items) => this.store(items), { maxItems: MAX_WRITE_EVENTS });
     this.enqueuer = new DeliveryEnqueuer(deps.writeRedis, deps.keys);
-    this.writeConnection = withWriteScripts(deps.writeRedis);
+    this.writeScripts = writeScripts(deps.writeRedis);
     this.journal = deps.keys.ingestWrites(randomUUID());
     const plan = deps.replication;
     this.tracker = new WriteTracker({
-      redis: this.writeConnection,
+      redis: deps.writeRedis,
+      check: this.writeScripts.check,
       journal: this.journal,
       journalTtlMs: JOURNAL_TTL_MS,
       settleTimeoutMs: deps.settleTimeoutMs ?? SETTLE_TIMEOUT_MS,
       // A write settled as applied after a failover is on the new primary, maybe on no replica yet.
-      ...(plan ? { confirmSettled: () => this.waitForReplicas(this.writeConnection, plan) } : {}),
+      ...(plan ? { confirmSettled: () => this.waitForReplicas(deps.writeRedis, plan) } : {}),
       ...(deps.logger ? { logger: deps.logger } : {}),
     });
     this.newId = deps.newId ?? newEventId;
@@ -219,9 +221,8 @@ export class IngestService {
       if (lookups) await Promise.all(lookups);
       let unrouted = 0;
       const toStore = prepared.filter((p) => {
-        if (p.routing.routes.length > 0) return !p.result.duplicate || p.resume;
-        if (!p.result.duplicate) unrouted++;
-        return false;
+        if (p.routing.routes.length === 0 && !p.result.duplicate) unrouted++;
+        return p.layout !== 'none';
       });
       if (toStore.length > 0) await this.writes.submit(toStore);
       if (this.deps.replication && lookups) await this.replicateDuplicates(prepared, this.deps.replication);
@@ -247,43 +248,39 @@ export class IngestService {
     return this.lastTimestamp.json;
   }
 
-  /** A fresh event with id `id`: its routing and its delivery body, serialised once. */
-  private prepare(req: IngestRequest, id: string, now: number, timestampJson: string): Prepared {
+  /** An event with id `id`: its routing, its delivery body (serialised once) and its body layout. */
+  private prepare(req: IngestRequest, id: string, now: number, timestampJson: string, earlier: EarlierAttempt = 'none'): Prepared {
     const routing = this.routingFor(req.event.type ?? DEFAULT_EVENT_TYPE);
     return {
-      result: { id, destinations: routing.routes.length, duplicate: false },
+      result: { id, destinations: routing.routes.length, duplicate: earlier !== 'none' },
       routing,
       body: deliveryBodyJson(id, routing.typeJson, timestampJson, req.event, req.producer),
       acceptedAt: now,
       idemKey: undefined,
       record: undefined,
-      resume: false,
+      layout: bodyLayout(routing.routes.length, earlier),
     };
   }
 
   private async prepareIdempotent(req: IngestRequest, now: number, timestampJson: string): Promise<Prepared> {
     const idemKey = this.deps.keys.idempotency(req.scope ?? 'anonymous', req.idempotencyKey!);
     let record: IdemRecord = { id: this.newId(), h: hashEvent(req.event), done: false };
-    let duplicate = false;
-    let resume = false;
+    let earlier: EarlierAttempt = 'none';
     const set = await this.deps.redis.set(idemKey, JSON.stringify(record), 'PX', this.deps.idempotencyTtlMs, 'NX');
     if (set === null) {
       const existing = await this.deps.redis.get(idemKey);
       if (existing !== null) {
         const prev = JSON.parse(existing) as IdemRecord;
         if (prev.h !== record.h) throw new IdempotencyConflictError();
-        duplicate = true;
         // A request that died between storing and marking done is completed now; delivery jobs use the
         // event id as job id, so queues that already have it are not given a second copy.
-        resume = !prev.done;
+        earlier = prev.done ? 'done' : 'unfinished';
         record = prev;
       }
     }
-    const prepared = this.prepare(req, record.id, now, timestampJson);
-    prepared.result.duplicate = duplicate;
+    const prepared = this.prepare(req, record.id, now, timestampJson, earlier);
     prepared.idemKey = idemKey;
     prepared.record = record;
-    prepared.resume = resume;
     return prepared;
   }
 
@@ -300,18 +297,12 @@ export class IngestService {
     const bodyIndex = new Map<string, number>();
     let bodies = 0;
     for (const i of items) {
-      if (!i.resume && carriesBody(i)) continue;
-      if (i.resume) {
-        // A resume always uses a shared body, whatever its destinations: the earlier attempt's jobs may need it.
-        const holders = i.routing.routes.map((r) => `h:${r.name}`);
-        bodyArgs.push('r', i.body, String(i.acceptedAt), String(holders.length), ...holders);
-      } else {
-        bodyArgs.push('n', i.body, String(i.acceptedAt), String(i.routing.routes.length));
-        for (let h = 0; h < i.routing.holders.length; h += 2) bodyArgs.push(i.routing.holders[h]!);
-      }
+      if (i.layout !== 'shared' && i.layout !== 'resumed') continue;
+      bodyArgs.push(BODY_MODE_ARG[i.layout], i.body, String(i.acceptedAt), String(i.routing.routes.length));
+      for (let h = 0; h < i.routing.holders.length; h += 2) bodyArgs.push(i.routing.holders[h]!);
       keys.push(this.deps.keys.event(i.result.id));
       bodies++;
-      if (i.resume) bodyIndex.set(i.result.id, keys.length);
+      if (i.layout === 'resumed') bodyIndex.set(i.result.id, keys.length);
     }
     const perDest = this.jobsByDestination(items);
     const destArgs: string[] = [];
@@ -332,13 +323,13 @@ export class IngestService {
     }
     const now = String((this.deps.clock ?? Date.now)());
     const reply = await this.tracker.run((seq) => {
-      const written = this.writeConnection.heraldWrite(keys.length, ...keys, String(seq), now, DELIVERY_JOB_NAME, EVENT_STREAM_MAX_LEN_ARG, String(bodies), String(perDest.size), JOURNAL_TTL_MS_ARG, String(records.length), ...bodyArgs, ...destArgs, ...records);
+      const written = this.writeScripts.write(keys, String(seq), now, DELIVERY_JOB_NAME, EVENT_STREAM_MAX_LEN_ARG, String(bodies), String(perDest.size), JOURNAL_TTL_MS_ARG, String(records.length), bodyArgs, destArgs, records);
       if (!this.deps.waitAof && !this.deps.replication) return written;
       // Sent right behind the write on the same connection: one round trip, answered once the AOF is
       // fsynced and (WAIT) once the replicas have every write of this connection so far.
-      const synced = this.deps.waitAof ? (this.writeConnection.call('WAITAOF', '1', '0', WAITAOF_TIMEOUT_MS_ARG) as Promise<[number, number]>) : undefined;
+      const synced = this.deps.waitAof ? (this.deps.writeRedis.call('WAITAOF', '1', '0', WAITAOF_TIMEOUT_MS_ARG) as Promise<[number, number]>) : undefined;
       const plan = this.deps.replication;
-      const replicated = plan ? (this.writeConnection.call('WAIT', String(plan.replicas), String(plan.timeoutMs)) as Promise<number>) : undefined;
+      const replicated = plan ? (this.deps.writeRedis.call('WAIT', String(plan.replicas), String(plan.timeoutMs)) as Promise<number>) : undefined;
       return Promise.all([written, synced, replicated]).then(([r, aof, copies]) => {
         if (aof && aof[0] < 1) throw new StoreOutcomeUnknownError(new Error('WAITAOF timed out: the write is in Redis but not yet on disk'));
         if (plan && copies! < plan.replicas) throw new ReplicationUnconfirmedError(plan.replicas, copies!, plan.timeoutMs);
@@ -349,11 +340,11 @@ export class IngestService {
     for (const [name, { jobs }] of perDest) this.enqueuedCounter(name).inc(jobs.size);
   }
 
-  /** The jobs of a write per destination, one per event id (concurrent duplicates of a key share a write; a resume's wins). */
+  /** The jobs of a write per destination, one per event id (concurrent duplicates of a key share a write; see jobCarriesBody). */
   private jobsByDestination(items: Prepared[]): Map<string, { maxAttempts: number; jobs: Map<string, QueuedDelivery> }> {
     const perDest = new Map<string, { maxAttempts: number; jobs: Map<string, QueuedDelivery> }>();
     for (const i of items) {
-      const job: QueuedDelivery = carriesBody(i) ? { id: i.result.id, body: i.body } : { id: i.result.id };
+      const job: QueuedDelivery = jobCarriesBody(i.layout) ? { id: i.result.id, body: i.body } : { id: i.result.id };
       for (const r of i.routing.routes) {
         let entry = perDest.get(r.name);
         if (!entry) perDest.set(r.name, (entry = { maxAttempts: r.maxAttempts, jobs: new Map() }));
@@ -370,7 +361,7 @@ export class IngestService {
    * receive after the first one, on the connection WAIT then runs on.
    */
   private async replicateDuplicates(prepared: Prepared[], plan: ReplicationPlan): Promise<void> {
-    const repeats = prepared.filter((p) => p.result.duplicate && !p.resume && p.idemKey);
+    const repeats = prepared.filter((p) => p.result.duplicate && p.layout !== 'resumed' && p.idemKey);
     if (repeats.length === 0) return;
     await Promise.all(repeats.map((p) => this.markDone(p.idemKey!, p.record!)));
     await this.waitForReplicas(this.deps.redis, plan);
@@ -385,11 +376,6 @@ export class IngestService {
   private async markDone(key: string, record: IdemRecord): Promise<void> {
     await this.deps.redis.set(key, JSON.stringify({ ...record, done: true }), 'KEEPTTL', 'XX');
   }
-}
-
-/** Whether the event's job carries its body rather than sharing a stored one: one destination, and not a resume. */
-function carriesBody(p: Prepared): boolean {
-  return p.routing.routes.length === 1 && !p.resume;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { ENQUEUE_FUNCTIONS_LUA } from '../queue/enqueue.js';
+import { defineScript, type KeyedScriptCall, type ScriptCall } from '../redis/scripts.js';
 
 /**
  * Ingest's whole write in one script, so Redis applies it whole or not at all: the shared bodies, the
@@ -16,8 +17,8 @@ import { ENQUEUE_FUNCTIONS_LUA } from '../queue/enqueue.js';
  * KEYS: journal, then one per body, then (wait, meta, id, active, marker) per destination, then one
  * per Idempotency-Key record.
  * ARGV: seq, timestamp, job name, event-stream cap, #bodies, #destinations, journal TTL (ms), #records;
- * per body: mode ('n' fresh, 'r' resume: keep a body that is there), body, accepted-at, #holders,
- * holder fields; per destination: job-key prefix, name, #jobs, then (id, data, opts, body KEYS index
+ * per body: its layout (body-layout.ts, BODY_MODE_ARG: 's' shared, 'r' resumed: keep a body that is
+ * there), body, accepted-at, #holders, holder fields; per destination: job-key prefix, name, #jobs, then (id, data, opts, body KEYS index
  * of a resume or 0) per job; per record: its value.
  * Returns -1 when the write is fenced (its writer gave it up, see WriteTracker), else the number of
  * jobs added per destination.
@@ -37,7 +38,7 @@ local a = 9
 for b = 1, nb do
   local key = KEYS[1 + b]
   local n = tonumber(ARGV[a + 3])
-  if ARGV[a] == 'n' then
+  if ARGV[a] == 's' then
     local fields = {'b', ARGV[a + 1], 't', ARGV[a + 2]}
     for h = a + 4, a + 3 + n do fields[#fields + 1] = ARGV[h]; fields[#fields + 1] = '1' end
     rcall('HSET', key, unpack(fields))
@@ -86,15 +87,18 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return tonumber(redis.call('HGET', KEYS[1], 'a') or '0')
 `;
 
-/** The connection with ingest's write scripts defined on it. */
-export type WriteConnection = Redis & {
-  heraldWrite(numKeys: number, ...keysAndArgs: string[]): Promise<number | number[]>;
-  heraldWriteCheck(journal: string, fence: string, ttlMs: string): Promise<number>;
-};
+/** Ingest's write scripts, as defined on one connection. */
+export interface WriteScripts {
+  /** The whole write ({@link WRITE_LUA}): its keys, then its arguments. */
+  write: KeyedScriptCall<number | number[]>;
+  /** The settling check ({@link CHECK_LUA}): journal, fence, journal TTL (ms). */
+  check: ScriptCall<number>;
+}
 
-/** Defines the write scripts on `redis` (once; ioredis falls back from EVALSHA to EVAL after a restart). */
-export function withWriteScripts(redis: Redis): WriteConnection {
-  if (!('heraldWrite' in redis)) redis.defineCommand('heraldWrite', { lua: WRITE_LUA });
-  if (!('heraldWriteCheck' in redis)) redis.defineCommand('heraldWriteCheck', { numberOfKeys: 1, lua: CHECK_LUA });
-  return redis as WriteConnection;
+/** Defines the write scripts on `redis` (defineScript: once per connection). */
+export function writeScripts(redis: Redis): WriteScripts {
+  return {
+    write: defineScript(redis, { name: 'heraldWrite', keys: 'varying', lua: WRITE_LUA }),
+    check: defineScript(redis, { name: 'heraldWriteCheck', keys: 1, lua: CHECK_LUA }),
+  };
 }

@@ -1,7 +1,7 @@
-import { ReplyError } from 'ioredis';
+import { ReplyError, type Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
 import { IngestError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors.js';
-import type { WriteConnection } from './write-script.js';
+import type { WriteScripts } from './write-script.js';
 
 interface Pending {
   seq: number;
@@ -13,7 +13,10 @@ interface Pending {
 
 /** Options of a {@link WriteTracker}. */
 export interface WriteTrackerDeps {
-  redis: WriteConnection;
+  /** The connection the writes are sent on. */
+  redis: Redis;
+  /** The write scripts' settling check, defined on `redis`. */
+  check: WriteScripts['check'];
   /** This writer's journal key (RedisKeys.ingestWrites). */
   journal: string;
   /** How long the journal outlives the last write, ms. */
@@ -101,7 +104,7 @@ export class WriteTracker {
       const fence = Math.max(...doubtful.map((p) => p.seq));
       try {
         await this.ready(deadline);
-        const applied = await this.deps.redis.heraldWriteCheck(this.deps.journal, String(fence), String(this.deps.journalTtlMs));
+        const applied = await this.deps.check(this.deps.journal, String(fence), String(this.deps.journalTtlMs));
         let unconfirmed: IngestError | undefined;
         if (this.deps.confirmSettled && doubtful.some((p) => p.seq <= applied)) {
           try {

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
 import { defineScript, type ScriptCall } from '../redis/scripts.js';
-import { deliveryJobDataJson, deliveryJobOptions, EVENT_STREAM_MAX_LEN, type DeliveryJobData } from './delivery-queue.js';
+import { deliveryJobDataJson, deliveryJobOptions, EVENT_STREAM_MAX_LEN } from './delivery-queue.js';
 
 /** BullMQ job name of every delivery; nothing reads it, so it is as short as it can be. */
 export const DELIVERY_JOB_NAME = 'd';
@@ -81,25 +81,6 @@ for _, i in ipairs(duplicates) do result[#result + 1] = ARGV[i] end
 return result
 `;
 
-/**
- * Takes back jobs of a write that failed, while they are still waiting: ingest answered 503, so the
- * client will send the event again and this copy must not be delivered too. A job a worker already
- * took is left to run (at-least-once). What BullMQ's `removeJob` does to a waiting job without
- * parents, deduplication or logs, less the `removed` event (its `added` was never written either).
- *
- * KEYS: wait. ARGV: job-key prefix, then the ids. Returns how many were removed.
- */
-const UNQUEUE_LUA = `
-local removed = 0
-for i = 2, #ARGV do
-  if redis.call('LREM', KEYS[1], 1, ARGV[i]) == 1 then
-    redis.call('DEL', ARGV[1] .. ARGV[i], ARGV[1] .. ARGV[i] .. ':logs')
-    removed = removed + 1
-  end
-end
-return removed
-`;
-
 const EVENT_STREAM_MAX_LEN_ARG = String(EVENT_STREAM_MAX_LEN);
 
 /** One delivery to queue: the event, and its body when the job carries it (see DeliveryJobData). */
@@ -116,15 +97,11 @@ export interface EnqueueResult {
 
 /** Enqueues delivery jobs through {@link ENQUEUE_LUA}; one per connection, which holds the script. */
 export class DeliveryEnqueuer {
-  private readonly redis: Redis;
   private readonly enqueueScript: ScriptCall<[number, ...string[]]>;
-  private readonly unqueueScript: ScriptCall<number>;
   private readonly enqueueKeys = new Map<string, readonly string[]>();
 
   constructor(redis: Redis, private readonly keys: RedisKeys) {
-    this.redis = redis;
     this.enqueueScript = defineScript(redis, { name: 'heraldEnqueue', keys: 5, lua: ENQUEUE_LUA });
-    this.unqueueScript = defineScript(redis, { name: 'heraldUnqueue', keys: 1, lua: UNQUEUE_LUA });
   }
 
   /** Queues one delivery of each event to `destination`; an id that has a job there already gets none. */
@@ -136,28 +113,11 @@ export class DeliveryEnqueuer {
     return { added, duplicates };
   }
 
-  /** Removes the jobs of `ids` that are still waiting (clean-up after a failed write); returns how many. */
-  async unqueue(destination: string, ids: readonly string[]): Promise<number> {
-    if (ids.length === 0) return 0;
-    const base = this.base(destination);
-    return this.unqueueScript(`${base}wait`, base, ...ids);
-  }
-
-  /** Whether the job of `id` in `destination`'s queue carries its body (false when there is no such job). */
-  async carriesBody(destination: string, id: string): Promise<boolean> {
-    const data = await this.redis.hget(`${this.base(destination)}${id}`, 'data');
-    return data !== null && typeof (JSON.parse(data) as DeliveryJobData).b === 'string';
-  }
-
-  private base(destination: string): string {
-    return `${this.keys.queuePrefix(destination)}:${QUEUE_NAME}:`;
-  }
-
   /** The script's keys (wait, meta, id, active, marker) and job-key prefix for `destination`, built once: a lone event is a write of its own. */
   keysOf(destination: string): readonly string[] {
     let k = this.enqueueKeys.get(destination);
     if (!k) {
-      const base = this.base(destination);
+      const base = `${this.keys.queuePrefix(destination)}:${QUEUE_NAME}:`;
       if (this.enqueueKeys.size >= 1024) this.enqueueKeys.clear();
       this.enqueueKeys.set(destination, (k = [`${base}wait`, `${base}meta`, `${base}id`, `${base}active`, `${base}marker`, base]));
     }

@@ -4,21 +4,35 @@ import type { Cluster, Redis } from 'ioredis';
 export interface RedisScript {
   /** The command name it gets on a connection; unique across Herald (`herald…`). */
   name: string;
-  /** How many of the arguments are keys (they come first). */
-  keys: number;
+  /**
+   * How many of the arguments are keys (they come first), or `varying` for a script whose calls
+   * each name their own keys ({@link KeyedScriptCall}).
+   */
+  keys: number | 'varying';
   lua: string;
 }
 
+/** An argument of a script call; an array stands for its elements, in order (ioredis flattens it), so a long call is not spread. */
+export type ScriptArg = string | number | readonly string[];
+
 /** Runs a script with its keys then its other arguments. */
-export type ScriptCall<R> = (...args: Array<string | number>) => Promise<R>;
+export type ScriptCall<R> = (...args: ScriptArg[]) => Promise<R>;
+
+/** Runs a script of `varying` keys: `keys`, then the other arguments. */
+export type KeyedScriptCall<R> = (keys: readonly string[], ...args: ScriptArg[]) => Promise<R>;
 
 /**
- * The one way Herald loads a Lua script: ioredis's `defineCommand`, once per connection. Each call
- * sends EVALSHA; after a NOSCRIPT (first use, a Redis restart, SCRIPT FLUSH) ioredis sends the full
- * EVAL once, which loads the script again. Returns a function that runs it on `redis`.
+ * The one way Herald loads a Lua script: ioredis's `defineCommand`, once per connection. ioredis
+ * sends the full EVAL on a connection's first call (which loads the script) and EVALSHA after; after
+ * a NOSCRIPT (a Redis restart, SCRIPT FLUSH) it sends the EVAL again. Returns a function that runs
+ * it on `redis`.
  */
-export function defineScript<R = unknown>(redis: Redis | Cluster, script: RedisScript): ScriptCall<R> {
-  if (!(script.name in redis)) redis.defineCommand(script.name, { numberOfKeys: script.keys, lua: script.lua });
-  const command = (redis as unknown as Record<string, (...args: Array<string | number>) => Promise<R>>)[script.name]!;
-  return (...args) => command.apply(redis, args);
+export function defineScript<R = unknown>(redis: Redis | Cluster, script: RedisScript & { keys: number }): ScriptCall<R>;
+export function defineScript<R = unknown>(redis: Redis | Cluster, script: RedisScript & { keys: 'varying' }): KeyedScriptCall<R>;
+export function defineScript<R = unknown>(redis: Redis | Cluster, script: RedisScript): ScriptCall<R> | KeyedScriptCall<R> {
+  // Without numberOfKeys, ioredis takes the call's first argument as the number of keys.
+  if (!(script.name in redis)) redis.defineCommand(script.name, script.keys === 'varying' ? { lua: script.lua } : { numberOfKeys: script.keys, lua: script.lua });
+  const command = (redis as unknown as Record<string, (...args: ScriptArg[]) => Promise<R>>)[script.name]!;
+  if (script.keys === 'varying') return (keys: readonly string[], ...args: ScriptArg[]) => command.call(redis, keys.length, keys, ...args);
+  return (...args: ScriptArg[]) => command.apply(redis, args);
 }

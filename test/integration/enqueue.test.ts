@@ -90,42 +90,6 @@ describe('DeliveryEnqueuer writes what BullMQ writes', () => {
     expect(await enqueuer.enqueue('herald-inline', ids.map((id) => ({ id, body: bodyOf(id) })), 5)).toEqual({ added: 2, duplicates: [] });
 
     expect(await snapshot('herald-inline', ids)).toEqual(await snapshot('bull-inline', ids));
-    expect(await enqueuer.carriesBody('herald-inline', 'evt_i1')).toBe(true);
-    await enqueuer.enqueue('herald-inline', jobs(['evt_ref']), 5);
-    expect(await enqueuer.carriesBody('herald-inline', 'evt_ref')).toBe(false);
-    expect(await enqueuer.carriesBody('herald-inline', 'evt_none')).toBe(false);
-  });
-
-  it('takes back a waiting job as Queue.remove does, and leaves a job a worker holds', async () => {
-    const enqueuer = new DeliveryEnqueuer(redis, keys);
-    const viaBull = open('bull-unqueue');
-    for (const dest of ['bull-unqueue', 'herald-unqueue']) await enqueuer.enqueue(dest, jobs(['evt_keep', 'evt_drop']), 3);
-    await viaBull.remove('evt_drop');
-    open('herald-unqueue');
-    expect(await enqueuer.unqueue('herald-unqueue', ['evt_drop', 'evt_never'])).toBe(1);
-    expect(await snapshot('herald-unqueue', ['evt_keep'])).toEqual(await snapshot('bull-unqueue', ['evt_keep']));
-    expect(await redis.exists(key('herald-unqueue', 'evt_drop'))).toBe(0);
-
-    // A job a worker has taken is active, not waiting: it stays and runs.
-    open('held');
-    await enqueuer.enqueue('held', jobs(['evt_held']), 3);
-    let release!: () => void;
-    const holding = new Promise<void>((r) => (release = r));
-    let started = false;
-    const worker = new Worker<DeliveryJobData>(QUEUE_NAME, async () => {
-      started = true;
-      await holding;
-    }, { connection: bullConnection(), prefix: keys.queuePrefix('held') });
-    try {
-      await waitFor(() => started, { what: 'the worker to take the job' });
-      expect(await enqueuer.unqueue('held', ['evt_held'])).toBe(0);
-      expect(await redis.exists(key('held', 'evt_held'))).toBe(1);
-      release();
-      await waitFor(async () => (await redis.exists(key('held', 'evt_held'))) === 0, { what: 'the held job to complete and be removed' });
-    } finally {
-      release();
-      await worker.close();
-    }
   });
 
   it('gives a queue no Queue handle has opened Herald\'s event-stream cap, not BullMQ\'s default of 10,000', async () => {

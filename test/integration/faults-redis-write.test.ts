@@ -10,6 +10,7 @@ import { startRedis, type RedisServer } from '../support/redis.js';
 import { startHerald, type HeraldUnderTest } from '../support/herald.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { startBatchLoad } from '../support/batch-load.js';
+import { startOpenLoad, type Load } from '../support/load.js';
 import { waitFor } from '../support/wait.js';
 import { memoryLogger } from '../support/herald.js';
 import { pending } from '../support/process-fixture.js';
@@ -42,31 +43,36 @@ const seqsAt = (r: Receiver) => new Set(r.delivered().map((x) => Number(x.json?.
 
 describe('redis-server SIGKILLed while batches fanned out to three destinations are written', () => {
   it('delivers every event of a 202 to every destination, none of a 503, and leaves no body behind', async ({ annotate }) => {
-    // Lanes pause between batches, so some send while Redis is away and get a 503 at once.
     const load = startBatchLoad({ url: herald.url, concurrency: 6, size: 50, paceMs: 20 });
+    // Batches whose write was in flight at the kill are answered once Redis is back and says whether
+    // it was applied, and they may hold every lane; a probe that does not wait for answers sends new
+    // requests while Redis is away, which get a 503 at once.
+    const probes: Load[] = [];
     for (let i = 0; i < 3; i++) {
       const target = load.accepted().length + 500;
       await waitFor(() => load.accepted().length >= target, { what: `500 more events accepted before kill ${i + 1}`, timeoutMs: 60_000 });
       await redis.stop({ kill: true });
-      const down = Date.now();
-      await waitFor(() => load.results.some((b) => b.sentAt > down && b.status === 503), { what: 'a 503 while Redis is away' });
+      const probe = startOpenLoad({ url: herald.url, everyMs: 10, firstSeq: 1_000_000 * (i + 1) });
+      probes.push(probe);
+      await waitFor(() => probe.results.some((x) => x.status === 503), { what: 'a 503 while Redis is away' });
+      probe.stop();
       await redis.start();
       const up = Date.now();
       await waitFor(() => load.results.some((b) => b.sentAt > up && b.status === 202), { what: `ingest to accept after kill ${i + 1}`, timeoutMs: 30_000 });
     }
     load.stop();
-    await load.done;
+    await Promise.all([load.done, ...probes.map((p) => p.done)]);
 
-    const accepted = load.accepted();
-    await waitFor(() => receivers.every((r) => accepted.every(([seq]) => seqsAt(r).has(seq))), { what: 'every accepted event at every destination', timeoutMs: 60_000, intervalMs: 250 }).catch(() => undefined);
+    const accepted = [...load.accepted().map(([seq]) => seq), ...probes.flatMap((p) => p.accepted().map((x) => x.seq))];
+    await waitFor(() => receivers.every((r) => accepted.every((seq) => seqsAt(r).has(seq))), { what: 'every accepted event at every destination', timeoutMs: 60_000, intervalMs: 250 }).catch(() => undefined);
     // Queues drained: every body still there is one a worker could not release while Redis was away.
     const queues = ['w1', 'w2', 'w3'].map((d) => openDeliveryQueue(herald.redis, herald.rt.keys, d));
     await waitFor(async () => (await Promise.all(queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed')))).every((c) => pending(c) === 0), { what: 'the queues to drain', timeoutMs: 60_000 });
     await Promise.all(queues.map((q) => q.close()));
     const orphans = (await herald.redis.keys(`${herald.config.HERALD_REDIS_PREFIX}:{e:*`)).length;
     const swept = await new BodySweeper({ redis: herald.redis, keys: herald.rt.keys, swept: new Counter({ name: 'swept', help: 'x', registers: [] }), logger: memoryLogger().logger, graceMs: 0 }).sweep();
-    const refused = load.refused();
-    const missing = receivers.map((r) => accepted.filter(([seq]) => !seqsAt(r).has(seq)).length);
+    const refused = [...load.refused(), ...probes.flatMap((p) => p.results.filter((x) => x.status === 503).map((x) => x.seq))];
+    const missing = receivers.map((r) => accepted.filter((seq) => !seqsAt(r).has(seq)).length);
     const refusedDelivered = receivers.map((r) => refused.filter((seq) => seqsAt(r).has(seq)).length);
     const leftover = (await herald.redis.keys(`${herald.config.HERALD_REDIS_PREFIX}:{e:*`)).length;
     const codes = [...new Set(load.results.filter((b) => b.status !== 202).map((b) => `${b.status} ${b.code}`))];

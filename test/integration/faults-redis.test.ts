@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Receiver } from '../support/receiver.js';
 import { deliveredIds, pending, useProcessFixture } from '../support/process-fixture.js';
-import { startLoad } from '../support/load.js';
+import { startLoad, startOpenLoad } from '../support/load.js';
 import { runHerald } from '../support/cli.js';
 import { waitFor } from '../support/wait.js';
 import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
@@ -30,8 +30,12 @@ describe('Redis restarted under load (SIGTERM: a clean shutdown that flushes the
     const stoppedAt = Date.now();
     await fx.redis.stop();
     const down = Date.now();
-    // While Redis is away: 503s with Retry-After, readiness off, processes alive.
-    await waitFor(() => load.results.filter((x) => x.sentAt > down).length >= 50, { what: '50 answers during the outage' });
+    // While Redis is away: 503s with Retry-After, readiness off, processes alive. Requests whose write
+    // was in flight at the stop are answered only once Redis is back and says whether it was applied,
+    // and they may hold every lane of `load`; the probe sends new requests whatever those wait for.
+    const probe = startOpenLoad({ url: ingest.url, everyMs: 10, firstSeq: 1_000_000 });
+    await waitFor(() => probe.results.filter((x) => x.sentAt > down).length >= 50, { what: '50 answers during the outage' });
+    probe.stop();
     const readyDuring = await fetch(`${ingest.url}/readyz`);
     const workerReadyDuring = await fetch(`${worker.url}/readyz`);
     const startingAt = Date.now();
@@ -41,14 +45,16 @@ describe('Redis restarted under load (SIGTERM: a clean shutdown that flushes the
     await waitFor(() => load.results.some((x) => x.sentAt > up && x.status === 202), { what: 'ingest to accept again', timeoutMs: 20_000 });
     await waitFor(() => load.results.filter((x) => x.sentAt > up && x.status === 202).length >= 100, { what: '100 events accepted after the restart' });
     load.stop();
-    await load.done;
+    await Promise.all([load.done, probe.done]);
 
-    const accepted = load.accepted();
+    const answers = [...load.results, ...probe.results];
+    const accepted = answers.filter((x) => x.status === 202);
     await waitFor(() => accepted.every((a) => deliveredIds(r).has(a.id!)), { what: 'every acknowledged event delivered', timeoutMs: 30_000 });
 
-    const statuses = load.byStatus();
-    const during = load.results.filter((x) => x.sentAt > down && x.answeredAt < startingAt);
-    const refusedButDelivered = load.results.filter((x) => x.status === 503 && seqOf(r).has(x.seq)).length;
+    const statuses = { ...load.byStatus() };
+    for (const [status, n] of Object.entries(probe.byStatus())) statuses[Number(status)] = (statuses[Number(status)] ?? 0) + n;
+    const during = answers.filter((x) => x.sentAt > down && x.answeredAt < startingAt);
+    const refusedButDelivered = answers.filter((x) => x.status === 503 && seqOf(r).has(x.seq)).length;
     const summary = `restart: ${JSON.stringify(statuses)} answers; ${during.length} during the outage; ${beforeStop.length} acknowledged before it, all delivered; ${refusedButDelivered} answered 503 yet delivered; redis stop took ${down - stoppedAt} ms`;
     console.log(summary);
     await annotate(summary);

@@ -62,12 +62,20 @@ describe('authenticated ingest', () => {
     expect(wrong.body.error.code).toBe('HERALD_AUTH_INVALID');
   });
 
-  it('403 for an event type the key may not send; the producer is recorded on accepted events', async () => {
+  it('403 for an event type the key may not send, alone or in a batch; the producer is recorded on accepted events', async () => {
     const r = await receiver();
     await herald.publish('auth-sink', { url: r.url });
     const forbidden = await herald.post({ userID: 'u', payload: 1, type: 'user.deleted' }, bearer(SHOP_KEY));
     expect(forbidden.status).toBe(403);
     expect(forbidden.body.error.code).toBe('type_forbidden');
+    // A batch answers the same per event; an event without a type has the default type, "event".
+    const batch = await herald.postRaw(JSON.stringify([{ userID: 'u', payload: 2, type: 'order.paid' }, { userID: 'u', payload: 3, type: 'user.deleted' }, { userID: 'u', payload: 4 }]), bearer(SHOP_KEY), '/ingest/batch');
+    expect(batch.status).toBe(207);
+    expect(batch.body.results.map((x: { status: number; error?: { code: string; message: string } }) => [x.status, x.error?.code, x.error?.message])).toEqual([
+      [202, undefined, undefined],
+      [403, 'type_forbidden', forbidden.body.error.message],
+      [403, 'type_forbidden', 'this key may not send events of type "event"'],
+    ]);
     const res = await herald.post({ userID: 'u', payload: 1, type: 'order.paid' }, bearer(SHOP_KEY));
     expect(res.status).toBe(202);
     const got = await waitFor(() => r.delivered().find((x) => x.json.id === res.body.id), { what: 'the delivery' });

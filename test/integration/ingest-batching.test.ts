@@ -66,18 +66,30 @@ async function stored(id: string): Promise<boolean> {
 
 describe('micro-batched ingest', () => {
   it('writes events accepted in the same turn with one script call, and resolves each only once it is stored', async () => {
-    const conn = herald.rt.queueConnection as unknown as { heraldWrite: (...args: unknown[]) => Promise<unknown> };
-    const write = vi.spyOn(conn, 'heraldWrite');
-    const storedWhenResolved: boolean[] = [];
-    const calls = Array.from({ length: 20 }, (_, i) => herald.ingest.service.accept(event(i)).then(async (r) => {
-      storedWhenResolved.push(await stored(r.id));
-      return r;
-    }));
-    const results = await Promise.all(calls);
-    expect(new Set(results.map((r) => r.id)).size).toBe(20);
-    expect(storedWhenResolved).toEqual(Array(20).fill(true));
-    // One write for the turn: 20 bodies and the jobs of both destinations in one script.
-    expect(write).toHaveBeenCalledTimes(1);
+    const monitor = await herald.redis.monitor();
+    const scriptCalls: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== 'lua' && /^eval/i.test(args[0]!)) scriptCalls.push(args);
+    });
+    try {
+      const storedWhenResolved: boolean[] = [];
+      const calls = Array.from({ length: 20 }, (_, i) => herald.ingest.service.accept(event(i)).then(async (r) => {
+        storedWhenResolved.push(await stored(r.id));
+        return r;
+      }));
+      const results = await Promise.all(calls);
+      const ids = results.map((r) => r.id);
+      expect(new Set(ids).size).toBe(20);
+      expect(storedWhenResolved).toEqual(Array(20).fill(true));
+      // One write for the turn: 20 bodies and the jobs of both destinations in one script.
+      const writes = await waitFor(() => {
+        const ours = scriptCalls.filter((args) => ids.some((id) => args.includes(id)));
+        return ids.every((id) => ours.some((args) => args.includes(id))) ? ours : undefined;
+      }, { what: 'the writes to show up in MONITOR' });
+      expect(writes).toHaveLength(1);
+    } finally {
+      monitor.disconnect();
+    }
   });
 
   it('sends a write as one command, so Redis applies all of it or none of it', async () => {
@@ -188,12 +200,12 @@ describe('an event for one destination', () => {
     monitor.on('monitor', (_time: string, args: string[], source: string) => source !== 'lua' && seen.push(args));
     try {
       const results = await Promise.all([service.accept(event(1)), service.accept(event(2))]);
-      const ours = await waitFor(() => {
-        const mine = seen.filter((args) => results.some((r) => args.some((a) => a.includes(r.id))));
-        return mine.length > 0 ? mine : undefined;
-      }, { what: 'the write to show up in MONITOR' });
+      const carrying = (id: string) => seen.filter((args) => args.some((a) => a.includes(id)));
+      await waitFor(() => results.every((r) => carrying(r.id).length > 0), { what: 'the writes to show up in MONITOR' });
       monitor.disconnect();
-      expect(ours.map((args) => args[0]!.toLowerCase())).toEqual(['evalsha']);
+      // Usually one write holds both events; on a loaded machine they may take a write each. Either
+      // way each event travels in exactly one command, and that command is the script call.
+      for (const r of results) expect(carrying(r.id).map((args) => args[0]!.toLowerCase())).toEqual(['evalsha']);
       for (const r of results) {
         expect(r.destinations).toBe(1);
         expect(await herald.redis.exists(herald.rt.keys.event(r.id))).toBe(0);

@@ -4,6 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeliveryStatsStore } from '../../src/delivery/delivery-stats.js';
 import { TokenBucket } from '../../src/ratelimit/token-bucket.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import { defineScript } from '../../src/redis/scripts.js';
@@ -44,6 +45,21 @@ describe('Lua scripts', () => {
     const a = defineScript<string>(redis, { name: 'heraldTestEcho', keys: 0, lua: "return 'first'" });
     const b = defineScript<string>(redis, { name: 'heraldTestEcho', keys: 0, lua: "return 'second'" });
     expect([await a(), await b()]).toEqual(['first', 'first']);
+  });
+
+  it('the delivery stats flush sends the script by SHA, not in full on every flush', async () => {
+    const stats = new DeliveryStatsStore(redis, new RedisKeys('scripts'), { flushIntervalMs: 60_000 });
+    stats.delivered('orders', 1);
+    await stats.flush();
+    const before = await evalCalls();
+    for (let i = 0; i < 5; i++) {
+      stats.delivered('orders', 2 + i);
+      await stats.flush();
+    }
+    const after = await evalCalls();
+    expect({ eval: after.eval - before.eval, evalsha: after.evalsha - before.evalsha }).toEqual({ eval: 0, evalsha: 5 });
+    expect((await stats.read('orders')).delivered).toBe(6);
+    await stats.close();
   });
 
   it('the token bucket survives SCRIPT FLUSH', async () => {

@@ -76,12 +76,37 @@ export function startLoad(opts: {
     }
   };
   const done = Promise.all(Array.from({ length: opts.concurrency }, lane)).then(() => undefined);
+  return loadOf(results, done, () => (stopped = true));
+}
+
+/**
+ * Sends one event every `everyMs` without waiting for earlier answers (an open loop), until `stop()`.
+ * Unlike {@link startLoad}'s lanes it keeps sending while some requests wait, e.g. the ones whose write
+ * was in flight when Redis went away: ingest answers those only once Redis can say whether the write
+ * was applied. Event `seq` counts from `firstSeq`, so its events can be told from another load's.
+ */
+export function startOpenLoad(opts: { url: string; everyMs: number; firstSeq: number }): Load {
+  const results: SentEvent[] = [];
+  const sent: Array<Promise<void>> = [];
+  let seq = opts.firstSeq;
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  const timer = setInterval(() => {
+    const s = seq++;
+    sent.push(sendEvent(opts.url, s, { userID: `user-${s % 97}`, payload: { seq: s } }).then((r) => void results.push(r)));
+  }, opts.everyMs);
+  const done = stopped.then(() => Promise.all(sent)).then(() => undefined);
+  return loadOf(results, done, () => {
+    clearInterval(timer);
+    stop();
+  });
+}
+
+function loadOf(results: SentEvent[], done: Promise<void>, stop: () => void): Load {
   return {
     results,
     done,
-    stop: () => {
-      stopped = true;
-    },
+    stop,
     accepted: () => results.filter((r) => r.status === 202),
     byStatus: () => {
       const out: Record<number, number> = {};
