@@ -7,6 +7,8 @@ import type { Redis } from 'ioredis';
 import { parseDuration } from '../api/duration.js';
 import type { ResolvedDestination } from '../api/destination.js';
 import type { EventStore } from '../events/event-store.js';
+import type { EventLogWriter, LogEntry } from '../eventlog/event-log-writer.js';
+import { logRetentionMs, responsePrefix } from '../eventlog/retention.js';
 import type { Logger } from '../log/logger.js';
 import type { DeliveryMetrics } from '../metrics/metrics.js';
 import { DestinationMetrics } from './destination-metrics.js';
@@ -53,6 +55,10 @@ export interface DeliveryWorkerDeps {
   sleep?: (ms: number) => Promise<void>;
   /** When a failing destination runs fewer deliveries at once; see adaptive-concurrency.ts. */
   adaptiveConcurrency?: AdaptiveConcurrencyPolicy;
+  /** The delivery log; without it attempts are kept for dead letters only. */
+  eventLog?: EventLogWriter;
+  /** HERALD_EVENT_LOG_RETENTION (ms), unless the destination's spec says otherwise; default 0, no log. */
+  eventLogRetentionMs?: number;
   /** Log every successful delivery at info (`herald dev`); otherwise at debug, off the hot path. */
   logDeliveries?: boolean;
 }
@@ -90,6 +96,8 @@ export class DeliveryWorker {
   private dest: ResolvedDestination;
   private policy: RetryPolicy;
   private timeoutMs: number;
+  /** How long this destination's delivery log keeps an event (ms); 0: no log. */
+  private logRetentionMs: number;
   private fixedHeaders: string[];
   private readonly sender: HttpSender;
   private readonly log: Logger;
@@ -105,6 +113,7 @@ export class DeliveryWorker {
     this.dest = destination;
     this.policy = resolveRetryPolicy(destination.spec.retry);
     this.timeoutMs = parseDuration(destination.spec.timeout);
+    this.logRetentionMs = deps.eventLog ? logRetentionMs(destination.spec, deps.eventLogRetentionMs ?? 0) : 0;
     this.fixedHeaders = this.headersOf(destination);
     this.sender = deps.sender;
     this.log = deps.logger.child({ component: 'worker', destination: destination.name });
@@ -147,6 +156,7 @@ export class DeliveryWorker {
     this.fixedHeaders = this.headersOf(destination);
     this.policy = resolveRetryPolicy(destination.spec.retry);
     this.timeoutMs = parseDuration(destination.spec.timeout);
+    this.logRetentionMs = this.deps.eventLog ? logRetentionMs(destination.spec, this.deps.eventLogRetentionMs ?? 0) : 0;
     this.breakerConfig = destination.spec.circuitBreaker ? resolveBreakerConfig(destination.spec.circuitBreaker) : undefined;
     // Pool first, so the deliveries BullMQ adds at the new concurrency find connections.
     this.sender.resize(Math.max(destination.spec.concurrency, 1));
@@ -188,6 +198,8 @@ export class DeliveryWorker {
       }
       return;
     }
+    // Retention counts from when the event was accepted (a replayed dead letter keeps its first time).
+    const logExpireAt = this.logRetentionMs > 0 ? stored.acceptedAt + this.logRetentionMs : 0;
     let probing = false;
     if (this.breakerConfig) {
       const verdict = admit(await this.breaker.read(), this.breakerConfig, now());
@@ -199,6 +211,7 @@ export class DeliveryWorker {
         throw Worker.RateLimitError();
       }
       if (verdict.action === 'expire') {
+        this.noteLog(logExpireAt, { id: eventId, expireAt: logExpireAt, state: 'dead' });
         return this.deadLetter(job, attempt, 'exhausted', 'circuit open longer than maxOpenDuration', 'circuit open longer than maxOpenDuration', undefined, ctx);
       }
     }
@@ -221,6 +234,12 @@ export class DeliveryWorker {
       metrics.attempt('success', sent.durationMs / 1000);
       metrics.delivered(attempt, Math.max(0, finished - stored.acceptedAt) / 1000);
       stats.delivered(destination, finished);
+      if (logExpireAt > finished) {
+        const done: AttemptRecord = { attempt, at: new Date(finished).toISOString(), durationMs: Math.round(sent.durationMs) };
+        if (status !== undefined) done.status = status;
+        if (sent.responseSnippet) done.response = responsePrefix(sent.responseSnippet);
+        this.noteLog(logExpireAt, { id: eventId, expireAt: logExpireAt, state: 'delivered', attempt: done });
+      }
       // The receiver has the event: bookkeeping failures (a full Redis) must not turn it into a retry.
       await events.releaseFor(job.data, destination).catch((err) => this.log.warn({ ...ctx, err: (err as Error).message }, 'Delivered, but could not release the body'));
       // At info this line was the worker's busiest I/O; failures stay at warn and error. Guarded, so
@@ -248,6 +267,9 @@ export class DeliveryWorker {
     });
     stats.failedAttempt(destination, outcome.reason, finished);
     await job.log(JSON.stringify(record));
+    const logged = record.response === undefined ? record : { ...record, response: responsePrefix(record.response) };
+    if (decision.action === 'retry') this.noteLog(logExpireAt, { id: eventId, expireAt: logExpireAt, state: 'retrying', nextAttemptAt: finished + decision.delayMs, attempt: logged });
+    else this.noteLog(logExpireAt, { id: eventId, expireAt: logExpireAt, state: 'dead', attempt: logged });
     metrics.attempt(decision.action === 'retry' ? 'retry' : 'failed', sent.durationMs / 1000);
 
     if (outcome.gone) await this.disable(outcome.reason, finished, ctx);
@@ -256,6 +278,11 @@ export class DeliveryWorker {
       throw new RetryableDeliveryError(outcome.reason, decision.delayMs);
     }
     return this.deadLetter(job, attempt, decision.reason, `${decision.detail}: ${outcome.reason}`, outcome.reason, status, ctx);
+  }
+
+  /** Notes a delivery-log entry of this destination, unless the log is off or the event is past its retention. */
+  private noteLog(expireAt: number, entry: LogEntry): void {
+    if (expireAt > 0) this.deps.eventLog?.note(this.dest.name, entry);
   }
 
   /**

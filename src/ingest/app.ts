@@ -11,6 +11,8 @@ import type { Counter, Registry } from 'prom-client';
 import { IngestError } from './errors.js';
 import { isIdentityEncoded, readBody, readInflatedBody } from './request-body.js';
 import { batchEventKey, type IngestRequest, type IngestService } from './ingest-service.js';
+import { addEventRoutes } from './event-routes.js';
+import type { EventLogReader } from '../eventlog/event-log-reader.js';
 
 /** Who sent a request, as decided by an authenticator (issue: API keys); absent means anonymous. */
 export interface Principal {
@@ -34,6 +36,8 @@ export interface IngestAppDeps {
   isShuttingDown?: () => boolean;
   /** Resolves the caller or throws an IngestError (401), before the body is read. Omitted: no authentication. */
   authenticate?: (req: IncomingMessage) => Promise<Principal | undefined>;
+  /** Serves `GET /events/{id}` and `GET /events` from the delivery log when given. */
+  eventLog?: EventLogReader;
 }
 
 const IDEMPOTENCY_KEY = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'Idempotency-Key must be 1-255 printable ASCII characters');
@@ -154,9 +158,10 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
   app.post('/ingest', (req, res) => runSingle(req, res, res.locals.requestId as string));
   app.post('/ingest/batch', (req, res) => runBatch(req, res, res.locals.requestId as string));
 
+  if (deps.eventLog) addEventRoutes(app, { reader: deps.eventLog, ...(deps.authenticate ? { authenticate: deps.authenticate } : {}) });
   addOpsRoutes(app, { registry: deps.registry, readiness: deps.readiness, isShuttingDown: deps.isShuttingDown });
   app.use((_req, res) => {
-    res.status(404).json({ error: { code: 'not_found', message: 'no such endpoint; events go to POST /ingest or POST /ingest/batch' } });
+    res.status(404).json({ error: { code: 'not_found', message: 'no such endpoint; events go to POST /ingest or POST /ingest/batch, and are looked up at GET /events/{id} and GET /events' } });
   });
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => answerError(err, req, res, (res.locals.requestId as string | undefined) ?? requestIdOf(req)));
 
@@ -304,7 +309,8 @@ function errorAnswerer(deps: IngestAppDeps) {
     }
     if (status === 503) deps.logger.warn({ err: (err as Error).cause ?? err, requestId }, 'Event store unavailable; answered 503');
     else if (status >= 500) deps.logger.error({ err, path: req.url, requestId }, 'Ingest request failed');
-    if (status === 503 || (status >= 400 && status < 500)) deps.metrics.events.inc({ result: status === 503 ? 'unavailable' : 'invalid' });
+    // Events refused, not reads of the delivery log (GET /events) that failed.
+    if (req.method !== 'GET' && (status === 503 || (status >= 400 && status < 500))) deps.metrics.events.inc({ result: status === 503 ? 'unavailable' : 'invalid' });
     if (res.headersSent) return;
     // Refused before its body was read (no key, a declared length over the limit, a chunked body past
     // it): the rest of the body is not read, so the connection cannot carry another request. Node

@@ -5,6 +5,8 @@ import { DEFAULT_EVENT_TYPE, type IngestEvent } from '../api/event.js';
 import { typeMatcher, type ResolvedDestination } from '../api/destination.js';
 import { resolveRetryPolicy } from '../delivery/retry-policy.js';
 import { EventStore } from '../events/event-store.js';
+import { eventMetaJson, routingLogTail } from '../eventlog/event-meta.js';
+import { logRetentionMs, longestRetention } from '../eventlog/retention.js';
 import { childrenBy, type IngestMetrics } from '../metrics/metrics.js';
 import { DELIVERY_JOB_NAME, DeliveryEnqueuer, pushJobArgs, type QueuedDelivery } from '../queue/enqueue.js';
 import { EVENT_STREAM_MAX_LEN } from '../queue/delivery-queue.js';
@@ -38,6 +40,8 @@ interface Route {
   name: string;
   matches: (type: string) => boolean;
   maxAttempts: number;
+  /** How long the delivery log keeps this destination's events (ms); 0: not logged. */
+  logRetentionMs: number;
 }
 
 /** The destinations of one event type, and what storing an event for them writes; made once per type. */
@@ -47,6 +51,10 @@ interface Routing {
   holders: string[];
   /** The type as it appears in the delivery body. */
   typeJson: string;
+  /** TTL of the event's delivery-log record (ms): the longest retention among its destinations; 0: not logged. */
+  logTtlMs: number;
+  /** The record's destination lists, serialised (eventMetaJson). */
+  logTail: string;
 }
 
 /** Event types whose routing is remembered; past this the memo starts over (types are few in practice). */
@@ -58,6 +66,8 @@ interface Prepared {
   routing: Routing;
   body: string;
   acceptedAt: number;
+  /** The sender's API key name, as JSON for the delivery log; undefined without one. */
+  producerJson: string | undefined;
   idemKey: string | undefined;
   record: IdemRecord | undefined;
   /** An Idempotency-Key's earlier attempt stopped before it was marked done: complete it. */
@@ -117,6 +127,8 @@ export class IngestService {
       writeRedis: Redis;
       metrics: IngestMetrics;
       idempotencyTtlMs: number;
+      /** HERALD_EVENT_LOG_RETENTION (ms): how long the delivery log keeps events, unless a destination says otherwise; default 0, no log. */
+      eventLogRetentionMs?: number;
       /** Refuses new events while Redis is nearly full. */
       isStoreNearlyFull?: () => boolean;
       clock?: () => number;
@@ -160,7 +172,8 @@ export class IngestService {
 
   /** Replaces the routing table; compiled once per change, not per event. */
   setDestinations(dests: readonly ResolvedDestination[]): void {
-    this.routes = dests.map((d) => ({ name: d.name, matches: typeMatcher(d.spec), maxAttempts: resolveRetryPolicy(d.spec.retry).maxAttempts }));
+    const defaultRetention = this.deps.eventLogRetentionMs ?? 0;
+    this.routes = dests.map((d) => ({ name: d.name, matches: typeMatcher(d.spec), maxAttempts: resolveRetryPolicy(d.spec.retry).maxAttempts, logRetentionMs: logRetentionMs(d.spec, defaultRetention) }));
     this.routings.clear();
   }
 
@@ -168,7 +181,14 @@ export class IngestService {
     let routing = this.routings.get(type);
     if (!routing) {
       const routes = this.routes.filter((r) => r.matches(type));
-      routing = { routes, holders: EventStore.holders(routes.map((r) => r.name)), typeJson: JSON.stringify(type) };
+      const skipped = this.routes.filter((r) => !routes.includes(r)).map((r) => r.name);
+      routing = {
+        routes,
+        holders: EventStore.holders(routes.map((r) => r.name)),
+        typeJson: JSON.stringify(type),
+        logTtlMs: longestRetention(routes.map((r) => r.logRetentionMs)),
+        logTail: routingLogTail(routes.map((r) => r.name), skipped),
+      };
       if (this.routings.size >= MAX_ROUTINGS) this.routings.clear();
       this.routings.set(type, routing);
     }
@@ -242,6 +262,7 @@ export class IngestService {
       routing,
       body: deliveryBodyJson(id, routing.typeJson, timestampJson, req.event, req.producer),
       acceptedAt: now,
+      producerJson: req.producer === undefined ? undefined : JSON.stringify(req.producer),
       idemKey: undefined,
       record: undefined,
       resume: false,
@@ -302,10 +323,10 @@ export class IngestService {
     }
     const perDest = this.jobsByDestination(items);
     const destArgs: string[] = [];
-    for (const [name, { maxAttempts, jobs }] of perDest) {
+    for (const [name, { maxAttempts, logRetentionMs, jobs }] of perDest) {
       const k = this.enqueuer.keysOf(name);
-      keys.push(k[0]!, k[1]!, k[2]!, k[3]!, k[4]!);
-      destArgs.push(k[5]!, name, String(jobs.size));
+      keys.push(k[0]!, k[1]!, k[2]!, k[3]!, k[4]!, this.deps.keys.deliveryLogIndex(name));
+      destArgs.push(k[5]!, name, String(logRetentionMs), String(jobs.size));
       for (const job of jobs.values()) {
         pushJobArgs(destArgs, job.id, job.body, maxAttempts);
         destArgs.push(String(bodyIndex.get(job.id) ?? 0));
@@ -317,9 +338,15 @@ export class IngestService {
       keys.push(i.idemKey);
       records.push(JSON.stringify({ ...i.record, done: true }));
     }
+    const logArgs: string[] = [];
+    for (const i of items) {
+      if (i.routing.logTtlMs === 0) continue;
+      keys.push(this.deps.keys.eventLog(i.result.id));
+      logArgs.push(eventMetaJson(i.acceptedAt, i.routing.typeJson, i.producerJson, i.routing.logTail), String(i.routing.logTtlMs));
+    }
     const now = String((this.deps.clock ?? Date.now)());
     const reply = await this.tracker.run((seq) => {
-      const written = this.writeConnection.heraldWrite(keys.length, ...keys, String(seq), now, DELIVERY_JOB_NAME, EVENT_STREAM_MAX_LEN_ARG, String(bodies), String(perDest.size), JOURNAL_TTL_MS_ARG, String(records.length), ...bodyArgs, ...destArgs, ...records);
+      const written = this.writeConnection.heraldWrite(keys.length, ...keys, String(seq), now, DELIVERY_JOB_NAME, EVENT_STREAM_MAX_LEN_ARG, String(bodies), String(perDest.size), JOURNAL_TTL_MS_ARG, String(records.length), String(logArgs.length / 2), ...bodyArgs, ...destArgs, ...records, ...logArgs);
       if (!this.deps.waitAof) return written;
       // Sent right behind the write on the same connection: one round trip, answered once the AOF is fsynced.
       const synced = this.writeConnection.call('WAITAOF', '1', '0', WAITAOF_TIMEOUT_MS_ARG) as Promise<[number, number]>;
@@ -333,13 +360,13 @@ export class IngestService {
   }
 
   /** The jobs of a write per destination, one per event id (concurrent duplicates of a key share a write; a resume's wins). */
-  private jobsByDestination(items: Prepared[]): Map<string, { maxAttempts: number; jobs: Map<string, QueuedDelivery> }> {
-    const perDest = new Map<string, { maxAttempts: number; jobs: Map<string, QueuedDelivery> }>();
+  private jobsByDestination(items: Prepared[]): Map<string, { maxAttempts: number; logRetentionMs: number; jobs: Map<string, QueuedDelivery> }> {
+    const perDest = new Map<string, { maxAttempts: number; logRetentionMs: number; jobs: Map<string, QueuedDelivery> }>();
     for (const i of items) {
       const job: QueuedDelivery = carriesBody(i) ? { id: i.result.id, body: i.body } : { id: i.result.id };
       for (const r of i.routing.routes) {
         let entry = perDest.get(r.name);
-        if (!entry) perDest.set(r.name, (entry = { maxAttempts: r.maxAttempts, jobs: new Map() }));
+        if (!entry) perDest.set(r.name, (entry = { maxAttempts: r.maxAttempts, logRetentionMs: r.logRetentionMs, jobs: new Map() }));
         if (!entry.jobs.has(job.id) || job.body === undefined) entry.jobs.set(job.id, job);
       }
     }

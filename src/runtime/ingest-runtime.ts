@@ -11,6 +11,7 @@ import { attachHandler, boundPort, closeServer, listen } from '../server/listen.
 import { ConfigError } from '../config/config.js';
 import { IngestAuth } from '../ingest/authenticate.js';
 import { BodySweeper } from '../events/body-sweeper.js';
+import { EventLogReader } from '../eventlog/event-log-reader.js';
 import { durabilityPlan, readPersistence } from '../ingest/durability.js';
 import { TokenBucket } from '../ratelimit/token-bucket.js';
 import { MemoryGuard } from '../redis/memory-guard.js';
@@ -60,6 +61,7 @@ export async function startIngest(opts: {
     writeRedis: rt.queueConnection,
     metrics,
     idempotencyTtlMs: config.HERALD_IDEMPOTENCY_TTL,
+    eventLogRetentionMs: config.HERALD_EVENT_LOG_RETENTION,
     isStoreNearlyFull: () => memory.nearlyFull,
     logger,
     waitAof: durability.kind === 'waitaof',
@@ -89,6 +91,7 @@ export async function startIngest(opts: {
     readiness: [rt.readiness(), { name: 'durability', check: async () => void durabilityPlan(config.HERALD_DURABILITY, await readPersistence(rt.redis)) }],
     ...(opts.isShuttingDown ? { isShuttingDown: opts.isShuttingDown } : {}),
     ...(authenticate ? { authenticate } : {}),
+    eventLog: new EventLogReader({ redis: rt.redis, keys: rt.keys, destinations: () => watcher.destinations }),
   });
   let server: Server;
   if (opts.server) {
