@@ -15,7 +15,8 @@ import { EVENT_TYPE_PATTERN } from './event.js';
  * - `delivered`: a receiver answered 2xx;
  * - `dead`: dead-lettered (permanent failure or retries exhausted; `herald dlq`);
  * - `paused`: not delivered yet and the destination is paused now;
- * - `filtered`: the destination's type filter skipped the event when it was accepted (never queued).
+ * - `filtered`: the destination's type filter, as it is now, does not take the event's type (shown by
+ *   `GET /events/{id}` for destinations that did not get the event).
  */
 export const DELIVERY_STATES = ['queued', 'retrying', 'delivered', 'dead', 'paused', 'filtered'] as const;
 export const DeliveryState = z.enum(DELIVERY_STATES);
@@ -77,7 +78,7 @@ export const EventPathParams = z.object({ id: EventId }).strict();
 export const EventDelivery = z.object({
   destination: z.string(),
   state: DeliveryState,
-  /** Attempts made so far (as recorded). */
+  /** Attempts made so far, as recorded. */
   attempts: z.number().int().min(0),
   /** When the next attempt is due (`retrying` only). */
   nextAttemptAt: z.string().optional(),
@@ -90,7 +91,8 @@ export type EventDelivery = z.infer<typeof EventDelivery>;
 /** An event in the delivery log. */
 export const EventLogEntry = z.object({
   id: z.string(),
-  type: z.string().regex(new RegExp(EVENT_TYPE_PATTERN)),
+  /** Absent only when the log lost the event's records (a worker crashed before writing them) and its job is gone. */
+  type: z.string().regex(new RegExp(EVENT_TYPE_PATTERN)).optional(),
   /** The API key name it was sent with; absent when ingest ran without keys. */
   producer: z.string().optional(),
   acceptedAt: z.string(),

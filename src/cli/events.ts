@@ -100,7 +100,7 @@ async function show(id: string, json: boolean, env: Env, io: EventsIo): Promise<
 
 function readerOf(conn: Awaited<ReturnType<typeof openCliRedis>>): EventLogReader {
   const registry = new DestinationRegistry(conn.redis, conn.keys);
-  return new EventLogReader({ redis: conn.redis, keys: conn.keys, destinations: () => registry.list() });
+  return new EventLogReader({ redis: conn.redis, keys: conn.keys, destinations: () => registry.list(), defaultRetentionMs: conn.config.HERALD_EVENT_LOG_RETENTION });
 }
 
 /** The list flags as the API's query, validated by the same schema; a bad flag is a usage error naming it. */
@@ -130,9 +130,9 @@ function argsAgain(args: string[]): string {
 
 /** One line per event: id, time accepted, type, and each destination's state. */
 function table(items: readonly EventLogEntry[]): string[] {
-  const typeWidth = Math.max(4, ...items.map((i) => i.type.length));
+  const typeWidth = Math.max(4, ...items.map((i) => (i.type ?? '-').length));
   const header = `${'ID'.padEnd(36)}  ${'ACCEPTED'.padEnd(24)}  ${'TYPE'.padEnd(typeWidth)}  DELIVERIES`;
-  return [header, ...items.map((i) => `${i.id.padEnd(36)}  ${i.acceptedAt.padEnd(24)}  ${i.type.padEnd(typeWidth)}  ${i.deliveries.map(brief).join('  ')}`)];
+  return [header, ...items.map((i) => `${i.id.padEnd(36)}  ${i.acceptedAt.padEnd(24)}  ${(i.type ?? '-').padEnd(typeWidth)}  ${i.deliveries.map(brief).join('  ')}`)];
 }
 
 function brief(d: EventDelivery): string {
@@ -144,7 +144,7 @@ function showLines(e: EventLogEntry): string[] {
   const width = Math.max(11, ...e.deliveries.map((d) => d.destination.length));
   const lines = [
     `event ${e.id}`,
-    `  type      ${e.type}`,
+    `  type      ${e.type ?? '- (records lost)'}`,
     ...(e.producer !== undefined ? [`  producer  ${e.producer}`] : []),
     `  accepted  ${e.acceptedAt}`,
     '',
@@ -161,7 +161,7 @@ function showLines(e: EventLogEntry): string[] {
 }
 
 function lastOrNext(d: EventDelivery): string {
-  if (d.state === 'filtered') return 'skipped by the type filter when accepted';
+  if (d.state === 'filtered') return 'its type filter does not take this type';
   const last = d.lastAttempt ? `${outcome(d.lastAttempt)} at ${d.lastAttempt.at}` : '-';
   return d.nextAttemptAt ? `${last}; next ${d.nextAttemptAt}` : last;
 }

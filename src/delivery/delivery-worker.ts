@@ -8,6 +8,7 @@ import { parseDuration } from '../api/duration.js';
 import type { ResolvedDestination } from '../api/destination.js';
 import type { EventStore } from '../events/event-store.js';
 import type { EventLogWriter, LogEntry } from '../eventlog/event-log-writer.js';
+import { eventFacts, type EventFacts } from '../eventlog/event-facts.js';
 import { logRetentionMs, responsePrefix } from '../eventlog/retention.js';
 import type { Logger } from '../log/logger.js';
 import type { DeliveryMetrics } from '../metrics/metrics.js';
@@ -198,8 +199,8 @@ export class DeliveryWorker {
       }
       return;
     }
-    // Retention counts from when the event was accepted (a replayed dead letter keeps its first time).
-    const logExpireAt = this.logRetentionMs > 0 ? stored.acceptedAt + this.logRetentionMs : 0;
+    // Only when this destination keeps a log: the type and producer its entries carry.
+    const facts = this.logRetentionMs > 0 ? eventFacts(stored.body) : undefined;
     let probing = false;
     if (this.breakerConfig) {
       const verdict = admit(await this.breaker.read(), this.breakerConfig, now());
@@ -211,7 +212,7 @@ export class DeliveryWorker {
         throw Worker.RateLimitError();
       }
       if (verdict.action === 'expire') {
-        this.noteLog(logExpireAt, { id: eventId, expireAt: logExpireAt, state: 'dead' });
+        await this.noteLog(job, facts, { state: 'dead', attempts: job.attemptsMade });
         return this.deadLetter(job, attempt, 'exhausted', 'circuit open longer than maxOpenDuration', 'circuit open longer than maxOpenDuration', undefined, ctx);
       }
     }
@@ -234,14 +235,17 @@ export class DeliveryWorker {
       metrics.attempt('success', sent.durationMs / 1000);
       metrics.delivered(attempt, Math.max(0, finished - stored.acceptedAt) / 1000);
       stats.delivered(destination, finished);
-      if (logExpireAt > finished) {
+      let logged: Promise<void> | undefined;
+      if (facts) {
         const done: AttemptRecord = { attempt, at: new Date(finished).toISOString(), durationMs: Math.round(sent.durationMs) };
         if (status !== undefined) done.status = status;
         if (sent.responseSnippet) done.response = responsePrefix(sent.responseSnippet);
-        this.noteLog(logExpireAt, { id: eventId, expireAt: logExpireAt, state: 'delivered', attempt: done });
+        logged = this.noteLog(job, facts, { state: 'delivered', attempts: attempt, attempt: done });
       }
       // The receiver has the event: bookkeeping failures (a full Redis) must not turn it into a retry.
       await events.releaseFor(job.data, destination).catch((err) => this.log.warn({ ...ctx, err: (err as Error).message }, 'Delivered, but could not release the body'));
+      // The log has the outcome before the job (and a carried body) is gone.
+      await logged;
       // At info this line was the worker's busiest I/O; failures stay at warn and error. Guarded, so
       // its bindings are not built per delivery only to be dropped.
       if (this.deps.logDeliveries) this.log.info({ ...ctx, status, durationMs: Math.round(sent.durationMs), outcome: 'delivered' }, 'Delivered event');
@@ -267,9 +271,11 @@ export class DeliveryWorker {
     });
     stats.failedAttempt(destination, outcome.reason, finished);
     await job.log(JSON.stringify(record));
-    const logged = record.response === undefined ? record : { ...record, response: responsePrefix(record.response) };
-    if (decision.action === 'retry') this.noteLog(logExpireAt, { id: eventId, expireAt: logExpireAt, state: 'retrying', nextAttemptAt: finished + decision.delayMs, attempt: logged });
-    else this.noteLog(logExpireAt, { id: eventId, expireAt: logExpireAt, state: 'dead', attempt: logged });
+    if (facts) {
+      const logged = record.response === undefined ? record : { ...record, response: responsePrefix(record.response) };
+      if (decision.action === 'retry') await this.noteLog(job, facts, { state: 'retrying', attempts: attempt, nextAttemptAt: finished + decision.delayMs, attempt: logged });
+      else await this.noteLog(job, facts, { state: 'dead', attempts: attempt, attempt: logged });
+    }
     metrics.attempt(decision.action === 'retry' ? 'retry' : 'failed', sent.durationMs / 1000);
 
     if (outcome.gone) await this.disable(outcome.reason, finished, ctx);
@@ -280,9 +286,15 @@ export class DeliveryWorker {
     return this.deadLetter(job, attempt, decision.reason, `${decision.detail}: ${outcome.reason}`, outcome.reason, status, ctx);
   }
 
-  /** Notes a delivery-log entry of this destination, unless the log is off or the event is past its retention. */
-  private noteLog(expireAt: number, entry: LogEntry): void {
-    if (expireAt > 0) this.deps.eventLog?.note(this.dest.name, entry);
+  /**
+   * Notes a delivery-log entry of this destination (`facts` is set only while it keeps a log). The
+   * entry's time is the job's timestamp, the score ingest gave the event in the log's index, so the
+   * record lands in the bucket a reader looks in; retention counts from it (a replayed dead letter
+   * keeps its first time).
+   */
+  private async noteLog(job: Job<DeliveryJobData>, facts: EventFacts | undefined, e: Pick<LogEntry, 'state' | 'attempts' | 'nextAttemptAt' | 'attempt'>): Promise<void> {
+    if (!facts) return;
+    await this.deps.eventLog?.note(this.dest.name, { ...e, id: job.data.e, at: job.timestamp, retentionMs: this.logRetentionMs, type: facts.type, ...(facts.producer !== undefined ? { producer: facts.producer } : {}) });
   }
 
   /**

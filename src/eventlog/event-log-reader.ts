@@ -1,10 +1,12 @@
 import type { Redis } from 'ioredis';
-import { globToRegExp, type ResolvedDestination } from '../api/destination.js';
+import { globToRegExp, typeMatcher, type ResolvedDestination } from '../api/destination.js';
 import type { EventDelivery, EventLogEntry, EventsPage, EventsQuery } from '../api/event-log.js';
-import type { RedisKeys } from '../redis/keys.js';
+import type { DeliveryJobData } from '../redis/delivery-job.js';
+import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
 import { decodeCursor, encodeCursor, isAfter, newestFirst, type LogPosition } from './cursor.js';
-import { deliveryState, parseDeliveryRecord } from './delivery-record.js';
-import { parseEventMeta, visibleTo, type EventMeta, type Viewer } from './event-meta.js';
+import { attemptField, attemptHistory, bucketOf, deliveryState, parseDeliveryRecord, type DeliveryRecord } from './delivery-record.js';
+import { eventFacts, visibleTo, type EventFacts, type Viewer } from './event-facts.js';
+import { logRetentionMs } from './retention.js';
 
 /** A `cursor` that no page of this log handed out. */
 export class InvalidCursorError extends Error {
@@ -14,35 +16,67 @@ export class InvalidCursorError extends Error {
 export interface EventLogReaderDeps {
   redis: Redis;
   keys: RedisKeys;
-  /** The destination set now (ingest's watcher, or the registry for the CLI): names to list and which are paused. */
+  /** The destination set now (ingest's watcher, or the registry for the CLI): names, filters, pause and retention. */
   destinations: () => readonly ResolvedDestination[] | Promise<readonly ResolvedDestination[]>;
+  /** HERALD_EVENT_LOG_RETENTION (ms), for destinations that do not set their own. */
+  defaultRetentionMs: number;
+  clock?: () => number;
 }
 
 /** Events a page looks at, per item asked for, before it answers with what it found (and a cursor to go on). */
 const SCAN_FACTOR = 5;
 const MAX_SCAN = 2_000;
 
+/** An event at the destinations whose index holds it, as found. */
+interface Found {
+  id: string;
+  at: number;
+  dests: string[];
+}
+
+/** What was read of one event: each destination's record, and the event's facts. */
+interface Loaded {
+  records: Array<DeliveryRecord | undefined>;
+  facts: EventFacts | undefined;
+}
+
 /**
- * Reads the delivery log: one event with every attempt, or pages of events newest first. Pure
- * decisions (state, visibility, cursor) live in their own modules; this class only fetches.
+ * Reads the delivery log: one event with every attempt, or pages of events newest first. The
+ * decisions (state, visibility, cursor, record format) are pure functions of their own modules; this
+ * class fetches. An event is found through each destination's index; its type and producer come from
+ * its records, or, before its first attempt, from its queued job.
  */
 export class EventLogReader {
   constructor(private readonly deps: EventLogReaderDeps) {}
 
   /** The event with its state and attempts at every destination; undefined when it is not in the log or `viewer` may not see it. */
   async get(id: string, viewer?: Viewer): Promise<EventLogEntry | undefined> {
-    const meta = parseEventMeta(await this.deps.redis.get(this.deps.keys.eventLog(id)));
-    if (!meta || !visibleTo(meta, viewer)) return undefined;
-    const paused = pausedSet(await this.deps.destinations());
+    const dests = await this.deps.destinations();
+    const view = this.view(dests);
+    const names = dests.map((d) => d.name);
     const pipe = this.deps.redis.pipeline();
-    for (const d of meta.routed) pipe.hgetall(this.deps.keys.deliveryLog(d, id));
-    const hashes = ((await pipe.exec()) ?? []).map(([err, v]) => (err ? undefined : (v as Record<string, string>)));
-    return entryOf(id, meta, hashes, paused, true);
+    for (const n of names) pipe.zscore(this.deps.keys.deliveryLogIndex(n), id);
+    const scores = ((await pipe.exec()) ?? []).map(([err, v]) => (err || v === null ? undefined : Number(v)));
+    const inLog = names.flatMap((n, i) => (scores[i] !== undefined && scores[i]! >= view.oldest(n) ? [{ n, at: scores[i]! }] : []));
+    if (inLog.length === 0) return undefined;
+    const at = inLog[0]!.at;
+    const found: Found = { id, at, dests: inLog.map((x) => x.n) };
+    const [loaded] = await this.load([found]);
+    if (!loaded || !visibleTo(loaded.facts, viewer)) return undefined;
+    const histories = await this.histories(found, loaded.records);
+    const entry = entryOf(found, loaded, view.paused, histories);
+    // Destinations whose filter, as it is now, does not take the event's type.
+    if (loaded.facts) {
+      for (const d of dests) {
+        if (!found.dests.includes(d.name) && view.logged(d.name) && !typeMatcher(d.spec)(loaded.facts.type)) entry.deliveries.push({ destination: d.name, state: 'filtered', attempts: 0 });
+      }
+    }
+    return entry;
   }
 
   /**
    * A page of events newest first, by the time they were accepted. Looks at most `limit × 5` events
-   * (2,000) of the index: when filters leave fewer than `limit`, the page is short and `next`
+   * (2,000) of the indexes: when filters leave fewer than `limit`, the page is short and `next`
    * continues where it stopped, so a page never takes long however sparse the matches.
    * @throws InvalidCursorError
    */
@@ -53,24 +87,24 @@ export class EventLogReader {
       if (!after) throw new InvalidCursorError('cursor is not one a page of GET /events handed out; start again without it');
     }
     const dests = await this.deps.destinations();
+    const view = this.view(dests);
     const names = q.destination !== undefined ? [q.destination] : dests.map((d) => d.name);
-    const paused = pausedSet(dests);
     const budget = Math.min(q.limit * SCAN_FACTOR, MAX_SCAN);
-    const candidates = await this.candidates(names, q, after, budget);
+    const candidates = await this.candidates(names, q, after, budget, view.oldest);
     const typeRe = q.type !== undefined ? globToRegExp(q.type) : undefined;
 
     const items: EventLogEntry[] = [];
     let last: LogPosition | undefined;
     let stoppedEarly = false;
-    // Metas and records in chunks, so a page that fills early reads little more than it shows.
+    // Read in chunks, so a page that fills early reads little more than it shows.
     for (let start = 0; start < candidates.length && !stoppedEarly; start += q.limit) {
       const chunk = candidates.slice(start, start + q.limit);
-      const loaded = await this.load(chunk, q.destination);
+      const loaded = await this.load(chunk);
       for (let i = 0; i < chunk.length; i++) {
-        const { meta, hashes } = loaded[i]!;
+        const l = loaded[i]!;
         last = chunk[i]!;
-        if (!meta || !visibleTo(meta, viewer) || (typeRe && !typeRe.test(meta.type))) continue;
-        const entry = entryOf(chunk[i]!.id, meta, hashes, paused, false, q.destination);
+        if (!visibleTo(l.facts, viewer) || (typeRe && !(l.facts && typeRe.test(l.facts.type)))) continue;
+        const entry = entryOf(chunk[i]!, l, view.paused);
         if (q.status !== undefined && !entry.deliveries.some((d) => d.state === q.status)) continue;
         items.push(entry);
         if (items.length === q.limit) {
@@ -84,80 +118,128 @@ export class EventLogReader {
     return { items, ...(more && last ? { next: encodeCursor(last) } : {}) };
   }
 
-  /** Up to `budget` positions after `after` in [since, until), newest first, from every destination's index, each event once. */
-  private async candidates(names: readonly string[], q: EventsQuery, after: LogPosition | undefined, budget: number): Promise<LogPosition[]> {
-    const max = after !== undefined ? Math.min(after.at, q.until !== undefined ? q.until - 1 : Infinity) : q.until !== undefined ? q.until - 1 : Infinity;
+  /** Per destination now: paused or not, whether it keeps a log, and the oldest time its log still holds. */
+  private view(dests: readonly ResolvedDestination[]) {
+    const now = (this.deps.clock ?? Date.now)();
+    const retention = new Map(dests.map((d) => [d.name, logRetentionMs(d.spec, this.deps.defaultRetentionMs)]));
+    const paused = new Set(dests.filter((d) => d.spec.paused).map((d) => d.name));
+    return {
+      paused,
+      logged: (name: string) => (retention.get(name) ?? this.deps.defaultRetentionMs) > 0,
+      // The index is trimmed only when events arrive: entries past the retention are skipped here.
+      oldest: (name: string) => now - (retention.get(name) ?? this.deps.defaultRetentionMs),
+    };
+  }
+
+  /** Up to `budget` events after `after` in [since, until), newest first, from the given indexes, each event once with its destinations. */
+  private async candidates(names: readonly string[], q: EventsQuery, after: LogPosition | undefined, budget: number, oldest: (name: string) => number): Promise<Found[]> {
+    const max = Math.min(after?.at ?? Infinity, q.until !== undefined ? q.until - 1 : Infinity);
     const maxArg = max === Infinity ? '+inf' : String(max);
-    const minArg = q.since !== undefined ? String(q.since) : '-inf';
+    const minOf = (name: string) => String(Math.max(q.since ?? -Infinity, oldest(name)));
     const pipe = this.deps.redis.pipeline();
     for (const name of names) {
       const key = this.deps.keys.deliveryLogIndex(name);
-      // Events accepted in the cursor's millisecond and not yet shown sort after it by id: fetch them too.
+      // Events accepted in the cursor's millisecond and not yet shown sort after it by id: count them.
       pipe.zcount(key, maxArg, maxArg);
-      pipe.zrevrangebyscore(key, maxArg, minArg, 'WITHSCORES', 'LIMIT', 0, budget);
+      pipe.zrevrangebyscore(key, maxArg, minOf(name), 'WITHSCORES', 'LIMIT', 0, budget);
     }
     const replies = (await pipe.exec()) ?? [];
-    const seen = new Map<string, LogPosition>();
+    const seen = new Map<string, Found>();
     for (let n = 0; n < names.length; n++) {
       const ties = Number(replies[2 * n]?.[1] ?? 0);
       let flat = (replies[2 * n + 1]?.[1] as string[] | undefined) ?? [];
       if (after !== undefined && ties > 0 && flat.length >= 2 * budget) {
-        flat = (await this.deps.redis.zrevrangebyscore(this.deps.keys.deliveryLogIndex(names[n]!), maxArg, minArg, 'WITHSCORES', 'LIMIT', 0, budget + ties)) ?? [];
+        flat = await this.deps.redis.zrevrangebyscore(this.deps.keys.deliveryLogIndex(names[n]!), maxArg, minOf(names[n]!), 'WITHSCORES', 'LIMIT', 0, budget + ties);
       }
       for (let i = 0; i < flat.length; i += 2) {
         const p = { id: flat[i]!, at: Number(flat[i + 1]) };
         if (after !== undefined && !isAfter(p, after)) continue;
         const had = seen.get(p.id);
-        if (!had || p.at > had.at) seen.set(p.id, p);
+        if (had) had.dests.push(names[n]!);
+        else seen.set(p.id, { ...p, dests: [names[n]!] });
       }
     }
     return [...seen.values()].sort(newestFirst).slice(0, budget);
   }
 
-  /** Each position's event record and its delivery records (one destination's, or every routed one). */
-  private async load(chunk: readonly LogPosition[], destination: string | undefined): Promise<Array<{ meta: EventMeta | undefined; hashes: Array<Record<string, string> | undefined> }>> {
-    const metas = await this.deps.redis.mget(chunk.map((p) => this.deps.keys.eventLog(p.id)));
-    const parsed = metas.map((m) => parseEventMeta(m));
-    const pipe = this.deps.redis.pipeline();
-    const counts: number[] = [];
-    parsed.forEach((meta, i) => {
-      const dests = meta ? (destination !== undefined ? [destination] : meta.routed) : [];
-      counts.push(dests.length);
-      for (const d of dests) pipe.hgetall(this.deps.keys.deliveryLog(d, chunk[i]!.id));
-    });
-    const replies = counts.some((c) => c > 0) ? ((await pipe.exec()) ?? []) : [];
+  /** Each event's records at its destinations and its facts: from a record, else from its queued job (and shared body). */
+  private async load(found: readonly Found[]): Promise<Loaded[]> {
+    const { redis, keys } = this.deps;
+    const pipe = redis.pipeline();
+    for (const f of found) for (const d of f.dests) pipe.hget(keys.deliveryLog(d, bucketOf(f.at)), f.id);
+    const replies = (await pipe.exec()) ?? [];
     let r = 0;
-    return parsed.map((meta, i) => {
-      const hashes: Array<Record<string, string> | undefined> = [];
-      for (let c = 0; c < counts[i]!; c++, r++) {
-        const [err, v] = replies[r] ?? [null, undefined];
-        hashes.push(err ? undefined : (v as Record<string, string>));
-      }
-      return { meta, hashes };
+    const loaded: Loaded[] = found.map((f) => {
+      const records = f.dests.map(() => {
+        const [err, v] = replies[r++] ?? [null, null];
+        return err ? undefined : parseDeliveryRecord(v as string | null);
+      });
+      const known = records.find((x) => x !== undefined);
+      return { records, facts: known ? { type: known.type, ...(known.producer !== undefined ? { producer: known.producer } : {}) } : undefined };
+    });
+    // Not attempted yet: the job is queued and holds the body, or names the shared one.
+    const unknown = loaded.flatMap((l, i) => (l.facts ? [] : [i]));
+    if (unknown.length === 0) return loaded;
+    const jobs = await pipelined(redis, unknown.map((i) => ['hget', `${keys.queuePrefix(found[i]!.dests[0]!)}:${QUEUE_NAME}:${found[i]!.id}`, 'data']));
+    const shared: number[] = [];
+    unknown.forEach((i, j) => {
+      const data = parseJobData(jobs[j]);
+      if (data?.b !== undefined) loaded[i]!.facts = eventFacts(data.b);
+      else if (data) shared.push(i);
+    });
+    if (shared.length > 0) {
+      const bodies = await pipelined(redis, shared.map((i) => ['hget', keys.event(found[i]!.id), 'b']));
+      shared.forEach((i, j) => {
+        if (typeof bodies[j] === 'string') loaded[i]!.facts = eventFacts(bodies[j] as string);
+      });
+    }
+    return loaded;
+  }
+
+  /** Every attempt of the event at each of its destinations, oldest first. */
+  private async histories(found: Found, records: ReadonlyArray<DeliveryRecord | undefined>): Promise<Array<EventDelivery['history']>> {
+    const pipe = this.deps.redis.pipeline();
+    const asked: boolean[] = records.map((rec, i) => {
+      if (!rec || rec.attempts <= 1) return false;
+      const fields = Array.from({ length: rec.attempts - 1 }, (_, n) => attemptField(found.id, n + 1));
+      pipe.hmget(this.deps.keys.deliveryLog(found.dests[i]!, bucketOf(found.at)), ...fields);
+      return true;
+    });
+    const replies = asked.some(Boolean) ? ((await pipe.exec()) ?? []) : [];
+    let r = 0;
+    return records.map((rec, i) => {
+      if (!rec) return [];
+      const earlier = asked[i] ? ((replies[r++]?.[1] as Array<string | null> | undefined) ?? []) : [];
+      return attemptHistory(rec, earlier);
     });
   }
 }
 
-function pausedSet(dests: readonly ResolvedDestination[]): Set<string> {
-  return new Set(dests.filter((d) => d.spec.paused).map((d) => d.name));
+async function pipelined(redis: Redis, commands: Array<[string, ...string[]]>): Promise<unknown[]> {
+  const replies = (await redis.pipeline(commands).exec()) ?? [];
+  return replies.map(([err, v]) => (err ? undefined : v));
 }
 
-/**
- * The answer for one event: its deliveries (those routed, in `hashes` order, then those its filters
- * skipped; only `only` when given) with their derived states; `full` adds every attempt.
- */
-function entryOf(id: string, meta: EventMeta, hashes: ReadonlyArray<Record<string, string> | undefined>, paused: ReadonlySet<string>, full: boolean, only?: string): EventLogEntry {
-  const routed = only !== undefined ? [only] : meta.routed;
-  const deliveries: EventDelivery[] = routed.map((destination, i) => {
-    const record = parseDeliveryRecord(hashes[i]);
-    const state = deliveryState({ filtered: false, record, paused: paused.has(destination) });
-    const attempts = record?.attempts ?? [];
-    const d: EventDelivery = { destination, state, attempts: attempts.length === 0 ? 0 : attempts[attempts.length - 1]!.attempt };
+function parseJobData(v: unknown): DeliveryJobData | undefined {
+  if (typeof v !== 'string') return undefined;
+  try {
+    return JSON.parse(v) as DeliveryJobData;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The answer for one event: its deliveries with their derived states; with `histories`, every attempt. */
+function entryOf(found: Found, loaded: Loaded, paused: ReadonlySet<string>, histories?: ReadonlyArray<EventDelivery['history']>): EventLogEntry {
+  const deliveries: EventDelivery[] = found.dests.map((destination, i) => {
+    const record = loaded.records[i];
+    const state = deliveryState({ record, paused: paused.has(destination) });
+    const d: EventDelivery = { destination, state, attempts: record?.attempts ?? 0 };
     if (state === 'retrying' && record?.nextAttemptAt !== undefined) d.nextAttemptAt = new Date(record.nextAttemptAt).toISOString();
-    if (attempts.length > 0) d.lastAttempt = attempts[attempts.length - 1]!;
-    if (full) d.history = attempts;
+    if (record?.lastAttempt) d.lastAttempt = record.lastAttempt;
+    if (histories) d.history = histories[i] ?? [];
     return d;
   });
-  if (only === undefined) for (const destination of meta.filtered) deliveries.push({ destination, state: 'filtered', attempts: 0 });
-  return { id, type: meta.type, ...(meta.producer !== undefined ? { producer: meta.producer } : {}), acceptedAt: new Date(meta.acceptedAt).toISOString(), deliveries };
+  const { facts } = loaded;
+  return { id: found.id, ...(facts ? { type: facts.type } : {}), ...(facts?.producer !== undefined ? { producer: facts.producer } : {}), acceptedAt: new Date(found.at).toISOString(), deliveries };
 }

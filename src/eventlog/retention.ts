@@ -6,11 +6,6 @@ export function logRetentionMs(spec: Pick<DestinationSpec, 'eventLog'>, defaultM
   return spec.eventLog ? parseDuration(spec.eventLog.retention) : defaultMs;
 }
 
-/** The longest retention among `ms`: how long an event's own record must live for every destination's view of it. */
-export function longestRetention(ms: readonly number[]): number {
-  return ms.reduce((a, b) => Math.max(a, b), 0);
-}
-
 /**
  * The response prefix the log keeps of an attempt: at most `maxBytes` of UTF-8, cut on a character
  * boundary. Dead letters keep the sender's 512 characters; the log keeps less since it holds every event.

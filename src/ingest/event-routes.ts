@@ -3,7 +3,7 @@ import type { Express, NextFunction, Request, Response } from 'express';
 import type { z } from 'zod';
 import { EventPathParams, EventsQuery } from '../api/event-log.js';
 import { InvalidCursorError, type EventLogReader } from '../eventlog/event-log-reader.js';
-import type { Viewer } from '../eventlog/event-meta.js';
+import type { Viewer } from '../eventlog/event-facts.js';
 import { IngestError, StoreUnavailableError } from './errors.js';
 
 export interface EventRoutesDeps {

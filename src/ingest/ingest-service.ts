@@ -5,8 +5,7 @@ import { DEFAULT_EVENT_TYPE, type IngestEvent } from '../api/event.js';
 import { typeMatcher, type ResolvedDestination } from '../api/destination.js';
 import { resolveRetryPolicy } from '../delivery/retry-policy.js';
 import { EventStore } from '../events/event-store.js';
-import { eventMetaJson, routingLogTail } from '../eventlog/event-meta.js';
-import { logRetentionMs, longestRetention } from '../eventlog/retention.js';
+import { logRetentionMs } from '../eventlog/retention.js';
 import { childrenBy, type IngestMetrics } from '../metrics/metrics.js';
 import { DELIVERY_JOB_NAME, DeliveryEnqueuer, pushJobArgs, type QueuedDelivery } from '../queue/enqueue.js';
 import { EVENT_STREAM_MAX_LEN } from '../queue/delivery-queue.js';
@@ -51,10 +50,6 @@ interface Routing {
   holders: string[];
   /** The type as it appears in the delivery body. */
   typeJson: string;
-  /** TTL of the event's delivery-log record (ms): the longest retention among its destinations; 0: not logged. */
-  logTtlMs: number;
-  /** The record's destination lists, serialised (eventMetaJson). */
-  logTail: string;
 }
 
 /** Event types whose routing is remembered; past this the memo starts over (types are few in practice). */
@@ -66,8 +61,6 @@ interface Prepared {
   routing: Routing;
   body: string;
   acceptedAt: number;
-  /** The sender's API key name, as JSON for the delivery log; undefined without one. */
-  producerJson: string | undefined;
   idemKey: string | undefined;
   record: IdemRecord | undefined;
   /** An Idempotency-Key's earlier attempt stopped before it was marked done: complete it. */
@@ -181,14 +174,7 @@ export class IngestService {
     let routing = this.routings.get(type);
     if (!routing) {
       const routes = this.routes.filter((r) => r.matches(type));
-      const skipped = this.routes.filter((r) => !routes.includes(r)).map((r) => r.name);
-      routing = {
-        routes,
-        holders: EventStore.holders(routes.map((r) => r.name)),
-        typeJson: JSON.stringify(type),
-        logTtlMs: longestRetention(routes.map((r) => r.logRetentionMs)),
-        logTail: routingLogTail(routes.map((r) => r.name), skipped),
-      };
+      routing = { routes, holders: EventStore.holders(routes.map((r) => r.name)), typeJson: JSON.stringify(type) };
       if (this.routings.size >= MAX_ROUTINGS) this.routings.clear();
       this.routings.set(type, routing);
     }
@@ -262,7 +248,6 @@ export class IngestService {
       routing,
       body: deliveryBodyJson(id, routing.typeJson, timestampJson, req.event, req.producer),
       acceptedAt: now,
-      producerJson: req.producer === undefined ? undefined : JSON.stringify(req.producer),
       idemKey: undefined,
       record: undefined,
       resume: false,
@@ -338,15 +323,9 @@ export class IngestService {
       keys.push(i.idemKey);
       records.push(JSON.stringify({ ...i.record, done: true }));
     }
-    const logArgs: string[] = [];
-    for (const i of items) {
-      if (i.routing.logTtlMs === 0) continue;
-      keys.push(this.deps.keys.eventLog(i.result.id));
-      logArgs.push(eventMetaJson(i.acceptedAt, i.routing.typeJson, i.producerJson, i.routing.logTail), String(i.routing.logTtlMs));
-    }
     const now = String((this.deps.clock ?? Date.now)());
     const reply = await this.tracker.run((seq) => {
-      const written = this.writeConnection.heraldWrite(keys.length, ...keys, String(seq), now, DELIVERY_JOB_NAME, EVENT_STREAM_MAX_LEN_ARG, String(bodies), String(perDest.size), JOURNAL_TTL_MS_ARG, String(records.length), String(logArgs.length / 2), ...bodyArgs, ...destArgs, ...records, ...logArgs);
+      const written = this.writeConnection.heraldWrite(keys.length, ...keys, String(seq), now, DELIVERY_JOB_NAME, EVENT_STREAM_MAX_LEN_ARG, String(bodies), String(perDest.size), JOURNAL_TTL_MS_ARG, String(records.length), ...bodyArgs, ...destArgs, ...records);
       if (!this.deps.waitAof) return written;
       // Sent right behind the write on the same connection: one round trip, answered once the AOF is fsynced.
       const synced = this.writeConnection.call('WAITAOF', '1', '0', WAITAOF_TIMEOUT_MS_ARG) as Promise<[number, number]>;

@@ -13,17 +13,16 @@ import { ENQUEUE_FUNCTIONS_LUA } from '../queue/enqueue.js';
  * The keys span several hash slots: the write needs one Redis (or a Cluster whose slots for one
  * request are on one node), which is what Herald runs on (ADR 0010).
  *
- * The delivery log's first entries go in the same write (ADR 0012): each event's record (type,
- * producer, destinations) with its TTL, and its id in each destination's log index, which is trimmed
- * to the destination's retention and given a TTL in the same call, so nothing of the log outlives it.
+ * The delivery log's index goes in the same write (ADR 0012): each event's id, scored by the write's
+ * time (its jobs' timestamp), in each destination's log index, which is trimmed to the destination's
+ * retention and given a TTL in the same call, so nothing of the log outlives it.
  *
  * KEYS: journal, then one per body, then (wait, meta, id, active, marker, log index) per destination,
- * then one per Idempotency-Key record, then one per event log record.
- * ARGV: seq, timestamp, job name, event-stream cap, #bodies, #destinations, journal TTL (ms), #records,
- * #log records; per body: mode ('n' fresh, 'r' resume: keep a body that is there), body, accepted-at,
- * #holders, holder fields; per destination: job-key prefix, name, log retention (ms, 0: no log),
- * #jobs, then (id, data, opts, body KEYS index of a resume or 0) per job; per record: its value; per
- * log record: its value and TTL (ms).
+ * then one per Idempotency-Key record.
+ * ARGV: seq, timestamp, job name, event-stream cap, #bodies, #destinations, journal TTL (ms), #records;
+ * per body: mode ('n' fresh, 'r' resume: keep a body that is there), body, accepted-at, #holders,
+ * holder fields; per destination: job-key prefix, name, log retention (ms, 0: no log), #jobs, then
+ * (id, data, opts, body KEYS index of a resume or 0) per job; per record: its value.
  * Returns -1 when the write is fenced (its writer gave it up, see WriteTracker), else the number of
  * jobs added per destination.
  */
@@ -31,7 +30,7 @@ const WRITE_LUA = `${ENQUEUE_FUNCTIONS_LUA}
 local journal = KEYS[1]
 local seq = tonumber(ARGV[1])
 if seq <= tonumber(rcall('HGET', journal, 'f') or '0') then return -1 end
-local nb, nd, ni, nl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local nb, nd, ni = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[8])
 local k = 2 + nb
 for d = 1, nd do
   local bad = checkQueue(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 4])
@@ -40,7 +39,7 @@ for d = 1, nd do
   if t ~= 'zset' and t ~= 'none' then return redis.error_reply('WRONGTYPE ' .. KEYS[k + 5] .. ' is not a sorted set') end
   k = k + 6
 end
-local a = 10
+local a = 9
 for b = 1, nb do
   local key = KEYS[1 + b]
   local n = tonumber(ARGV[a + 3])
@@ -61,13 +60,14 @@ for d = 1, nd do
   local n, duplicates = enqueueJobs(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], prefix, ARGV[2], ARGV[3], ARGV[4], ARGV, a + 4, nj, 4)
   added[d] = n
   if retention > 0 then
-    -- In chunks: unpack() is limited to a few thousand values and a batch may hold far more events.
+    -- NX: an event whose job was there already (a resumed write) keeps the time its job has. In chunks:
+    -- unpack() is limited to a few thousand values and a batch may hold far more events.
     local members = {}
     for i = a + 4, a + 4 + (nj - 1) * 4, 4 do
       members[#members + 1] = ARGV[2]; members[#members + 1] = ARGV[i]
-      if #members == 1000 then rcall('ZADD', KEYS[k + 5], unpack(members)); members = {} end
+      if #members == 1000 then rcall('ZADD', KEYS[k + 5], 'NX', unpack(members)); members = {} end
     end
-    if #members > 0 then rcall('ZADD', KEYS[k + 5], unpack(members)) end
+    if #members > 0 then rcall('ZADD', KEYS[k + 5], 'NX', unpack(members)) end
     rcall('ZREMRANGEBYSCORE', KEYS[k + 5], '-inf', '(' .. (tonumber(ARGV[2]) - retention))
     rcall('PEXPIRE', KEYS[k + 5], retention)
   end
@@ -88,9 +88,6 @@ for d = 1, nd do
   k = k + 6
 end
 for i = 0, ni - 1 do rcall('SET', KEYS[k + i], ARGV[a + i], 'KEEPTTL', 'XX') end
-k = k + ni
-a = a + ni
-for i = 0, nl - 1 do rcall('SET', KEYS[k + i], ARGV[a + 2 * i], 'PX', ARGV[a + 2 * i + 1]) end
 if seq > tonumber(rcall('HGET', journal, 'a') or '0') then rcall('HSET', journal, 'a', seq) end
 rcall('PEXPIRE', journal, ARGV[7])
 return added

@@ -32,22 +32,16 @@ export class RedisKeys {
     return `${this.prefix}:{d:${destination}}:breaker`;
   }
   /**
-   * The delivery log's record of one event at one destination: its state and attempts, expiring with
-   * the destination's log retention (docs/event-log.md, ADR 0012).
+   * The delivery log's records of a destination's events accepted in one bucket of time (a hash:
+   * the event id → its state, `<id>:<n>` → attempt n), expiring with the destination's retention
+   * (docs/event-log.md, ADR 0012). `bucket` is the bucket's start, ms since the epoch.
    */
-  deliveryLog(destination: string, id: string): string {
-    return `${this.prefix}:{d:${destination}}:evlog:${id}`;
+  deliveryLog(destination: string, bucket: number): string {
+    return `${this.prefix}:{d:${destination}}:evlog:${bucket}`;
   }
   /** The delivery log's index of a destination's events: a sorted set of event ids by time accepted. */
   deliveryLogIndex(destination: string): string {
     return `${this.prefix}:{d:${destination}}:evlog`;
-  }
-  /**
-   * The delivery log's record of one event: type, producer, time accepted and the destinations it
-   * went to or skipped. In the event's slot, but not under `prefix:{e:`, which the body sweeper scans.
-   */
-  eventLog(id: string): string {
-    return `${this.prefix}:evlog:{e:${id}}`;
   }
   /** One stored delivery body plus its reference count. */
   event(id: string): string {

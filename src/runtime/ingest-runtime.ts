@@ -91,7 +91,7 @@ export async function startIngest(opts: {
     readiness: [rt.readiness(), { name: 'durability', check: async () => void durabilityPlan(config.HERALD_DURABILITY, await readPersistence(rt.redis)) }],
     ...(opts.isShuttingDown ? { isShuttingDown: opts.isShuttingDown } : {}),
     ...(authenticate ? { authenticate } : {}),
-    eventLog: new EventLogReader({ redis: rt.redis, keys: rt.keys, destinations: () => watcher.destinations }),
+    eventLog: new EventLogReader({ redis: rt.redis, keys: rt.keys, destinations: () => watcher.destinations, defaultRetentionMs: config.HERALD_EVENT_LOG_RETENTION }),
   });
   let server: Server;
   if (opts.server) {

@@ -35,7 +35,7 @@ export interface WorkerPoolOptions {
   alertIntervalMs?: number;
   /** How often delivery stats are written to Redis; default 1 s (tests set it long to see close() flush). */
   statsFlushIntervalMs?: number;
-  /** How often delivery-log entries are written to Redis; default 250 ms. */
+  /** How long a delivery-log entry waits for others to share its write; default 2 ms. */
   eventLogFlushIntervalMs?: number;
 }
 
@@ -65,7 +65,7 @@ export class WorkerPool {
     });
     this.eventLog = new EventLogWriter(rt.redis, rt.keys, {
       ...(opts.eventLogFlushIntervalMs !== undefined ? { flushIntervalMs: opts.eventLogFlushIntervalMs } : {}),
-      onFlushError: (err, dropped) => this.log.warn({ err: err.message, dropped }, 'Could not write the delivery log; these entries are lost'),
+      onFlushError: (err, dropped) => this.log.warn({ err: err.message, dropped }, 'Could not write the delivery log; these entries are lost (the deliveries are not affected)'),
     });
     this.metrics = deliveryMetrics(opts.registry);
     this.policy = deliveryAddressPolicy(opts.config);

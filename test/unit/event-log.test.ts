@@ -1,36 +1,45 @@
 import { describe, expect, it } from 'vitest';
 import { EventsQuery } from '../../src/api/event-log.js';
 import { decodeCursor, encodeCursor, isAfter, newestFirst } from '../../src/eventlog/cursor.js';
-import { deliveryState, parseDeliveryRecord } from '../../src/eventlog/delivery-record.js';
-import { eventMetaJson, parseEventMeta, routingLogTail, visibleTo } from '../../src/eventlog/event-meta.js';
-import { logRetentionMs, longestRetention, responsePrefix } from '../../src/eventlog/retention.js';
+import { attemptField, attemptHistory, bucketExpiry, bucketOf, deliveryRecordJson, deliveryState, parseDeliveryRecord } from '../../src/eventlog/delivery-record.js';
+import { eventFacts, visibleTo } from '../../src/eventlog/event-facts.js';
+import { logRetentionMs, responsePrefix } from '../../src/eventlog/retention.js';
+import { deliveryBodyJson } from '../../src/ingest/delivery-body.js';
 
-describe('delivery state', () => {
-  const attempt = (n: number, status: number) => JSON.stringify({ attempt: n, at: '2026-01-01T00:00:00.000Z', status, durationMs: 3 });
+describe('delivery records and state', () => {
+  const attempt = (n: number, status: number) => ({ attempt: n, at: '2026-01-01T00:00:00.000Z', status, durationMs: 3 });
 
-  it('reads a record: state, next attempt, attempts oldest first whatever the field order', () => {
-    const r = parseDeliveryRecord({ s: 'retrying', n: '1767225600000', 2: attempt(2, 503), 1: attempt(1, 502) });
-    expect(r).toEqual({ state: 'retrying', nextAttemptAt: 1767225600000, attempts: [expect.objectContaining({ attempt: 1, status: 502 }), expect.objectContaining({ attempt: 2, status: 503 })] });
+  it('round-trips a record; the next attempt only while retrying', () => {
+    const r = { state: 'retrying' as const, attempts: 2, nextAttemptAt: 1767225600000, type: 'order.created', producer: 'shop', lastAttempt: attempt(2, 503) };
+    expect(parseDeliveryRecord(deliveryRecordJson(r))).toEqual(r);
+    expect(parseDeliveryRecord('{"s":"delivered","k":1,"n":5,"t":"x"}')).toEqual({ state: 'delivered', attempts: 1, type: 'x' });
+    expect(JSON.parse(deliveryRecordJson({ state: 'delivered', attempts: 1, type: 'x', lastAttempt: attempt(1, 200) }))).toEqual({ s: 'delivered', k: 1, t: 'x', l: attempt(1, 200) });
   });
 
-  it('keeps the next attempt only while retrying, and skips a field that is not an attempt', () => {
-    expect(parseDeliveryRecord({ s: 'delivered', n: '', 1: attempt(1, 200), 2: 'not json' })).toEqual({ state: 'delivered', attempts: [expect.objectContaining({ attempt: 1 })] });
+  it.each([null, '', 'not json', '{"s":"lost","k":1,"t":"x"}', '{"s":"dead","t":"x"}', '{"s":"dead","k":1}'])('is no record: %j', (text) => {
+    expect(parseDeliveryRecord(text)).toBeUndefined();
   });
 
-  it('is no record when there is none, or its state is unknown', () => {
-    expect(parseDeliveryRecord({})).toBeUndefined();
-    expect(parseDeliveryRecord(undefined)).toBeUndefined();
-    expect(parseDeliveryRecord({ s: 'lost' })).toBeUndefined();
+  it('puts the attempts in order, skipping lost and broken fields, the last from the record', () => {
+    const rec = { state: 'delivered' as const, attempts: 3, type: 'x', lastAttempt: attempt(3, 200) };
+    expect(attemptHistory(rec, [JSON.stringify(attempt(1, 502)), null, 'broken']).map((a) => [a.attempt, a.status])).toEqual([[1, 502], [3, 200]]);
+    expect(attemptHistory({ state: 'dead', attempts: 0, type: 'x' }, [])).toEqual([]);
   });
 
+  it('buckets by second and expires a bucket when its last event\'s retention is over', () => {
+    expect(bucketOf(1767225600999)).toBe(1767225600000);
+    expect(bucketExpiry(1767225600123, 60_000)).toBe(1767225600000 + 1_000 + 60_000);
+    expect(attemptField('evt_1', 2)).toBe('evt_1:2');
+  });
+
+  const rec = (state: 'retrying' | 'delivered' | 'dead') => ({ state, attempts: 1, type: 'x' });
   it.each([
-    [{ filtered: true, record: undefined, paused: false }, 'filtered'],
-    [{ filtered: false, record: undefined, paused: false }, 'queued'],
-    [{ filtered: false, record: undefined, paused: true }, 'paused'],
-    [{ filtered: false, record: { state: 'retrying' as const, attempts: [] }, paused: false }, 'retrying'],
-    [{ filtered: false, record: { state: 'retrying' as const, attempts: [] }, paused: true }, 'paused'],
-    [{ filtered: false, record: { state: 'delivered' as const, attempts: [] }, paused: true }, 'delivered'],
-    [{ filtered: false, record: { state: 'dead' as const, attempts: [] }, paused: true }, 'dead'],
+    [{ record: undefined, paused: false }, 'queued'],
+    [{ record: undefined, paused: true }, 'paused'],
+    [{ record: rec('retrying'), paused: false }, 'retrying'],
+    [{ record: rec('retrying'), paused: true }, 'paused'],
+    [{ record: rec('delivered'), paused: true }, 'delivered'],
+    [{ record: rec('dead'), paused: true }, 'dead'],
   ])('derives %j as %s', (input, state) => {
     expect(deliveryState(input)).toBe(state);
   });
@@ -57,27 +66,39 @@ describe('the log cursor', () => {
   });
 });
 
-describe('the event record', () => {
-  it('is the JSON of its parts, read back whole', () => {
-    const tail = routingLogTail(['orders', 'billing'], ['users']);
-    const text = eventMetaJson(1767225600000, JSON.stringify('order.created'), JSON.stringify('shop'), tail);
-    expect(JSON.parse(text)).toEqual({ a: 1767225600000, t: 'order.created', p: 'shop', d: ['orders', 'billing'], f: ['users'] });
-    expect(parseEventMeta(text)).toEqual({ acceptedAt: 1767225600000, type: 'order.created', producer: 'shop', routed: ['orders', 'billing'], filtered: ['users'] });
-    expect(parseEventMeta(eventMetaJson(1, '"t"', undefined, routingLogTail(['a'], [])))).toEqual({ acceptedAt: 1, type: 't', routed: ['a'], filtered: [] });
+describe('event facts', () => {
+  const body = (payload: unknown, producer?: string) => deliveryBodyJson('evt_1', '"order.created"', '"2026-01-01T00:00:00.000Z"', { userID: 'u', payload: payload as never }, producer);
+
+  it.each([
+    [{ a: 1 }, 'shop'],
+    [{ a: 1 }, undefined],
+    ['a string', undefined],
+    [{ a: 1, producer: 'mallory' }, undefined],
+    [{ a: 1, producer: 'mallory' }, 'shop'],
+    [[{ producer: 'mallory' }], undefined],
+    [',"producer":"mallory"}', undefined],
+  ])('reads the type and producer of a body with payload %j and producer %s, as JSON.parse does', (payload, producer) => {
+    const b = body(payload, producer);
+    const parsed = JSON.parse(b) as { type: string; producer?: string };
+    expect(eventFacts(b)).toEqual({ type: parsed.type, ...(parsed.producer !== undefined ? { producer: parsed.producer } : {}) });
   });
 
-  it.each([null, '', 'not json', '{"t":"x","d":[]}', '{"a":1,"t":2,"d":[]}', '{"a":1,"t":"x","d":"a"}'])('is not a record: %j', (text) => {
-    expect(parseEventMeta(text)).toBeUndefined();
+  it('falls back to a full parse for another shape, and is undefined for what is not an event', () => {
+    expect(eventFacts('{"type":"a.b","id":"x","producer":"p","payload":1}')).toEqual({ type: 'a.b', producer: 'p' });
+    expect(eventFacts('{"id":"x"}')).toBeUndefined();
+    expect(eventFacts('not json')).toBeUndefined();
   });
 
   it('is visible to a key of the same name and an allowed type; to everyone without keys', () => {
-    const meta = { acceptedAt: 1, type: 'order.created', producer: 'acme', routed: [], filtered: [] };
-    expect(visibleTo(meta, undefined)).toBe(true);
-    expect(visibleTo(meta, { name: 'acme' })).toBe(true);
-    expect(visibleTo(meta, { name: 'acme', allowsType: (t) => t.startsWith('order.') })).toBe(true);
-    expect(visibleTo(meta, { name: 'acme', allowsType: (t) => t.startsWith('invoice.') })).toBe(false);
-    expect(visibleTo(meta, { name: 'shop' })).toBe(false);
-    expect(visibleTo({ ...meta, producer: undefined } as never, { name: 'acme' })).toBe(false);
+    const facts = { type: 'order.created', producer: 'acme' };
+    expect(visibleTo(facts, undefined)).toBe(true);
+    expect(visibleTo(undefined, undefined)).toBe(true);
+    expect(visibleTo(facts, { name: 'acme' })).toBe(true);
+    expect(visibleTo(facts, { name: 'acme', allowsType: (t: string) => t.startsWith('order.') })).toBe(true);
+    expect(visibleTo(facts, { name: 'acme', allowsType: (t: string) => t.startsWith('invoice.') })).toBe(false);
+    expect(visibleTo(facts, { name: 'shop' })).toBe(false);
+    expect(visibleTo({ type: 'order.created' }, { name: 'acme' })).toBe(false);
+    expect(visibleTo(undefined, { name: 'acme' })).toBe(false);
   });
 });
 
@@ -86,8 +107,6 @@ describe('retention and the response prefix', () => {
     expect(logRetentionMs({}, 86_400_000)).toBe(86_400_000);
     expect(logRetentionMs({ eventLog: { retention: '1h' } }, 86_400_000)).toBe(3_600_000);
     expect(logRetentionMs({ eventLog: { retention: '0s' } }, 86_400_000)).toBe(0);
-    expect(longestRetention([])).toBe(0);
-    expect(longestRetention([5, 0, 7])).toBe(7);
   });
 
   it('keeps at most 256 bytes of UTF-8 and never half a character', () => {
