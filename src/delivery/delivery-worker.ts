@@ -5,6 +5,7 @@ import type { SigningKeyring } from '../signing/signing-keyring.js';
 import { sign } from '../signing/standard-webhooks.js';
 import type { Redis } from 'ioredis';
 import { parseDuration } from '../api/duration.js';
+import { timeOfEventId } from '../api/event.js';
 import type { ResolvedDestination } from '../api/destination.js';
 import type { EventStore } from '../events/event-store.js';
 import type { EventLogWriter, LogEntry } from '../eventlog/event-log-writer.js';
@@ -199,8 +200,9 @@ export class DeliveryWorker {
       }
       return;
     }
-    // Only when this destination keeps a log: the type and producer its entries carry.
-    const facts = this.logRetentionMs > 0 ? eventFacts(stored.body) : undefined;
+    // Only when this destination keeps a log, and the id carries the time the log files it under.
+    const loggedAt = this.logRetentionMs > 0 ? timeOfEventId(eventId) : undefined;
+    const facts = loggedAt !== undefined ? eventFacts(stored.body) : undefined;
     let probing = false;
     if (this.breakerConfig) {
       const verdict = admit(await this.breaker.read(), this.breakerConfig, now());
@@ -288,13 +290,13 @@ export class DeliveryWorker {
 
   /**
    * Notes a delivery-log entry of this destination (`facts` is set only while it keeps a log). The
-   * entry's time is the job's timestamp, the score ingest gave the event in the log's index, so the
-   * record lands in the bucket a reader looks in; retention counts from it (a replayed dead letter
-   * keeps its first time).
+   * entry is filed under the time the event's id carries, which is where a reader looks; retention
+   * counts from it (a replayed dead letter keeps its first time).
    */
   private async noteLog(job: Job<DeliveryJobData>, facts: EventFacts | undefined, e: Pick<LogEntry, 'state' | 'attempts' | 'nextAttemptAt' | 'attempt'>): Promise<void> {
-    if (!facts) return;
-    await this.deps.eventLog?.note(this.dest.name, { ...e, id: job.data.e, at: job.timestamp, retentionMs: this.logRetentionMs, type: facts.type, ...(facts.producer !== undefined ? { producer: facts.producer } : {}) });
+    const at = facts ? timeOfEventId(job.data.e) : undefined;
+    if (!facts || at === undefined) return;
+    await this.deps.eventLog?.note(this.dest.name, { ...e, id: job.data.e, at, retentionMs: this.logRetentionMs, type: facts.type, ...(facts.producer !== undefined ? { producer: facts.producer } : {}) });
   }
 
   /**

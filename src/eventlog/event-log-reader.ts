@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { globToRegExp, typeMatcher, type ResolvedDestination } from '../api/destination.js';
 import type { EventDelivery, EventLogEntry, EventsPage, EventsQuery } from '../api/event-log.js';
+import { timeOfEventId } from '../api/event.js';
 import type { DeliveryJobData } from '../redis/delivery-job.js';
 import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
 import { decodeCursor, encodeCursor, isAfter, newestFirst, type LogPosition } from './cursor.js';
@@ -49,26 +50,30 @@ interface Loaded {
 export class EventLogReader {
   constructor(private readonly deps: EventLogReaderDeps) {}
 
-  /** The event with its state and attempts at every destination; undefined when it is not in the log or `viewer` may not see it. */
+  /**
+   * The event with its state and attempts at every destination; undefined when it is not in the log
+   * (never accepted, past its retention, an id without its time) or `viewer` may not see it. Its
+   * records are found from the time in its id; a destination without one has the event when its job
+   * is there (queued, not yet attempted).
+   */
   async get(id: string, viewer?: Viewer): Promise<EventLogEntry | undefined> {
+    const at = timeOfEventId(id, (this.deps.clock ?? Date.now)());
+    if (at === undefined) return undefined;
     const dests = await this.deps.destinations();
     const view = this.view(dests);
-    const names = dests.map((d) => d.name);
-    const pipe = this.deps.redis.pipeline();
-    for (const n of names) pipe.zscore(this.deps.keys.deliveryLogIndex(n), id);
-    const scores = ((await pipe.exec()) ?? []).map(([err, v]) => (err || v === null ? undefined : Number(v)));
-    const inLog = names.flatMap((n, i) => (scores[i] !== undefined && scores[i]! >= view.oldest(n) ? [{ n, at: scores[i]! }] : []));
-    if (inLog.length === 0) return undefined;
-    const at = inLog[0]!.at;
-    const found: Found = { id, at, dests: inLog.map((x) => x.n) };
-    const [loaded] = await this.load([found]);
-    if (!loaded || !visibleTo(loaded.facts, viewer)) return undefined;
-    const histories = await this.histories(found, loaded.records);
-    const entry = entryOf(found, loaded, view.paused, histories);
+    const names = dests.map((d) => d.name).filter((n) => view.logged(n) && at >= view.oldest(n));
+    const [loaded] = await this.load([{ id, at, dests: names }]);
+    const jobs = await pipelined(this.deps.redis, names.map((n) => ['hexists', this.jobKey(n, id), 'data']));
+    const has = names.map((_, i) => loaded!.records[i] !== undefined || jobs[i] === 1);
+    if (!has.some(Boolean)) return undefined;
+    const found: Found = { id, at, dests: names.filter((_, i) => has[i]) };
+    const l: Loaded = { records: loaded!.records.filter((_, i) => has[i]), facts: loaded!.facts ?? (await this.queuedFacts([found]))[0] };
+    if (!visibleTo(l.facts, viewer)) return undefined;
+    const entry = entryOf(found, l, view.paused, await this.histories(found, l.records));
     // Destinations whose filter, as it is now, does not take the event's type.
-    if (loaded.facts) {
+    if (l.facts) {
       for (const d of dests) {
-        if (!found.dests.includes(d.name) && view.logged(d.name) && !typeMatcher(d.spec)(loaded.facts.type)) entry.deliveries.push({ destination: d.name, state: 'filtered', attempts: 0 });
+        if (!found.dests.includes(d.name) && view.logged(d.name) && !typeMatcher(d.spec)(l.facts.type)) entry.deliveries.push({ destination: d.name, state: 'filtered', attempts: 0 });
       }
     }
     return entry;
@@ -90,7 +95,7 @@ export class EventLogReader {
     const view = this.view(dests);
     const names = q.destination !== undefined ? [q.destination] : dests.map((d) => d.name);
     const budget = Math.min(q.limit * SCAN_FACTOR, MAX_SCAN);
-    const candidates = await this.candidates(names, q, after, budget, view.oldest);
+    const { found: candidates, more: beyond } = await this.candidates(names, q, after, budget, view.oldest);
     const typeRe = q.type !== undefined ? globToRegExp(q.type) : undefined;
 
     const items: EventLogEntry[] = [];
@@ -114,7 +119,7 @@ export class EventLogReader {
       }
     }
     // More may follow when the page filled before the candidates ran out, or the scan used its whole budget.
-    const more = stoppedEarly || candidates.length === budget;
+    const more = stoppedEarly || beyond;
     return { items, ...(more && last ? { next: encodeCursor(last) } : {}) };
   }
 
@@ -131,42 +136,52 @@ export class EventLogReader {
     };
   }
 
-  /** Up to `budget` events after `after` in [since, until), newest first, from the given indexes, each event once with its destinations. */
-  private async candidates(names: readonly string[], q: EventsQuery, after: LogPosition | undefined, budget: number, oldest: (name: string) => number): Promise<Found[]> {
+  /**
+   * Up to `budget` events after `after` in [since, until), newest first (ties by id), from the given
+   * indexes, each event once with its destinations. An index member is one ingest write: its events
+   * share its time.
+   */
+  private async candidates(names: readonly string[], q: EventsQuery, after: LogPosition | undefined, budget: number, oldest: (name: string) => number): Promise<{ found: Found[]; more: boolean }> {
     const max = Math.min(after?.at ?? Infinity, q.until !== undefined ? q.until - 1 : Infinity);
     const maxArg = max === Infinity ? '+inf' : String(max);
     const minOf = (name: string) => String(Math.max(q.since ?? -Infinity, oldest(name)));
     const pipe = this.deps.redis.pipeline();
     for (const name of names) {
       const key = this.deps.keys.deliveryLogIndex(name);
-      // Events accepted in the cursor's millisecond and not yet shown sort after it by id: count them.
+      // Writes in the cursor's millisecond may hold events not yet shown: count them, fetch them all.
       pipe.zcount(key, maxArg, maxArg);
       pipe.zrevrangebyscore(key, maxArg, minOf(name), 'WITHSCORES', 'LIMIT', 0, budget);
     }
     const replies = (await pipe.exec()) ?? [];
     const seen = new Map<string, Found>();
+    let more = false;
     for (let n = 0; n < names.length; n++) {
       const ties = Number(replies[2 * n]?.[1] ?? 0);
       let flat = (replies[2 * n + 1]?.[1] as string[] | undefined) ?? [];
       if (after !== undefined && ties > 0 && flat.length >= 2 * budget) {
         flat = await this.deps.redis.zrevrangebyscore(this.deps.keys.deliveryLogIndex(names[n]!), maxArg, minOf(names[n]!), 'WITHSCORES', 'LIMIT', 0, budget + ties);
       }
+      if (flat.length >= 2 * budget) more = true;
       for (let i = 0; i < flat.length; i += 2) {
-        const p = { id: flat[i]!, at: Number(flat[i + 1]) };
-        if (after !== undefined && !isAfter(p, after)) continue;
-        const had = seen.get(p.id);
-        if (had) had.dests.push(names[n]!);
-        else seen.set(p.id, { ...p, dests: [names[n]!] });
+        const at = Number(flat[i + 1]);
+        for (const id of flat[i]!.split(',')) {
+          const p = { id, at };
+          if (after !== undefined && !isAfter(p, after)) continue;
+          const had = seen.get(id);
+          if (!had) seen.set(id, { ...p, dests: [names[n]!] });
+          else if (!had.dests.includes(names[n]!)) had.dests.push(names[n]!);
+        }
       }
     }
-    return [...seen.values()].sort(newestFirst).slice(0, budget);
+    const sorted = [...seen.values()].sort(newestFirst);
+    return { found: sorted.slice(0, budget), more: more || sorted.length > budget };
   }
 
   /** Each event's records at its destinations and its facts: from a record, else from its queued job (and shared body). */
   private async load(found: readonly Found[]): Promise<Loaded[]> {
     const { redis, keys } = this.deps;
     const pipe = redis.pipeline();
-    for (const f of found) for (const d of f.dests) pipe.hget(keys.deliveryLog(d, bucketOf(f.at)), f.id);
+    for (const f of found) for (const d of f.dests) pipe.hget(keys.deliveryLog(d, bucketOf(timeOfEventId(f.id) ?? f.at)), f.id);
     const replies = (await pipe.exec()) ?? [];
     let r = 0;
     const loaded: Loaded[] = found.map((f) => {
@@ -177,23 +192,37 @@ export class EventLogReader {
       const known = records.find((x) => x !== undefined);
       return { records, facts: known ? { type: known.type, ...(known.producer !== undefined ? { producer: known.producer } : {}) } : undefined };
     });
-    // Not attempted yet: the job is queued and holds the body, or names the shared one.
     const unknown = loaded.flatMap((l, i) => (l.facts ? [] : [i]));
-    if (unknown.length === 0) return loaded;
-    const jobs = await pipelined(redis, unknown.map((i) => ['hget', `${keys.queuePrefix(found[i]!.dests[0]!)}:${QUEUE_NAME}:${found[i]!.id}`, 'data']));
+    if (unknown.length > 0) {
+      const facts = await this.queuedFacts(unknown.map((i) => found[i]!));
+      unknown.forEach((i, j) => (loaded[i]!.facts = facts[j]));
+    }
+    return loaded;
+  }
+
+  /** The facts of events not attempted yet: their job is queued and holds the body, or names the shared one. */
+  private async queuedFacts(found: readonly Found[]): Promise<Array<EventFacts | undefined>> {
+    const { redis, keys } = this.deps;
+    const out: Array<EventFacts | undefined> = found.map(() => undefined);
+    const asked = found.flatMap((f, i) => (f.dests.length > 0 ? [i] : []));
+    const jobs = await pipelined(redis, asked.map((i) => ['hget', this.jobKey(found[i]!.dests[0]!, found[i]!.id), 'data']));
     const shared: number[] = [];
-    unknown.forEach((i, j) => {
+    asked.forEach((i, j) => {
       const data = parseJobData(jobs[j]);
-      if (data?.b !== undefined) loaded[i]!.facts = eventFacts(data.b);
+      if (data?.b !== undefined) out[i] = eventFacts(data.b);
       else if (data) shared.push(i);
     });
     if (shared.length > 0) {
       const bodies = await pipelined(redis, shared.map((i) => ['hget', keys.event(found[i]!.id), 'b']));
       shared.forEach((i, j) => {
-        if (typeof bodies[j] === 'string') loaded[i]!.facts = eventFacts(bodies[j] as string);
+        if (typeof bodies[j] === 'string') out[i] = eventFacts(bodies[j] as string);
       });
     }
-    return loaded;
+    return out;
+  }
+
+  private jobKey(destination: string, id: string): string {
+    return `${this.deps.keys.queuePrefix(destination)}:${QUEUE_NAME}:${id}`;
   }
 
   /** Every attempt of the event at each of its destinations, oldest first. */
@@ -202,7 +231,7 @@ export class EventLogReader {
     const asked: boolean[] = records.map((rec, i) => {
       if (!rec || rec.attempts <= 1) return false;
       const fields = Array.from({ length: rec.attempts - 1 }, (_, n) => attemptField(found.id, n + 1));
-      pipe.hmget(this.deps.keys.deliveryLog(found.dests[i]!, bucketOf(found.at)), ...fields);
+      pipe.hmget(this.deps.keys.deliveryLog(found.dests[i]!, bucketOf(timeOfEventId(found.id) ?? found.at)), ...fields);
       return true;
     });
     const replies = asked.some(Boolean) ? ((await pipe.exec()) ?? []) : [];
@@ -241,5 +270,5 @@ function entryOf(found: Found, loaded: Loaded, paused: ReadonlySet<string>, hist
     return d;
   });
   const { facts } = loaded;
-  return { id: found.id, ...(facts ? { type: facts.type } : {}), ...(facts?.producer !== undefined ? { producer: facts.producer } : {}), acceptedAt: new Date(found.at).toISOString(), deliveries };
+  return { id: found.id, ...(facts ? { type: facts.type } : {}), ...(facts?.producer !== undefined ? { producer: facts.producer } : {}), acceptedAt: new Date(timeOfEventId(found.id) ?? found.at).toISOString(), deliveries };
 }

@@ -6,7 +6,7 @@ import { attemptField, bucketExpiry, bucketOf, deliveryRecordJson, type Recorded
 /** One finished attempt (or a dead-lettering without one) of an event at a destination. */
 export interface LogEntry {
   id: string;
-  /** When the event was accepted: its jobs' timestamp, the score of its index entry (ms). */
+  /** When the event was accepted, as its id carries it (timeOfEventId), ms. */
   at: number;
   /** The destination's log retention (ms). */
   retentionMs: number;

@@ -13,9 +13,10 @@ import { ENQUEUE_FUNCTIONS_LUA } from '../queue/enqueue.js';
  * The keys span several hash slots: the write needs one Redis (or a Cluster whose slots for one
  * request are on one node), which is what Herald runs on (ADR 0010).
  *
- * The delivery log's index goes in the same write (ADR 0012): each event's id, scored by the write's
- * time (its jobs' timestamp), in each destination's log index, which is trimmed to the destination's
- * retention and given a TTL in the same call, so nothing of the log outlives it.
+ * The delivery log's index goes in the same write (ADR 0012): one member per destination, the ids of
+ * the events it queued there, scored by the write's time, in the destination's log index, which is
+ * trimmed to the destination's retention and given a TTL in the same call, so nothing of the log
+ * outlives it.
  *
  * KEYS: journal, then one per body, then (wait, meta, id, active, marker, log index) per destination,
  * then one per Idempotency-Key record.
@@ -59,15 +60,16 @@ for d = 1, nd do
   local prefix, dest, retention, nj = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
   local n, duplicates = enqueueJobs(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], prefix, ARGV[2], ARGV[3], ARGV[4], ARGV, a + 4, nj, 4)
   added[d] = n
-  if retention > 0 then
-    -- NX: an event whose job was there already (a resumed write) keeps the time its job has. In chunks:
-    -- unpack() is limited to a few thousand values and a batch may hold far more events.
-    local members = {}
+  if retention > 0 and n > 0 then
+    -- One member per write: the ids of the jobs it added, comma-separated. An event indexed once per
+    -- job costs Redis a sorted-set insert per job; a write's member costs one per write.
+    local skip = {}
+    for _, i in ipairs(duplicates) do skip[i] = true end
+    local ids = {}
     for i = a + 4, a + 4 + (nj - 1) * 4, 4 do
-      members[#members + 1] = ARGV[2]; members[#members + 1] = ARGV[i]
-      if #members == 1000 then rcall('ZADD', KEYS[k + 5], 'NX', unpack(members)); members = {} end
+      if not skip[i] then ids[#ids + 1] = ARGV[i] end
     end
-    if #members > 0 then rcall('ZADD', KEYS[k + 5], 'NX', unpack(members)) end
+    rcall('ZADD', KEYS[k + 5], ARGV[2], table.concat(ids, ','))
     rcall('ZREMRANGEBYSCORE', KEYS[k + 5], '-inf', '(' .. (tonumber(ARGV[2]) - retention))
     rcall('PEXPIRE', KEYS[k + 5], retention)
   end
