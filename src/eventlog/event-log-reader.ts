@@ -44,8 +44,9 @@ interface Loaded {
 /**
  * Reads the delivery log: one event with every attempt, or pages of events newest first. The
  * decisions (state, visibility, cursor, record format) are pure functions of their own modules; this
- * class fetches. An event is found through each destination's index; its type and producer come from
- * its records, or, before its first attempt, from its queued job.
+ * class fetches. One event is found from the time its id carries, pages through each destination's
+ * index; an event's type and producer come from its records, or, before its first attempt, from its
+ * queued job.
  */
 export class EventLogReader {
   constructor(private readonly deps: EventLogReaderDeps) {}
@@ -62,7 +63,7 @@ export class EventLogReader {
     const dests = await this.deps.destinations();
     const view = this.view(dests);
     const names = dests.map((d) => d.name).filter((n) => view.logged(n) && at >= view.oldest(n));
-    const [loaded] = await this.load([{ id, at, dests: names }]);
+    const [loaded] = await this.load([{ id, at, dests: names }], false);
     const jobs = await pipelined(this.deps.redis, names.map((n) => ['hexists', this.jobKey(n, id), 'data']));
     const has = names.map((_, i) => loaded!.records[i] !== undefined || jobs[i] === 1);
     if (!has.some(Boolean)) return undefined;
@@ -177,8 +178,8 @@ export class EventLogReader {
     return { found: sorted.slice(0, budget), more: more || sorted.length > budget };
   }
 
-  /** Each event's records at its destinations and its facts: from a record, else from its queued job (and shared body). */
-  private async load(found: readonly Found[]): Promise<Loaded[]> {
+  /** Each event's records at its destinations and its facts: from a record, else (`queued`) from its queued job and shared body. */
+  private async load(found: readonly Found[], queued = true): Promise<Loaded[]> {
     const { redis, keys } = this.deps;
     const pipe = redis.pipeline();
     for (const f of found) for (const d of f.dests) pipe.hget(keys.deliveryLog(d, bucketOf(timeOfEventId(f.id) ?? f.at)), f.id);
@@ -193,7 +194,7 @@ export class EventLogReader {
       return { records, facts: known ? { type: known.type, ...(known.producer !== undefined ? { producer: known.producer } : {}) } : undefined };
     });
     const unknown = loaded.flatMap((l, i) => (l.facts ? [] : [i]));
-    if (unknown.length > 0) {
+    if (queued && unknown.length > 0) {
       const facts = await this.queuedFacts(unknown.map((i) => found[i]!));
       unknown.forEach((i, j) => (loaded[i]!.facts = facts[j]));
     }
