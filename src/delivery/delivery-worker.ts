@@ -214,7 +214,7 @@ export class DeliveryWorker {
         throw Worker.RateLimitError();
       }
       if (verdict.action === 'expire') {
-        await this.noteLog(job, facts, { state: 'dead', attempts: job.attemptsMade });
+        this.noteLog(job, facts, { state: 'dead', attempts: job.attemptsMade });
         return this.deadLetter(job, attempt, 'exhausted', 'circuit open longer than maxOpenDuration', 'circuit open longer than maxOpenDuration', undefined, ctx);
       }
     }
@@ -237,17 +237,14 @@ export class DeliveryWorker {
       metrics.attempt('success', sent.durationMs / 1000);
       metrics.delivered(attempt, Math.max(0, finished - stored.acceptedAt) / 1000);
       stats.delivered(destination, finished);
-      let logged: Promise<void> | undefined;
       if (facts) {
         const done: AttemptRecord = { attempt, at: new Date(finished).toISOString(), durationMs: Math.round(sent.durationMs) };
         if (status !== undefined) done.status = status;
         if (sent.responseSnippet) done.response = responsePrefix(sent.responseSnippet);
-        logged = this.noteLog(job, facts, { state: 'delivered', attempts: attempt, attempt: done });
+        this.noteLog(job, facts, { state: 'delivered', attempts: attempt, attempt: done });
       }
       // The receiver has the event: bookkeeping failures (a full Redis) must not turn it into a retry.
       await events.releaseFor(job.data, destination).catch((err) => this.log.warn({ ...ctx, err: (err as Error).message }, 'Delivered, but could not release the body'));
-      // The log has the outcome before the job (and a carried body) is gone.
-      await logged;
       // At info this line was the worker's busiest I/O; failures stay at warn and error. Guarded, so
       // its bindings are not built per delivery only to be dropped.
       if (this.deps.logDeliveries) this.log.info({ ...ctx, status, durationMs: Math.round(sent.durationMs), outcome: 'delivered' }, 'Delivered event');
@@ -275,8 +272,8 @@ export class DeliveryWorker {
     await job.log(JSON.stringify(record));
     if (facts) {
       const logged = record.response === undefined ? record : { ...record, response: responsePrefix(record.response) };
-      if (decision.action === 'retry') await this.noteLog(job, facts, { state: 'retrying', attempts: attempt, nextAttemptAt: finished + decision.delayMs, attempt: logged });
-      else await this.noteLog(job, facts, { state: 'dead', attempts: attempt, attempt: logged });
+      if (decision.action === 'retry') this.noteLog(job, facts, { state: 'retrying', attempts: attempt, nextAttemptAt: finished + decision.delayMs, attempt: logged });
+      else this.noteLog(job, facts, { state: 'dead', attempts: attempt, attempt: logged });
     }
     metrics.attempt(decision.action === 'retry' ? 'retry' : 'failed', sent.durationMs / 1000);
 
@@ -293,10 +290,11 @@ export class DeliveryWorker {
    * entry is filed under the time the event's id carries, which is where a reader looks; retention
    * counts from it (a replayed dead letter keeps its first time).
    */
-  private async noteLog(job: Job<DeliveryJobData>, facts: EventFacts | undefined, e: Pick<LogEntry, 'state' | 'attempts' | 'nextAttemptAt' | 'attempt'>): Promise<void> {
+  private noteLog(job: Job<DeliveryJobData>, facts: EventFacts | undefined, e: Pick<LogEntry, 'state' | 'attempts' | 'nextAttemptAt' | 'attempt'>): void {
     const at = facts ? timeOfEventId(job.data.e) : undefined;
     if (!facts || at === undefined) return;
-    await this.deps.eventLog?.note(this.dest.name, { ...e, id: job.data.e, at, retentionMs: this.logRetentionMs, type: facts.type, ...(facts.producer !== undefined ? { producer: facts.producer } : {}) });
+    // Not awaited: written with the next flush (EventLogWriter).
+    void this.deps.eventLog?.note(this.dest.name, { ...e, id: job.data.e, at, retentionMs: this.logRetentionMs, type: facts.type, ...(facts.producer !== undefined ? { producer: facts.producer } : {}) });
   }
 
   /**

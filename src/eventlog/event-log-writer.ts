@@ -21,7 +21,7 @@ export interface LogEntry {
 }
 
 export interface EventLogWriterOptions {
-  /** How long an entry waits for others to share its write; default 2 ms. */
+  /** How long an entry waits for others to share its write; default 25 ms. */
   flushIntervalMs?: number;
   /** Entries of one destination that are written at once rather than after the interval; default 256. */
   maxPending?: number;
@@ -68,14 +68,14 @@ interface Pending {
 }
 
 /**
- * The workers' side of the delivery log, written by group commit: the entries of the deliveries that
- * finish within `flushIntervalMs` of each other (or `maxPending` of them) share one script call per
- * destination, and each delivery waits for its entry's write before BullMQ completes its job. So the
- * log has an event's outcome before its job (and, for one destination, its body with its type and
- * producer) is gone, and a crash loses no entry of a finished delivery, for one round trip shared by
- * many deliveries. Records go into one hash per destination and second of acceptance rather than a
- * key per event: a key with its own expiry per event cost Redis more than the 10 % the log may take
- * (docs/performance.md). `close()` writes what is left.
+ * The workers' side of the delivery log: the entries of the deliveries that finish within
+ * `flushIntervalMs` of each other (or `maxPending` of them) share one script call per destination.
+ * Deliveries do not wait for it: waiting for the write before BullMQ completes the job cost a quarter
+ * of delivery throughput (a round trip per delivery; docs/performance.md). So for up to one interval
+ * after a delivery finished, its event may be neither in a queue nor in the log, and a crash loses up
+ * to one interval of entries. Records go into one hash per destination and second of acceptance
+ * rather than a key per event: a key with its own expiry per event cost Redis more than the 10 % the
+ * log may take. `close()` writes what is left.
  */
 export class EventLogWriter {
   private pending = new Map<string, Pending>();
@@ -85,8 +85,8 @@ export class EventLogWriter {
   private readonly maxPending: number;
 
   constructor(private readonly redis: Redis, private readonly keys: RedisKeys, private readonly opts: EventLogWriterOptions = {}) {
-    this.flushIntervalMs = opts.flushIntervalMs ?? 250;
-    this.maxPending = opts.maxPending ?? 500;
+    this.flushIntervalMs = opts.flushIntervalMs ?? 25;
+    this.maxPending = opts.maxPending ?? 256;
   }
 
   /**
@@ -127,6 +127,7 @@ export class EventLogWriter {
       this.timer = undefined;
       this.flush().catch(() => undefined);
     }, this.flushIntervalMs);
+    this.timer.unref();
   }
 
   /**

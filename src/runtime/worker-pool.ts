@@ -35,7 +35,7 @@ export interface WorkerPoolOptions {
   alertIntervalMs?: number;
   /** How often delivery stats are written to Redis; default 1 s (tests set it long to see close() flush). */
   statsFlushIntervalMs?: number;
-  /** How long a delivery-log entry waits for others to share its write; default 2 ms. */
+  /** How long a delivery-log entry waits for others to share its write; default 25 ms. */
   eventLogFlushIntervalMs?: number;
 }
 
