@@ -201,8 +201,7 @@ export class DeliveryWorker {
       return;
     }
     // Only when this destination keeps a log, and the id carries the time the log files it under.
-    const loggedAt = this.logRetentionMs > 0 ? timeOfEventId(eventId) : undefined;
-    const facts = loggedAt !== undefined ? eventFacts(stored.body) : undefined;
+    const facts = this.logRetentionMs > 0 && timeOfEventId(eventId) !== undefined ? eventFacts(stored.body) : undefined;
     let probing = false;
     if (this.breakerConfig) {
       const verdict = admit(await this.breaker.read(), this.breakerConfig, now());
