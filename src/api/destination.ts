@@ -91,6 +91,16 @@ export const DestinationSpec = z
       })
       .strict()
       .optional(),
+    /**
+     * The delivery log of this destination's events (`herald events`, `GET /events`): kept for
+     * `retention` after an event is accepted, `0s` for none; HERALD_EVENT_LOG_RETENTION when unset.
+     */
+    eventLog: z
+      .object({
+        retention: durationString,
+      })
+      .strict()
+      .optional(),
     /** A paused destination keeps queueing events but delivers none until resumed. */
     paused: z.boolean().default(false),
     /** What happens to queued events when the Destination is deleted. */

@@ -6,10 +6,10 @@ import { z } from 'zod';
  * here, so a new code is documented before it can be sent.
  */
 export const ERROR_CODES = {
-  400: ['empty_body', 'malformed_json', 'invalid_utf8', 'invalid_event', 'invalid_batch', 'empty_batch', 'invalid_idempotency_key', 'encoding.invalid', 'request.aborted', 'bad_request'],
+  400: ['empty_body', 'malformed_json', 'invalid_utf8', 'invalid_event', 'invalid_batch', 'empty_batch', 'invalid_idempotency_key', 'encoding.invalid', 'request.aborted', 'bad_request', 'invalid_event_id', 'invalid_query', 'invalid_cursor'],
   401: ['HERALD_AUTH_MISSING', 'HERALD_AUTH_MALFORMED', 'HERALD_AUTH_INVALID'],
   403: ['type_forbidden'],
-  404: ['not_found'],
+  404: ['not_found', 'event_not_found'],
   408: ['request_timeout'],
   413: ['body_too_large', 'batch_too_large', 'batch_over_rate_burst'],
   415: ['unsupported_media_type', 'encoding.unsupported'],

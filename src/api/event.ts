@@ -49,3 +49,20 @@ export interface DeliveryBody {
   userID: string;
   payload: unknown;
 }
+
+/** Hex digits of an event id (after `evt_`) that hold the time it was made, in ms since the epoch. */
+export const EVENT_ID_TIME_HEX = 12;
+const ID_TIME_RE = /^evt_([0-9a-f]{12})[0-9a-f]{20}$/;
+/** Ids older than this (2020-01-01) are not time-stamped ones: ids made before ids carried their time. */
+const EARLIEST_ID_MS = 1_577_836_800_000;
+
+/**
+ * When the event with this id was accepted (ms since the epoch), read from the id; undefined for an
+ * id that does not carry its time (made by an earlier version, or by hand).
+ */
+export function timeOfEventId(id: string, now = Date.now()): number | undefined {
+  const m = ID_TIME_RE.exec(id);
+  if (!m) return undefined;
+  const t = parseInt(m[1]!, 16);
+  return t >= EARLIEST_ID_MS && t <= now + 86_400_000 ? t : undefined;
+}

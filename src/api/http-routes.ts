@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { VERSION } from '../version.js';
 import { ERROR_ANSWERS } from './error-answer.js';
 import { IngestEvent } from './event.js';
+import { EventLogEntry, EventPathParams, EventsPage, EventsQuery } from './event-log.js';
 import { BatchAccepted, BatchPartlyAccepted, BatchRejected, IdempotencyKey, IngestAccepted, RequestId } from './ingest-answer.js';
 import { buildOpenApi, json, type ApiDoc, type HeaderDoc, type ResponseDoc, type RouteDoc } from './openapi.js';
 import { Health, NotReady, Ready } from './ops-answer.js';
@@ -146,6 +147,46 @@ const openapi: RouteDoc = {
   },
 };
 
+const readErrors: Record<number, ResponseDoc> = {
+  ...protocolErrors,
+  401: ingestErrors[401]!,
+  500: error(500, 'a fault of the server'),
+  503: error(503, 'the event store is unavailable, or the server is starting up; retry', { 'Retry-After': retryAfter }),
+};
+
+const getEvent: RouteDoc = {
+  method: 'get',
+  path: '/events/{id}',
+  operationId: 'getEvent',
+  summary: 'What happened to one event: its state and every attempt at each destination',
+  description: 'Read from the delivery log, kept for HERALD_EVENT_LOG_RETENTION (default 24 h). An API key sees only the events sent with a key of its name and of types it may send; any other id is answered 404, as an unknown one.',
+  tags: ['events'],
+  auth: true,
+  params: EventPathParams,
+  responses: {
+    200: { description: 'the event and its deliveries', body: json('EventLogEntry', EventLogEntry), headers: { 'X-Request-Id': requestIdOut } },
+    ...readErrors,
+    400: error(400, 'the id is not an event id (code invalid_event_id)'),
+    404: error(404, 'no such event: never accepted, past its retention, or not visible to this API key (code event_not_found)'),
+  },
+};
+
+const listEvents: RouteDoc = {
+  method: 'get',
+  path: '/events',
+  operationId: 'listEvents',
+  summary: 'Events in the delivery log, newest first, paged by cursor',
+  description: 'A page may hold fewer than `limit` events and still have a `next`; follow `next` until it is absent.',
+  tags: ['events'],
+  auth: true,
+  query: EventsQuery,
+  responses: {
+    200: { description: 'a page of events', body: json('EventsPage', EventsPage), headers: { 'X-Request-Id': requestIdOut } },
+    ...readErrors,
+    400: error(400, 'a query parameter is invalid or given twice (invalid_query), or the cursor is not one this server gave (invalid_cursor)'),
+  },
+};
+
 /** The HTTP API of Herald: the ingest server's routes (workers and the controller serve the operations routes alone). */
 export const HERALD_API: ApiDoc = {
   title: 'Herald',
@@ -159,10 +200,11 @@ export const HERALD_API: ApiDoc = {
   ].join('\n'),
   tags: [
     { name: 'ingest', description: 'sending events' },
+    { name: 'events', description: 'the delivery log: what happened to an event' },
     { name: 'operations', description: 'probes, metrics and this document' },
   ],
   securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'an API key made by `herald keys api-key`; its hash is in the key file' } },
-  routes: [ingest, ingestBatch, healthz, readyz, metrics, openapi],
+  routes: [ingest, ingestBatch, getEvent, listEvents, healthz, readyz, metrics, openapi],
   answers: [json('Error404', ERROR_ANSWERS[404])],
 };
 

@@ -26,6 +26,7 @@ export const SPEC_FIELD_EFFECTS: { readonly [K in keyof DestinationSpec]-?: Chan
   circuitBreaker: 'live',
   rateLimit: 'restart', // BullMQ fixes its limiter when the Worker is made
   paused: 'live', // pauses the queue in Redis
+  eventLog: 'live', // read per delivery and by ingest's routing
   deletionPolicy: 'none',
   workers: 'none', // replicas are the Deployment's; resources are in the pod template itself
   scaling: 'none',

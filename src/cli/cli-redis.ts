@@ -17,12 +17,12 @@ export interface CliRedis {
 
 /**
  * Connects a one-shot command (`dlq`, `resume`) to Redis: one bounded attempt first, so an absent
- * Redis is one line naming the URL, then a normal client. Checks that `destination` exists (declared
+ * Redis is one line naming the URL, then a normal client. Checks that `destination` exists, when given (declared
  * in the registry, or has a queue left behind) before anything opens a queue handle, which would
  * write the queue's meta and make a typo look like an empty destination.
  * @throws RedisUnreachableError, NotFoundError
  */
-export async function openCliRedis(env: Env, name: string, destination: string): Promise<CliRedis> {
+export async function openCliRedis(env: Env, name: string, destination: string | undefined): Promise<CliRedis> {
   const config = loadConfig(env);
   const target = redisTarget(config);
   await assertRedisReachable(target);
@@ -33,6 +33,7 @@ export async function openCliRedis(env: Env, name: string, destination: string):
   const close = async () => {
     await redis.quit().catch(() => redis.disconnect());
   };
+  if (destination === undefined) return { config, redis, keys, close };
   try {
     const [declared, queued] = await Promise.all([
       redis.hexists(keys.destinations(), destination),

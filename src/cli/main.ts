@@ -25,12 +25,13 @@ const commands: Record<string, Command> = {
   worker: { summary: 'deliver the queued events of one destination', load: async () => import('./worker.js').then((m) => ({ help: m.workerHelp, run: m.runWorker })) },
   controller: { summary: 'turn Destination resources into worker Deployments (Kubernetes)', load: async () => import('./controller.js').then((m) => ({ help: m.controllerHelp, run: m.runController })) },
   dlq: { summary: 'list, show, replay or purge dead letters', load: async () => import('./dlq.js').then((m) => ({ help: m.dlqHelp, run: m.runDlq })) },
+  events: { summary: 'show an event\'s deliveries and attempts, or list events (the delivery log)', load: async () => import('./events.js').then((m) => ({ help: m.eventsHelp, run: m.runEvents })) },
   resume: { summary: 'resume a destination disabled by a 410 Gone', load: async () => import('./resume.js').then((m) => ({ help: m.resumeHelp, run: m.runResume })) },
   keys: { summary: 'make ingest API keys and webhook signing secrets', load: async () => import('./keys.js').then((m) => ({ help: m.keysHelp, run: m.runKeys })) },
 };
 
 /** Commands that finish (as opposed to servers that run until signalled). */
-const ONE_SHOT = new Set(['dlq', 'keys', 'resume']);
+const ONE_SHOT = new Set(['dlq', 'events', 'keys', 'resume']);
 
 export function mainHelp(): string {
   const width = Math.max(...Object.keys(commands).map((n) => n.length));

@@ -112,6 +112,11 @@ export const ConfigSchema = z.object({
   ALERT_EMAIL_FROM: z.string().default('herald@localhost'),
   HERALD_DIGEST_WINDOW: ms.default(parseDuration('1m')),
   HERALD_DIGEST_SUPPRESS: ms.default(parseDuration('1h')),
+  /**
+   * How long the delivery log keeps an event (its state and attempts at every destination), counted
+   * from when it was accepted; `0s` turns the log off. A Destination's `spec.eventLog.retention` overrides it.
+   */
+  HERALD_EVENT_LOG_RETENTION: ms.default(parseDuration('24h')),
   /** Shown in digest emails so the replay command works where the reader runs it. */
   HERALD_NAMESPACE: z.string().optional(),
 });

@@ -1,13 +1,10 @@
-/** One attempt as kept in the job's log, shown by `herald dlq show`. */
-export interface AttemptRecord {
-  attempt: number;
-  /** ISO time the attempt finished. */
-  at: string;
-  status?: number;
-  error?: string;
-  durationMs: number;
-  response?: string;
-}
+import type { AttemptRecord } from '../api/event-log.js';
+
+/**
+ * One attempt as kept in the job's log (shown by `herald dlq show`) and in the delivery log: one
+ * shape, defined with the events API's schema (src/api/event-log.ts).
+ */
+export type { AttemptRecord };
 
 export function parseAttemptLog(lines: string[]): AttemptRecord[] {
   const out: AttemptRecord[] = [];

@@ -5,8 +5,12 @@ import type { SigningKeyring } from '../signing/signing-keyring.js';
 import { sign } from '../signing/standard-webhooks.js';
 import type { Redis } from 'ioredis';
 import { parseDuration } from '../api/duration.js';
+import { timeOfEventId } from '../api/event.js';
 import type { ResolvedDestination } from '../api/destination.js';
 import type { EventStore } from '../events/event-store.js';
+import type { EventLogWriter, LogEntry } from '../eventlog/event-log-writer.js';
+import { eventFacts, type EventFacts } from '../eventlog/event-facts.js';
+import { logRetentionMs, responsePrefix } from '../eventlog/retention.js';
 import type { Logger } from '../log/logger.js';
 import type { DeliveryMetrics } from '../metrics/metrics.js';
 import { DestinationMetrics } from './destination-metrics.js';
@@ -53,6 +57,10 @@ export interface DeliveryWorkerDeps {
   sleep?: (ms: number) => Promise<void>;
   /** When a failing destination runs fewer deliveries at once; see adaptive-concurrency.ts. */
   adaptiveConcurrency?: AdaptiveConcurrencyPolicy;
+  /** The delivery log; without it attempts are kept for dead letters only. */
+  eventLog?: EventLogWriter;
+  /** HERALD_EVENT_LOG_RETENTION (ms), unless the destination's spec says otherwise; default 0, no log. */
+  eventLogRetentionMs?: number;
   /** Log every successful delivery at info (`herald dev`); otherwise at debug, off the hot path. */
   logDeliveries?: boolean;
 }
@@ -90,6 +98,8 @@ export class DeliveryWorker {
   private dest: ResolvedDestination;
   private policy: RetryPolicy;
   private timeoutMs: number;
+  /** How long this destination's delivery log keeps an event (ms); 0: no log. */
+  private logRetentionMs: number;
   private fixedHeaders: string[];
   private readonly sender: HttpSender;
   private readonly log: Logger;
@@ -105,6 +115,7 @@ export class DeliveryWorker {
     this.dest = destination;
     this.policy = resolveRetryPolicy(destination.spec.retry);
     this.timeoutMs = parseDuration(destination.spec.timeout);
+    this.logRetentionMs = deps.eventLog ? logRetentionMs(destination.spec, deps.eventLogRetentionMs ?? 0) : 0;
     this.fixedHeaders = this.headersOf(destination);
     this.sender = deps.sender;
     this.log = deps.logger.child({ component: 'worker', destination: destination.name });
@@ -147,6 +158,7 @@ export class DeliveryWorker {
     this.fixedHeaders = this.headersOf(destination);
     this.policy = resolveRetryPolicy(destination.spec.retry);
     this.timeoutMs = parseDuration(destination.spec.timeout);
+    this.logRetentionMs = this.deps.eventLog ? logRetentionMs(destination.spec, this.deps.eventLogRetentionMs ?? 0) : 0;
     this.breakerConfig = destination.spec.circuitBreaker ? resolveBreakerConfig(destination.spec.circuitBreaker) : undefined;
     // Pool first, so the deliveries BullMQ adds at the new concurrency find connections.
     this.sender.resize(Math.max(destination.spec.concurrency, 1));
@@ -188,6 +200,8 @@ export class DeliveryWorker {
       }
       return;
     }
+    // Only when this destination keeps a log, and the id carries the time the log files it under.
+    const facts = this.logRetentionMs > 0 && timeOfEventId(eventId) !== undefined ? eventFacts(stored.body) : undefined;
     let probing = false;
     if (this.breakerConfig) {
       const verdict = admit(await this.breaker.read(), this.breakerConfig, now());
@@ -199,6 +213,7 @@ export class DeliveryWorker {
         throw Worker.RateLimitError();
       }
       if (verdict.action === 'expire') {
+        this.noteLog(job, facts, { state: 'dead', attempts: job.attemptsMade });
         return this.deadLetter(job, attempt, 'exhausted', 'circuit open longer than maxOpenDuration', 'circuit open longer than maxOpenDuration', undefined, ctx);
       }
     }
@@ -221,6 +236,12 @@ export class DeliveryWorker {
       metrics.attempt('success', sent.durationMs / 1000);
       metrics.delivered(attempt, Math.max(0, finished - stored.acceptedAt) / 1000);
       stats.delivered(destination, finished);
+      if (facts) {
+        const done: AttemptRecord = { attempt, at: new Date(finished).toISOString(), durationMs: Math.round(sent.durationMs) };
+        if (status !== undefined) done.status = status;
+        if (sent.responseSnippet) done.response = responsePrefix(sent.responseSnippet);
+        this.noteLog(job, facts, { state: 'delivered', attempts: attempt, attempt: done });
+      }
       // The receiver has the event: bookkeeping failures (a full Redis) must not turn it into a retry.
       await events.releaseFor(job.data, destination).catch((err) => this.log.warn({ ...ctx, err: (err as Error).message }, 'Delivered, but could not release the body'));
       // At info this line was the worker's busiest I/O; failures stay at warn and error. Guarded, so
@@ -248,6 +269,11 @@ export class DeliveryWorker {
     });
     stats.failedAttempt(destination, outcome.reason, finished);
     await job.log(JSON.stringify(record));
+    if (facts) {
+      const logged = record.response === undefined ? record : { ...record, response: responsePrefix(record.response) };
+      if (decision.action === 'retry') this.noteLog(job, facts, { state: 'retrying', attempts: attempt, nextAttemptAt: finished + decision.delayMs, attempt: logged });
+      else this.noteLog(job, facts, { state: 'dead', attempts: attempt, attempt: logged });
+    }
     metrics.attempt(decision.action === 'retry' ? 'retry' : 'failed', sent.durationMs / 1000);
 
     if (outcome.gone) await this.disable(outcome.reason, finished, ctx);
@@ -256,6 +282,18 @@ export class DeliveryWorker {
       throw new RetryableDeliveryError(outcome.reason, decision.delayMs);
     }
     return this.deadLetter(job, attempt, decision.reason, `${decision.detail}: ${outcome.reason}`, outcome.reason, status, ctx);
+  }
+
+  /**
+   * Notes a delivery-log entry of this destination (`facts` is set only while it keeps a log). The
+   * entry is filed under the time the event's id carries, which is where a reader looks; retention
+   * counts from it (a replayed dead letter keeps its first time).
+   */
+  private noteLog(job: Job<DeliveryJobData>, facts: EventFacts | undefined, e: Pick<LogEntry, 'state' | 'attempts' | 'nextAttemptAt' | 'attempt'>): void {
+    const at = facts ? timeOfEventId(job.data.e) : undefined;
+    if (!facts || at === undefined) return;
+    // Not awaited: written with the next flush (EventLogWriter).
+    void this.deps.eventLog?.note(this.dest.name, { ...e, id: job.data.e, at, retentionMs: this.logRetentionMs, type: facts.type, ...(facts.producer !== undefined ? { producer: facts.producer } : {}) });
   }
 
   /**

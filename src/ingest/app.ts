@@ -13,6 +13,8 @@ import type { Counter, Registry } from 'prom-client';
 import { IngestError } from './errors.js';
 import { BodyReadError, isIdentityEncoded, readBody, readInflatedBody } from './request-body.js';
 import { batchEventKey, type IngestRequest, type IngestService } from './ingest-service.js';
+import { addEventRoutes } from './event-routes.js';
+import type { EventLogReader } from '../eventlog/event-log-reader.js';
 
 /** Who sent a request, as decided by an authenticator (issue: API keys); absent means anonymous. */
 export interface Principal {
@@ -36,6 +38,8 @@ export interface IngestAppDeps {
   isShuttingDown?: () => boolean;
   /** Resolves the caller or throws an IngestError (401), before the body is read. Omitted: no authentication. */
   authenticate?: (req: IncomingMessage) => Promise<Principal | undefined>;
+  /** Serves `GET /events/{id}` and `GET /events` from the delivery log when given. */
+  eventLog?: EventLogReader;
 }
 
 /** An ingest route's handler: Node's own request and response, and the request's id. */
@@ -162,13 +166,14 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
   });
   for (const [path, route] of routes) app.post(path, (req, res) => route(req, res, res.locals.requestId as string));
 
+  if (deps.eventLog) addEventRoutes(app, { reader: deps.eventLog, ...(deps.authenticate ? { authenticate: deps.authenticate } : {}) });
   addOpsRoutes(app, { registry: deps.registry, readiness: deps.readiness, isShuttingDown: deps.isShuttingDown });
   let openApiText: string | undefined;
   app.get('/openapi.json', (_req, res) => {
     res.type('application/json').send((openApiText ??= JSON.stringify(heraldOpenApi())));
   });
   app.use((_req, res) => {
-    res.status(404).json({ error: { code: 'not_found', message: 'no such endpoint; events go to POST /ingest or POST /ingest/batch, the API is described at GET /openapi.json' } } satisfies ErrorAnswer);
+    res.status(404).json({ error: { code: 'not_found', message: 'no such endpoint; events go to POST /ingest or POST /ingest/batch and are looked up at GET /events/{id} and GET /events; the API is described at GET /openapi.json' } } satisfies ErrorAnswer);
   });
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => answerError(err, req, res, (res.locals.requestId as string | undefined) ?? requestIdOf(req)));
 
@@ -315,7 +320,8 @@ function errorAnswerer(deps: IngestAppDeps) {
     }
     if (status === 503) deps.logger.warn({ err: (err as Error).cause ?? err, requestId }, 'Event store unavailable; answered 503');
     else if (status >= 500) deps.logger.error({ err, path: req.url, requestId }, 'Ingest request failed');
-    if (status === 503 || (status >= 400 && status < 500)) deps.metrics.events.inc({ result: status === 503 ? 'unavailable' : 'invalid' });
+    // Events refused, not reads of the delivery log (GET /events) that failed.
+    if (req.method !== 'GET' && (status === 503 || (status >= 400 && status < 500))) deps.metrics.events.inc({ result: status === 503 ? 'unavailable' : 'invalid' });
     if (res.headersSent) return;
     // Refused before its body was read (no key, a declared length over the limit, a chunked body past
     // it): the rest of the body is not read, so the connection cannot carry another request. Node

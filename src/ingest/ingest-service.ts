@@ -5,6 +5,7 @@ import { DEFAULT_EVENT_TYPE, type IngestEvent } from '../api/event.js';
 import { typeMatcher, type ResolvedDestination } from '../api/destination.js';
 import { resolveRetryPolicy } from '../delivery/retry-policy.js';
 import { EventStore } from '../events/event-store.js';
+import { logRetentionMs } from '../eventlog/retention.js';
 import { childrenBy, type IngestMetrics } from '../metrics/metrics.js';
 import { DELIVERY_JOB_NAME, DeliveryEnqueuer, pushJobArgs, type QueuedDelivery } from '../queue/enqueue.js';
 import { EVENT_STREAM_MAX_LEN } from '../queue/delivery-queue.js';
@@ -40,6 +41,8 @@ interface Route {
   name: string;
   matches: (type: string) => boolean;
   maxAttempts: number;
+  /** How long the delivery log keeps this destination's events (ms); 0: not logged. */
+  logRetentionMs: number;
 }
 
 /** The destinations of one event type, and what storing an event for them writes; made once per type. */
@@ -119,6 +122,8 @@ export class IngestService {
       writeRedis: Redis;
       metrics: IngestMetrics;
       idempotencyTtlMs: number;
+      /** HERALD_EVENT_LOG_RETENTION (ms): how long the delivery log keeps events, unless a destination says otherwise; default 0, no log. */
+      eventLogRetentionMs?: number;
       /** Refuses new events while Redis is nearly full. */
       isStoreNearlyFull?: () => boolean;
       clock?: () => number;
@@ -174,7 +179,8 @@ export class IngestService {
 
   /** Replaces the routing table; compiled once per change, not per event. */
   setDestinations(dests: readonly ResolvedDestination[]): void {
-    this.routes = dests.map((d) => ({ name: d.name, matches: typeMatcher(d.spec), maxAttempts: resolveRetryPolicy(d.spec.retry).maxAttempts }));
+    const defaultRetention = this.deps.eventLogRetentionMs ?? 0;
+    this.routes = dests.map((d) => ({ name: d.name, matches: typeMatcher(d.spec), maxAttempts: resolveRetryPolicy(d.spec.retry).maxAttempts, logRetentionMs: logRetentionMs(d.spec, defaultRetention) }));
     this.routings.clear();
   }
 
@@ -306,10 +312,10 @@ export class IngestService {
     }
     const perDest = this.jobsByDestination(items);
     const destArgs: string[] = [];
-    for (const [name, { maxAttempts, jobs }] of perDest) {
+    for (const [name, { maxAttempts, logRetentionMs, jobs }] of perDest) {
       const k = this.enqueuer.keysOf(name);
-      keys.push(k[0]!, k[1]!, k[2]!, k[3]!, k[4]!);
-      destArgs.push(k[5]!, name, String(jobs.size));
+      keys.push(k[0]!, k[1]!, k[2]!, k[3]!, k[4]!, this.deps.keys.deliveryLogIndex(name));
+      destArgs.push(k[5]!, name, String(logRetentionMs), String(jobs.size));
       for (const job of jobs.values()) {
         pushJobArgs(destArgs, job.id, job.body, maxAttempts);
         destArgs.push(String(bodyIndex.get(job.id) ?? 0));
@@ -341,13 +347,13 @@ export class IngestService {
   }
 
   /** The jobs of a write per destination, one per event id (concurrent duplicates of a key share a write; see jobCarriesBody). */
-  private jobsByDestination(items: Prepared[]): Map<string, { maxAttempts: number; jobs: Map<string, QueuedDelivery> }> {
-    const perDest = new Map<string, { maxAttempts: number; jobs: Map<string, QueuedDelivery> }>();
+  private jobsByDestination(items: Prepared[]): Map<string, { maxAttempts: number; logRetentionMs: number; jobs: Map<string, QueuedDelivery> }> {
+    const perDest = new Map<string, { maxAttempts: number; logRetentionMs: number; jobs: Map<string, QueuedDelivery> }>();
     for (const i of items) {
       const job: QueuedDelivery = jobCarriesBody(i.layout) ? { id: i.result.id, body: i.body } : { id: i.result.id };
       for (const r of i.routing.routes) {
         let entry = perDest.get(r.name);
-        if (!entry) perDest.set(r.name, (entry = { maxAttempts: r.maxAttempts, jobs: new Map() }));
+        if (!entry) perDest.set(r.name, (entry = { maxAttempts: r.maxAttempts, logRetentionMs: r.logRetentionMs, jobs: new Map() }));
         if (!entry.jobs.has(job.id) || job.body === undefined) entry.jobs.set(job.id, job);
       }
     }

@@ -14,12 +14,18 @@ import { defineScript, type KeyedScriptCall, type ScriptCall } from '../redis/sc
  * The keys span several hash slots: the write needs one Redis (or a Cluster whose slots for one
  * request are on one node), which is what Herald runs on (ADR 0010).
  *
- * KEYS: journal, then one per body, then (wait, meta, id, active, marker) per destination, then one
- * per Idempotency-Key record.
+ * The delivery log's index goes in the same write (ADR 0012): one member per destination, the ids of
+ * the events it queued there, scored by the write's time, in the destination's log index, which is
+ * trimmed to the destination's retention and given a TTL in the same call, so nothing of the log
+ * outlives it.
+ *
+ * KEYS: journal, then one per body, then (wait, meta, id, active, marker, log index) per destination,
+ * then one per Idempotency-Key record.
  * ARGV: seq, timestamp, job name, event-stream cap, #bodies, #destinations, journal TTL (ms), #records;
  * per body: its layout (body-layout.ts, BODY_MODE_ARG: 's' shared, 'r' resumed: keep a body that is
- * there), body, accepted-at, #holders, holder fields; per destination: job-key prefix, name, #jobs, then (id, data, opts, body KEYS index
- * of a resume or 0) per job; per record: its value.
+ * there), body, accepted-at, #holders, holder fields; per destination: job-key prefix, name, log
+ * retention (ms, 0: no log), #jobs, then (id, data, opts, body KEYS index of a resume or 0) per job;
+ * per record: its value.
  * Returns -1 when the write is fenced (its writer gave it up, see WriteTracker), else the number of
  * jobs added per destination.
  */
@@ -32,7 +38,9 @@ local k = 2 + nb
 for d = 1, nd do
   local bad = checkQueue(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 4])
   if bad then return bad end
-  k = k + 5
+  local t = rcall('TYPE', KEYS[k + 5]).ok
+  if t ~= 'zset' and t ~= 'none' then return redis.error_reply('WRONGTYPE ' .. KEYS[k + 5] .. ' is not a sorted set') end
+  k = k + 6
 end
 local a = 9
 for b = 1, nb do
@@ -51,9 +59,22 @@ end
 local added = {}
 k = 2 + nb
 for d = 1, nd do
-  local prefix, dest, nj = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
-  local n, duplicates = enqueueJobs(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], prefix, ARGV[2], ARGV[3], ARGV[4], ARGV, a + 3, nj, 4)
+  local prefix, dest, retention, nj = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local n, duplicates = enqueueJobs(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], prefix, ARGV[2], ARGV[3], ARGV[4], ARGV, a + 4, nj, 4)
   added[d] = n
+  if retention > 0 and n > 0 then
+    -- One member per write: the ids of the jobs it added, comma-separated. An event indexed once per
+    -- job costs Redis a sorted-set insert per job; a write's member costs one per write.
+    local skip = {}
+    for _, i in ipairs(duplicates) do skip[i] = true end
+    local ids = {}
+    for i = a + 4, a + 4 + (nj - 1) * 4, 4 do
+      if not skip[i] then ids[#ids + 1] = ARGV[i] end
+    end
+    rcall('ZADD', KEYS[k + 5], ARGV[2], table.concat(ids, ','))
+    rcall('ZREMRANGEBYSCORE', KEYS[k + 5], '-inf', '(' .. (tonumber(ARGV[2]) - retention))
+    rcall('PEXPIRE', KEYS[k + 5], retention)
+  end
   -- A resume holds its shared body for every destination it routes to; where the earlier attempt's
   -- job is there already and carries its own body, nothing would ever release that hold.
   for _, i in ipairs(duplicates) do
@@ -67,8 +88,8 @@ for d = 1, nd do
       end
     end
   end
-  a = a + 3 + nj * 4
-  k = k + 5
+  a = a + 4 + nj * 4
+  k = k + 6
 end
 for i = 0, ni - 1 do rcall('SET', KEYS[k + i], ARGV[a + i], 'KEEPTTL', 'XX') end
 if seq > tonumber(rcall('HGET', journal, 'a') or '0') then rcall('HSET', journal, 'a', seq) end

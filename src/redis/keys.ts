@@ -31,6 +31,19 @@ export class RedisKeys {
   breaker(destination: string): string {
     return `${this.prefix}:{d:${destination}}:breaker`;
   }
+  /**
+   * The delivery log's records of a destination's events accepted in one bucket of time (a hash:
+   * the event id → its state, `<id>:<n>` → attempt n), expiring with the destination's retention
+   * (docs/event-log.md, ADR 0012). `bucket` is the bucket's start, ms since the epoch; an event's
+   * bucket follows from the time its id carries.
+   */
+  deliveryLog(destination: string, bucket: number): string {
+    return `${this.prefix}:{d:${destination}}:evlog:${bucket}`;
+  }
+  /** The delivery log's index of a destination's events: a sorted set of ingest writes (their event ids, comma-separated) by time. */
+  deliveryLogIndex(destination: string): string {
+    return `${this.prefix}:{d:${destination}}:evlog`;
+  }
   /** One stored delivery body plus its reference count. */
   event(id: string): string {
     return `${this.prefix}:{e:${id}}`;

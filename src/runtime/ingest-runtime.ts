@@ -12,6 +12,7 @@ import { ConfigError } from '../config/config.js';
 import { IngestAuth } from '../ingest/authenticate.js';
 import { BodySweeper } from '../events/body-sweeper.js';
 import { connectedReplicas, durabilityPlan, readPersistence, replicationPlan, replicationWarning } from '../ingest/durability.js';
+import { EventLogReader } from '../eventlog/event-log-reader.js';
 import { TokenBucket } from '../ratelimit/token-bucket.js';
 import { MemoryGuard } from '../redis/memory-guard.js';
 import type { RedisRuntime } from './redis-runtime.js';
@@ -63,6 +64,7 @@ export async function startIngest(opts: {
     writeRedis: rt.queueConnection,
     metrics,
     idempotencyTtlMs: config.HERALD_IDEMPOTENCY_TTL,
+    eventLogRetentionMs: config.HERALD_EVENT_LOG_RETENTION,
     isStoreNearlyFull: () => memory.nearlyFull,
     logger,
     waitAof: durability.kind === 'waitaof',
@@ -93,6 +95,7 @@ export async function startIngest(opts: {
     readiness: [rt.readiness(), { name: 'durability', check: async () => void durabilityPlan(config.HERALD_DURABILITY, await readPersistence(rt.redis)) }],
     ...(opts.isShuttingDown ? { isShuttingDown: opts.isShuttingDown } : {}),
     ...(authenticate ? { authenticate } : {}),
+    eventLog: new EventLogReader({ redis: rt.redis, keys: rt.keys, destinations: () => watcher.destinations, defaultRetentionMs: config.HERALD_EVENT_LOG_RETENTION }),
   });
   let server: Server;
   if (opts.server) {

@@ -3,6 +3,7 @@ import type { DestinationSpec, ResolvedDestination } from '../api/destination.js
 import { changedFields, needsRestart } from '../api/spec-change.js';
 import type { Config } from '../config/config.js';
 import { DeliveryStatsStore } from '../delivery/delivery-stats.js';
+import { EventLogWriter } from '../eventlog/event-log-writer.js';
 import { DeliveryWorker } from '../delivery/delivery-worker.js';
 import { readSecretHeaders } from '../delivery/secret-headers.js';
 import { DEFAULT_ADAPTIVE_CONCURRENCY } from '../delivery/adaptive-concurrency.js';
@@ -34,6 +35,8 @@ export interface WorkerPoolOptions {
   alertIntervalMs?: number;
   /** How often delivery stats are written to Redis; default 1 s (tests set it long to see close() flush). */
   statsFlushIntervalMs?: number;
+  /** How long a delivery-log entry waits for others to share its write; default 25 ms. */
+  eventLogFlushIntervalMs?: number;
 }
 
 /**
@@ -45,6 +48,8 @@ export class WorkerPool {
   private readonly watcher: DestinationWatcher;
   private readonly events: EventStore;
   private readonly stats: DeliveryStatsStore;
+  /** The delivery log's writer, shared by every worker of the process like the stats. */
+  private readonly eventLog: EventLogWriter;
   private readonly metrics;
   private readonly log: Logger;
   private chain: Promise<void> = Promise.resolve();
@@ -57,6 +62,10 @@ export class WorkerPool {
     this.stats = new DeliveryStatsStore(rt.redis, rt.keys, {
       ...(opts.statsFlushIntervalMs !== undefined ? { flushIntervalMs: opts.statsFlushIntervalMs } : {}),
       onFlushError: (err) => this.log.warn({ err: err.message }, 'Could not write delivery stats; keeping them for the next flush'),
+    });
+    this.eventLog = new EventLogWriter(rt.redis, rt.keys, {
+      ...(opts.eventLogFlushIntervalMs !== undefined ? { flushIntervalMs: opts.eventLogFlushIntervalMs } : {}),
+      onFlushError: (err, dropped) => this.log.warn({ err: err.message, dropped }, 'Could not write the delivery log; these entries are lost (the deliveries are not affected)'),
     });
     this.metrics = deliveryMetrics(opts.registry);
     this.policy = deliveryAddressPolicy(opts.config);
@@ -141,6 +150,8 @@ export class WorkerPool {
       keys: opts.rt.keys,
       events: this.events,
       stats: this.stats,
+      eventLog: this.eventLog,
+      eventLogRetentionMs: opts.config.HERALD_EVENT_LOG_RETENTION,
       alerts,
       metrics: this.metrics,
       logger: opts.logger,
@@ -166,6 +177,7 @@ export class WorkerPool {
     await Promise.allSettled(all.flatMap((w) => [w.worker.close(timeoutMs), w.alerts.close()]));
     // Only now have in-flight deliveries counted themselves; the caller closes Redis after this.
     await this.stats.close().catch((err: Error) => this.log.warn({ err: err.message }, 'Could not write the last delivery stats'));
+    await this.eventLog.close();
   }
 }
 

@@ -240,8 +240,13 @@ describe('the API under requests generated from its OpenAPI document', () => {
       const ctx = `${r.method} ${r.path.slice(0, 80)} ${JSON.stringify(r.headers).slice(0, 300)} ${r.body?.toString('latin1').slice(0, 200) ?? ''}\n→ ${res.status} ${body.slice(0, 300)}`;
       counts[res.status] = (counts[res.status] ?? 0) + 1;
       expect(res.status, ctx).toBeLessThan(500);
-      if (contract.describes(r.method, r.path)) {
-        expect(contract.check({ method: r.method, path: r.path, status: res.status, headers: Object.fromEntries(res.headers), body }), ctx).toEqual([]);
+      // What the server sees: fetch resolves dot segments ("/events/." is "/events/"), and express
+      // routes a path with a trailing slash as the path without it ("/events/" is "/events").
+      const url = new URL(r.path, herald.url);
+      const sent = url.pathname + url.search;
+      const path = contract.describes(r.method, sent) ? sent : sent.replace(/\/(\?|$)/, '$1');
+      if (contract.describes(r.method, path)) {
+        expect(contract.check({ method: r.method, path, status: res.status, headers: Object.fromEntries(res.headers), body }), ctx).toEqual([]);
       } else {
         expect(res.status, ctx).toBe(404);
         expect(contract.checkSchema('Error404', JSON.parse(body)), ctx).toEqual([]);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { DeliveryBody } from '../../src/api/event.js';
 import { deliveryBodyJson } from '../../src/ingest/delivery-body.js';
 import { newEventId } from '../../src/ingest/event-id.js';
+import { timeOfEventId } from '../../src/api/event.js';
 
 describe('deliveryBodyJson', () => {
   it('writes the bytes JSON.stringify writes for the delivery body, whatever the payload, user and producer', () => {
@@ -29,5 +30,17 @@ describe('newEventId', () => {
     const ids = Array.from({ length: 2000 }, newEventId);
     for (const id of ids) expect(id).toMatch(/^evt_[0-9a-f]{32}$/);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('carries the time it was made, which timeOfEventId reads back', () => {
+    const at = Date.parse('2026-12-07T02:00:00.123Z');
+    const id = newEventId(at);
+    expect(id.slice(4, 16)).toBe(at.toString(16).padStart(12, '0'));
+    expect(timeOfEventId(id, at)).toBe(at);
+    expect(timeOfEventId(newEventId())).toBeLessThanOrEqual(Date.now());
+  });
+
+  it.each(['evt_0123456789abcdef0123456789abcdef', 'evt_paged_0001', 'evt_ffffffffffff0123456789abcdef0123', 'nope'])('finds no time in %s (older ids, hand-made ones, the far future)', (id) => {
+    expect(timeOfEventId(id)).toBeUndefined();
   });
 });

@@ -32,7 +32,7 @@ describe('the OpenAPI document', () => {
 
   it('lists every route the servers serve, each with an operation id and its answers', () => {
     const routes = Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([p, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${p}`));
-    expect(routes.sort()).toEqual(['GET /healthz', 'GET /metrics', 'GET /openapi.json', 'GET /readyz', 'POST /ingest', 'POST /ingest/batch']);
+    expect(routes.sort()).toEqual(['GET /events', 'GET /events/{id}', 'GET /healthz', 'GET /metrics', 'GET /openapi.json', 'GET /readyz', 'POST /ingest', 'POST /ingest/batch']);
     const ids = HERALD_API.routes.map((r) => r.operationId);
     expect(new Set(ids).size).toBe(ids.length);
   });
