@@ -71,11 +71,14 @@ docker_knows_cap() {
   if [[ ! -f $file ]]; then
     local c
     for c in $(capsh --decode="$(sed -n 's/^CapBnd:[[:space:]]*//p' /proc/self/status)" | sed 's/.*=//; s/,/ /g'); do
-      if id="$(docker create --cap-add "${c^^}" "$probe_image" 2>/dev/null)"; then
+      # A command of its own: images made by `docker import` have none, and create refuses them.
+      if id="$(docker create --cap-add "${c^^}" "$probe_image" /probe 2>/dev/null)"; then
         docker rm "$id" >/dev/null
         echo "${c^^}"
       fi
     done >"$file.tmp"
+    # Every host grants some capabilities; none means the probe itself failed, so nothing is cached.
+    [[ -s $file.tmp ]] || die "could not probe which capabilities Docker $version grants (docker create failed for all)"
     mv "$file.tmp" "$file"
   fi
   grep -qx -e "$1" -e '\*' "$file"
