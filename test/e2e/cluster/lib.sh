@@ -35,8 +35,9 @@ ensure_docker() {
   [[ $(id -u) -eq 0 ]] || die "the Docker daemon is not running; start it (e.g. sudo systemctl start docker) and rerun"
   mkdir -p "$e2e_cache/logs"
   log "starting dockerd (log: $e2e_cache/logs/dockerd.log)"
-  # setsid: the daemon outlives this script and the caller's process group.
-  setsid dockerd --storage-driver=overlay2 >>"$e2e_cache/logs/dockerd.log" 2>&1 </dev/null &
+  # setsid: the daemon outlives this script and the caller's process group. Descriptors 3-9 are
+  # closed, or the daemon would hold images.sh's lock (fd 8) for as long as it runs.
+  setsid dockerd --storage-driver=overlay2 >>"$e2e_cache/logs/dockerd.log" 2>&1 </dev/null 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
   local deadline=$((SECONDS + 60))
   until docker_up; do
     ((SECONDS < deadline)) || die "dockerd did not answer within 60s; see $e2e_cache/logs/dockerd.log"
