@@ -22,6 +22,7 @@ import type { DeliveryStatsStore } from './delivery-stats.js';
 import { RetryableDeliveryError, withoutStack } from './errors.js';
 import { HttpSender } from './http-sender.js';
 import { decideRetry, resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
+import { OrderedKeys, type AdvanceMode } from '../ordering/ordered-keys.js';
 
 export interface DeliveryWorkerDeps {
   /** A connection with `maxRetriesPerRequest: null`, as BullMQ's blocking commands need. */
@@ -55,6 +56,11 @@ export interface DeliveryWorkerDeps {
   adaptiveConcurrency?: AdaptiveConcurrencyPolicy;
   /** Log every successful delivery at info (`herald dev`); otherwise at debug, off the hot path. */
   logDeliveries?: boolean;
+  /**
+   * How often ordered keys are swept for heads whose completion path never ran (a worker killed between
+   * BullMQ's completion and the advance, ADR 0013); default 5 s. It bounds how long such a key waits.
+   */
+  orderingSweepIntervalMs?: number;
 }
 
 /**
@@ -100,6 +106,9 @@ export class DeliveryWorker {
   private adaptive: AdaptiveState = HEALTHY;
   /** Spaces attempt starts while the destination is throttled. */
   private readonly pacer: AttemptPacer;
+  private readonly ordered: OrderedKeys;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
 
   constructor(destination: ResolvedDestination, private readonly deps: DeliveryWorkerDeps) {
     this.dest = destination;
@@ -114,6 +123,7 @@ export class DeliveryWorker {
     // Same options as every other handle: each Queue writes its event-stream cap into the queue's meta.
     this.queue = openDeliveryQueue(deps.queueConnection, deps.keys, destination.name);
     this.pacer = new AttemptPacer({ now: deps.clock ?? Date.now, sleep: deps.sleep ?? ((ms) => delay(ms)) });
+    this.ordered = new OrderedKeys(deps.redis, deps.keys, destination.name);
   }
 
   get name(): string {
@@ -136,7 +146,14 @@ export class DeliveryWorker {
       },
     });
     this.worker.on('error', (err) => this.log.warn({ err }, 'Worker connection error; retrying'));
+    // Emitted once BullMQ has moved the job to completed or failed in Redis: only then may the next
+    // event of its key go (ADR 0013). A retry's 'failed' finds its head delayed and changes nothing.
+    this.worker.on('completed', (job) => this.advanceKeyOf(job));
+    this.worker.on('failed', (job) => job && this.advanceKeyOf(job));
     await this.applyPause();
+    this.sweepTimer = setInterval(() => this.sweepOrdered(), this.deps.orderingSweepIntervalMs ?? 5_000);
+    this.sweepTimer.unref();
+    this.sweepOrdered();
     void this.worker.run();
     this.log.info({ concurrency: this.dest.spec.concurrency, url: redactedUrl(this.dest.spec.url) }, 'Started delivery worker');
   }
@@ -152,6 +169,30 @@ export class DeliveryWorker {
     this.sender.resize(Math.max(destination.spec.concurrency, 1));
     if (this.worker) setConcurrency(this.worker, this.concurrency());
     await this.applyPause();
+  }
+
+  /** `spec.ordering.onDeadLetter`, or `off` when the destination no longer orders (its keys are released). */
+  private get orderingMode(): AdvanceMode {
+    return this.dest.spec.ordering?.onDeadLetter ?? 'off';
+  }
+
+  /** Lets the next event of a finished job's key go, if the job was its key's head. */
+  private advanceKeyOf(job: Job<DeliveryJobData>): void {
+    const key = job.data.k;
+    if (key === undefined) return;
+    // A lost advance is caught up by the next sweep; the key waits until then, nothing is reordered.
+    this.ordered.advance([key], this.orderingMode).catch((err: Error) => this.log.warn({ eventId: job.data.e, err: err.message }, 'Could not advance the ordering key; the sweep will'));
+  }
+
+  /** One sweep at a time; see OrderedKeys.sweep. */
+  private sweepOrdered(): void {
+    this.sweeping ??= this.ordered
+      .sweep(this.orderingMode)
+      .then((pushed) => {
+        if (pushed > 0) this.log.info({ released: pushed }, 'Swept ordering keys: released events whose head had finished');
+      })
+      .catch((err: Error) => this.log.warn({ err: err.message }, 'Ordering sweep failed; retrying on the next'))
+      .finally(() => (this.sweeping = undefined));
   }
 
   private async applyPause(): Promise<void> {
@@ -333,6 +374,7 @@ export class DeliveryWorker {
    */
   async close(timeoutMs = 20_000): Promise<void> {
     this.closing ??= (async () => {
+      if (this.sweepTimer) clearInterval(this.sweepTimer);
       if (this.worker) {
         const graceful = this.worker.close();
         const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
@@ -341,7 +383,7 @@ export class DeliveryWorker {
           await this.worker.close(true).catch(() => undefined);
         }
       }
-      await Promise.allSettled([this.queue.close(), this.sender.close()]);
+      await Promise.allSettled([this.queue.close(), this.sender.close(), this.sweeping]);
     })();
     return this.closing;
   }

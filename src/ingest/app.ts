@@ -96,7 +96,7 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
     checkType(principal, event);
     const idempotencyKey = headerKey(req);
     if (principal?.admit) await principal.admit(1);
-    const result = await deps.service.accept(ingestRequest(event, principal, idempotencyKey));
+    const result = await deps.service.accept(withOrderingHeaders(ingestRequest(event, principal, idempotencyKey), req, deps.service.orderingHeaders));
     if (deps.logger.isLevelEnabled('debug')) {
       deps.logger.debug({ eventId: result.id, requestId, producer: principal?.name, destinations: result.destinations, duplicate: result.duplicate }, 'Accepted event');
     }
@@ -121,7 +121,7 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
       } else if (principal?.allowsType && !principal.allowsType(parsed.data.type ?? 'event')) {
         results[index] = { index, status: 403, error: { code: 'type_forbidden', message: `this key may not send events of type "${parsed.data.type ?? 'event'}"` } };
       } else {
-        valid.push({ index, req: ingestRequest(parsed.data, principal, idempotencyKey === undefined ? undefined : batchEventKey(idempotencyKey, index)) });
+        valid.push({ index, req: withOrderingHeaders(ingestRequest(parsed.data, principal, idempotencyKey === undefined ? undefined : batchEventKey(idempotencyKey, index)), req, deps.service.orderingHeaders) });
       }
     });
     // Every event the batch would store costs a token; a batch over the key's budget is refused whole.
@@ -201,6 +201,21 @@ function ingestRequest(event: IngestEvent, principal: Principal | undefined, ide
   const req: IngestRequest = principal ? { event, scope: principal.name, producer: principal.name } : { event };
   if (idempotencyKey !== undefined) req.idempotencyKey = idempotencyKey;
   return req;
+}
+
+/**
+ * Copies the request headers some destination takes its ordering key from (none unless one does): a
+ * batch's events share its headers, so they share a key.
+ */
+function withOrderingHeaders(ingest: IngestRequest, req: IncomingMessage, names: readonly string[]): IngestRequest {
+  if (names.length === 0) return ingest;
+  const headers: Record<string, string> = {};
+  for (const name of names) {
+    const v = req.headers[name];
+    if (typeof v === 'string') headers[name] = v;
+  }
+  ingest.headers = headers;
+  return ingest;
 }
 
 function checkType(principal: Principal | undefined, event: IngestEvent): void {

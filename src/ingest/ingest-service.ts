@@ -16,6 +16,7 @@ import { IdempotencyConflictError, IngestError, StoreOutcomeUnknownError, StoreU
 import { deliveryBodyJson } from './delivery-body.js';
 import { newEventId } from './event-id.js';
 import { MicroBatch } from './micro-batch.js';
+import { orderingKeyOf, parseKeySource, type OrderingKeySource, type RequestHeaders } from '../ordering/ordering-key.js';
 
 export interface AcceptResult {
   id: string;
@@ -32,12 +33,18 @@ export interface IngestRequest {
   scope?: string;
   /** Recorded on the event so receivers and operators can tell producers apart. */
   producer?: string;
+  /** The request's headers an ordering key may come from ({@link IngestService.orderingHeaders}), by lower-case name. */
+  headers?: RequestHeaders;
 }
 
 interface Route {
   name: string;
   matches: (type: string) => boolean;
   maxAttempts: number;
+  /** Where the destination's ordering key comes from, when it orders deliveries (ADR 0013). */
+  ordering: OrderingKeySource | undefined;
+  /** Its ordering keys' base (RedisKeys.ordering), or '' when it does not order. */
+  orderingBase: string;
 }
 
 /** The destinations of one event type, and what storing an event for them writes; made once per type. */
@@ -56,6 +63,8 @@ const MAX_ROUTINGS = 1024;
 interface Prepared {
   result: AcceptResult;
   routing: Routing;
+  /** Read for ordering keys only. */
+  req: IngestRequest;
   body: string;
   acceptedAt: number;
   idemKey: string | undefined;
@@ -92,6 +101,7 @@ interface IdemRecord {
  */
 export class IngestService {
   private routes: Route[] = [];
+  private headerNames: readonly string[] = [];
   private readonly routings = new Map<string, Routing>();
   private readonly writes: MicroBatch<Prepared>;
   private readonly enqueuer: DeliveryEnqueuer;
@@ -160,8 +170,17 @@ export class IngestService {
 
   /** Replaces the routing table; compiled once per change, not per event. */
   setDestinations(dests: readonly ResolvedDestination[]): void {
-    this.routes = dests.map((d) => ({ name: d.name, matches: typeMatcher(d.spec), maxAttempts: resolveRetryPolicy(d.spec.retry).maxAttempts }));
+    this.routes = dests.map((d) => {
+      const ordering = d.spec.ordering ? parseKeySource(d.spec.ordering.key) : undefined;
+      return { name: d.name, matches: typeMatcher(d.spec), maxAttempts: resolveRetryPolicy(d.spec.retry).maxAttempts, ordering, orderingBase: ordering ? this.deps.keys.ordering(d.name) : '' };
+    });
+    this.headerNames = [...new Set(this.routes.flatMap((r) => (r.ordering?.from === 'header' ? [r.ordering.header] : [])))];
     this.routings.clear();
+  }
+
+  /** Lower-case names of the request headers some destination takes its ordering key from; ingest passes these in IngestRequest.headers. */
+  get orderingHeaders(): readonly string[] {
+    return this.headerNames;
   }
 
   private routingFor(type: string): Routing {
@@ -240,6 +259,7 @@ export class IngestService {
     return {
       result: { id, destinations: routing.routes.length, duplicate: false },
       routing,
+      req,
       body: deliveryBodyJson(id, routing.typeJson, timestampJson, req.event, req.producer),
       acceptedAt: now,
       idemKey: undefined,
@@ -302,13 +322,13 @@ export class IngestService {
     }
     const perDest = this.jobsByDestination(items);
     const destArgs: string[] = [];
-    for (const [name, { maxAttempts, jobs }] of perDest) {
+    for (const [name, { maxAttempts, orderingBase, jobs }] of perDest) {
       const k = this.enqueuer.keysOf(name);
       keys.push(k[0]!, k[1]!, k[2]!, k[3]!, k[4]!);
-      destArgs.push(k[5]!, name, String(jobs.size));
+      destArgs.push(k[5]!, name, orderingBase, String(jobs.size));
       for (const job of jobs.values()) {
-        pushJobArgs(destArgs, job.id, job.body, maxAttempts);
-        destArgs.push(String(bodyIndex.get(job.id) ?? 0));
+        pushJobArgs(destArgs, job.id, job.body, maxAttempts, job.orderingKey);
+        destArgs.push(String(bodyIndex.get(job.id) ?? 0), job.orderingKey ?? '');
       }
     }
     const records: string[] = [];
@@ -333,14 +353,17 @@ export class IngestService {
   }
 
   /** The jobs of a write per destination, one per event id (concurrent duplicates of a key share a write; a resume's wins). */
-  private jobsByDestination(items: Prepared[]): Map<string, { maxAttempts: number; jobs: Map<string, QueuedDelivery> }> {
-    const perDest = new Map<string, { maxAttempts: number; jobs: Map<string, QueuedDelivery> }>();
+  private jobsByDestination(items: Prepared[]): Map<string, DestinationJobs> {
+    const perDest = new Map<string, DestinationJobs>();
     for (const i of items) {
       const job: QueuedDelivery = carriesBody(i) ? { id: i.result.id, body: i.body } : { id: i.result.id };
       for (const r of i.routing.routes) {
         let entry = perDest.get(r.name);
-        if (!entry) perDest.set(r.name, (entry = { maxAttempts: r.maxAttempts, jobs: new Map() }));
-        if (!entry.jobs.has(job.id) || job.body === undefined) entry.jobs.set(job.id, job);
+        if (!entry) perDest.set(r.name, (entry = { maxAttempts: r.maxAttempts, orderingBase: r.orderingBase, jobs: new Map() }));
+        if (entry.jobs.has(job.id) && job.body !== undefined) continue;
+        // Jobs of one write keep the order of its items, which is the order their requests were accepted in.
+        const orderingKey = r.ordering && orderingKeyOf(r.ordering, i.req.event, i.req.headers);
+        entry.jobs.set(job.id, orderingKey === undefined ? job : { ...job, orderingKey });
       }
     }
     return perDest;
@@ -349,6 +372,13 @@ export class IngestService {
   private async markDone(key: string, record: IdemRecord): Promise<void> {
     await this.deps.redis.set(key, JSON.stringify({ ...record, done: true }), 'KEEPTTL', 'XX');
   }
+}
+
+/** One destination's jobs in a write. */
+interface DestinationJobs {
+  maxAttempts: number;
+  orderingBase: string;
+  jobs: Map<string, QueuedDelivery>;
 }
 
 /** Whether the event's job carries its body rather than sharing a stored one: one destination, and not a resume. */

@@ -17,8 +17,10 @@ import { ENQUEUE_FUNCTIONS_LUA } from '../queue/enqueue.js';
  * per Idempotency-Key record.
  * ARGV: seq, timestamp, job name, event-stream cap, #bodies, #destinations, journal TTL (ms), #records;
  * per body: mode ('n' fresh, 'r' resume: keep a body that is there), body, accepted-at, #holders,
- * holder fields; per destination: job-key prefix, name, #jobs, then (id, data, opts, body KEYS index
- * of a resume or 0) per job; per record: its value.
+ * holder fields; per destination: job-key prefix, name, ordering base ('' when the destination does
+ * not order deliveries), #jobs, then (id, data, opts, body KEYS index of a resume or 0, ordering key
+ * or '') per job; per record: its value. An ordered job whose key is busy is stored behind the key's
+ * head instead of in `wait` (ADR 0013), in this same script, so the 202 covers its place in line.
  * Returns -1 when the write is fenced (its writer gave it up, see WriteTracker), else the number of
  * jobs added per destination.
  */
@@ -50,8 +52,10 @@ end
 local added = {}
 k = 2 + nb
 for d = 1, nd do
-  local prefix, dest, nj = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
-  local n, duplicates = enqueueJobs(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], prefix, ARGV[2], ARGV[3], ARGV[4], ARGV, a + 3, nj, 4)
+  local prefix, dest, ordBase, nj = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+  if ordBase == '' then ordBase = nil end
+  a = a + 1
+  local n, duplicates = enqueueJobs(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], prefix, ARGV[2], ARGV[3], ARGV[4], ARGV, a + 3, nj, 5, ordBase, 4)
   added[d] = n
   -- A resume holds its shared body for every destination it routes to; where the earlier attempt's
   -- job is there already and carries its own body, nothing would ever release that hold.
@@ -66,7 +70,7 @@ for d = 1, nd do
       end
     end
   end
-  a = a + 3 + nj * 4
+  a = a + 3 + nj * 5
   k = k + 5
 end
 for i = 0, ni - 1 do rcall('SET', KEYS[k + i], ARGV[a + i], 'KEEPTTL', 'XX') end
