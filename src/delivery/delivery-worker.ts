@@ -169,6 +169,8 @@ export class DeliveryWorker {
     this.sender.resize(Math.max(destination.spec.concurrency, 1));
     if (this.worker) setConcurrency(this.worker, this.concurrency());
     await this.applyPause();
+    // A changed onDeadLetter, or ordering switched off, applies to the keys waiting now, not at the next sweep.
+    this.sweepOrdered();
   }
 
   /** `spec.ordering.onDeadLetter`, or `off` when the destination no longer orders (its keys are released). */

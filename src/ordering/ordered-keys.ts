@@ -12,6 +12,8 @@ export interface OrderingStatus {
   keys: number;
   /** Keys held by a dead-lettered head (`onDeadLetter: block`). */
   blocked: number;
+  /** Events waiting behind their key's head (not yet in BullMQ's queue, so not in its backlog). */
+  waiting: number;
   /** When the oldest event still waiting for its turn (or being delivered) was accepted, ms since the epoch. */
   oldestWaitingSince?: number;
 }
@@ -62,15 +64,29 @@ export class OrderedKeys {
   }
 
   async status(): Promise<OrderingStatus> {
-    const [keys, blocked, oldest] = await Promise.all([this.redis.hlen(`${this.base}head`), this.redis.hlen(`${this.base}blocked`), this.redis.zrange(`${this.base}since`, 0, 0, 'WITHSCORES')]);
-    return { keys, blocked, ...(oldest.length === 2 ? { oldestWaitingSince: Number(oldest[1]) } : {}) };
+    return readOrderingStatus(this.redis, this.base);
   }
 
-  /** The keys held by a dead letter, with its event id, up to `limit`. */
+  /** The keys held by a dead letter, with its event id, up to about `limit`. */
   async blockedKeys(limit = 100): Promise<Array<{ key: string; eventId: string }>> {
     const [, flat] = await this.redis.hscan(`${this.base}blocked`, '0', 'COUNT', limit);
     const out: Array<{ key: string; eventId: string }> = [];
     for (let i = 0; i < flat.length && out.length < limit; i += 2) out.push({ key: flat[i]!, eventId: flat[i + 1]! });
     return out;
   }
+}
+
+/**
+ * A destination's ordering status from its ordering base (RedisKeys.ordering), in one round trip:
+ * for the controller's status and the queue gauges, which have no OrderedKeys of their own.
+ */
+export async function readOrderingStatus(redis: Redis, base: string): Promise<OrderingStatus> {
+  const [[, keys], [, blocked], [, waiting], [, oldest]] = (await redis
+    .multi()
+    .hlen(`${base}head`)
+    .hlen(`${base}blocked`)
+    .get(`${base}waiting`)
+    .zrange(`${base}since`, 0, 0, 'WITHSCORES')
+    .exec()) as [[null, number], [null, number], [null, string | null], [null, string[]]];
+  return { keys, blocked, waiting: Math.max(0, Number(waiting ?? 0)), ...(oldest.length === 2 ? { oldestWaitingSince: Number(oldest[1]) } : {}) };
 }

@@ -16,6 +16,7 @@ local function appendOrdered(base, okey, id, ts)
   local head = base .. 'head'
   if redis.call('HEXISTS', head, okey) == 1 then
     redis.call('RPUSH', base .. 'q:' .. okey, id)
+    redis.call('INCR', base .. 'waiting')
     return false
   end
   redis.call('HSET', head, okey, id)
@@ -25,6 +26,8 @@ end
 `;
 
 /**
+ * `waiting` counts the events in all `q:<key>` lists, so the status need not walk every key.
+ *
  * Advances keys whose head is done, a level-triggered step: it reads what BullMQ says about the head
  * and changes nothing while the head is waiting, active or delayed, so running it twice, late, or from
  * several workers at once is harmless.
@@ -44,17 +47,19 @@ local rcall = redis.call
 local head, since, blocked, wait, meta, active, marker, failed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local prefix, mode = ARGV[1], ARGV[2]
 local base = string.sub(head, 1, #head - 4)
-local pushed = 0
+local pushed, taken = 0, 0
 for i = 3, #ARGV do
   local okey = ARGV[i]
   local q = base .. 'q:' .. okey
   local id = rcall('HGET', head, okey)
   while id do
     if mode == 'off' then
-      for _, nxt in ipairs(rcall('LRANGE', q, 0, -1)) do
+      local all = rcall('LRANGE', q, 0, -1)
+      for _, nxt in ipairs(all) do
         if rcall('EXISTS', prefix .. nxt) == 1 then rcall('LPUSH', wait, nxt); pushed = pushed + 1 end
       end
       rcall('DEL', q)
+      taken = taken + #all
       rcall('HDEL', head, okey); rcall('ZREM', since, okey); rcall('HDEL', blocked, okey)
       break
     end
@@ -64,7 +69,11 @@ for i = 3, #ARGV do
     if dead and mode == 'block' then rcall('HSET', blocked, okey, id); break end
     rcall('HDEL', blocked, okey)
     local nxt = rcall('LPOP', q)
-    while nxt and rcall('EXISTS', prefix .. nxt) == 0 do nxt = rcall('LPOP', q) end
+    if nxt then taken = taken + 1 end
+    while nxt and rcall('EXISTS', prefix .. nxt) == 0 do
+      nxt = rcall('LPOP', q)
+      if nxt then taken = taken + 1 end
+    end
     if not nxt then
       rcall('HDEL', head, okey); rcall('ZREM', since, okey)
       break
@@ -75,6 +84,10 @@ for i = 3, #ARGV do
     pushed = pushed + 1
     id = nxt
   end
+end
+if taken > 0 then
+  local left = rcall('DECRBY', base .. 'waiting', taken)
+  if left <= 0 then rcall('DEL', base .. 'waiting') end
 end
 if pushed > 0 then
   -- As BullMQ's add: a paused queue, or one at its global concurrency, gets no marker.

@@ -19,6 +19,7 @@ const CASES: Array<[keyof DestinationSpec, Partial<DestinationSpecInput>, Change
   ['circuitBreaker', { circuitBreaker: { failureThreshold: 3 } }, 'live'],
   ['rateLimit', { rateLimit: { perSecond: 5 } }, 'restart'],
   ['paused', { paused: true }, 'live'],
+  ['ordering', { ordering: { key: '/orderId', onDeadLetter: 'block' } }, 'live'],
   ['deletionPolicy', { deletionPolicy: 'drain' }, 'none'],
   ['workers', { workers: { replicas: 4, resources: { limits: { cpu: '2' } } } }, 'none'],
   ['scaling', { scaling: { maxReplicas: 5 } }, 'none'],
