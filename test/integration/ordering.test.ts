@@ -173,6 +173,11 @@ describe('ordered delivery per key', () => {
     const status = await ordered.status();
     expect(status.keys).toBe(1);
     expect(status.oldestWaitingSince).toBeGreaterThan(0);
+    await herald.exporter.refresh();
+    const gauges = await herald.registry.metrics();
+    expect(gauges).toContain('herald_ordering_blocked_keys{destination="ord-block"} 1');
+    expect(gauges).toContain('herald_ordering_keys{destination="ord-block"} 1');
+    expect(gauges).toContain('herald_ordering_waiting_events{destination="ord-block"} 2');
     // Nothing of key a got past its dead letter.
     expect(r.received.filter((d) => keyOf(d) === 'a').map((d) => d.headers['webhook-id'])).toEqual([ids[0]]);
     failing = false;
