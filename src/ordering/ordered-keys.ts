@@ -63,6 +63,11 @@ export class OrderedKeys {
     return pushed;
   }
 
+  /** Deletes the destination's ordering state (after its queue was purged); keys' lists must be empty by then (sweep 'off'). */
+  async clear(): Promise<void> {
+    await this.redis.del(`${this.base}head`, `${this.base}since`, `${this.base}blocked`, `${this.base}waiting`);
+  }
+
   async status(): Promise<OrderingStatus> {
     return readOrderingStatus(this.redis, this.base);
   }

@@ -12,6 +12,7 @@ import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
 import { DeadLetters } from '../../src/dlq/dead-letters.js';
 import { EventStore } from '../../src/events/event-store.js';
 import { OrderedKeys } from '../../src/ordering/ordered-keys.js';
+import { purgeDestination } from '../../src/queue/purge.js';
 
 let redis: RedisServer;
 let herald: HeraldUnderTest;
@@ -262,5 +263,18 @@ describe('ordered delivery per key', () => {
     await waitFor(() => r.delivered().length === 2, { what: 'the events behind the head, released by the sweep', timeoutMs: 30_000 });
     expect(new Set(r.delivered().map((d) => d.headers['webhook-id']))).toEqual(new Set([ids[1], ids[2]]));
     await waitFor(async () => (await new OrderedKeys(herald.redis, herald.rt.keys, 'ord-off').status()).keys === 0, { what: 'no key left' });
+  });
+
+  it('purging the destination removes the events waiting behind their keys too', async () => {
+    const r = await receiver(() => ({ status: 503 }));
+    await herald.publish('ord-purge', { url: r.url, filter: { types: ['purge'] }, retry: { ...fast, maxAttempts: 100 }, ordering: { key: '/k' } });
+    await postBatch(herald, [0, 1, 2].map((i) => ev('a', i, 'purge')));
+    await waitFor(() => r.received.length >= 1, { what: 'the head tried' });
+    await herald.unpublish('ord-purge');
+    await waitFor(() => !herald.workers.running.includes('ord-purge'), { what: 'its worker stopped' });
+    const queue = openDeliveryQueue(herald.redis, herald.rt.keys, 'ord-purge');
+    closers.push(() => queue.close());
+    expect(await purgeDestination(queue, new EventStore(herald.redis, herald.rt.keys), herald.redis, herald.rt.keys, 'ord-purge')).toBe(3);
+    expect(await herald.redis.keys(`${herald.rt.keys.queuePrefix('ord-purge')}*`)).toEqual([]);
   });
 });
