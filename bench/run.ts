@@ -20,6 +20,7 @@ import { startRedis } from './lib/redis.js';
 import { writeReport } from './lib/report.js';
 import { machineLoad, merge, once } from './lib/rounds.js';
 import { deliveryScenario, ingestScenario, latencyScenario } from './lib/scenarios.js';
+import { orderingDeliveryScenario, orderingIngestScenario } from './lib/ordering.js';
 import { figure } from './lib/stats.js';
 import { evaluateTargets } from './lib/targets.js';
 
@@ -98,6 +99,8 @@ async function rounds(): Promise<void> {
     if (every) await scenario('failing-shared', () => failingScenario(one, 'shared'));
     if (opts.mode === 'full' && opts.breaker) await scenario('failing-shared-breaker', () => failingScenario(one, 'shared', true));
     if (opts.mode === 'full') await scenario('failing-split', () => failingScenario(one, 'split'));
+    if (every) await scenario('ordering-delivery', () => orderingDeliveryScenario(one));
+    if (every) await scenario('ordering-ingest', () => orderingIngestScenario(one));
   }
   const sat = results.delivery?.figures.deliveriesPerS?.median ?? Number(process.env.BENCH_LATENCY_RATE ?? 1000);
   await scenario('latency', () => latencyScenario(ctx, Math.round(sat / 2)));

@@ -119,7 +119,8 @@ describe(`ordered delivery, ${KEYS} keys × ${PER_KEY} events, under SIGKILLed w
       if (JSON.stringify(collapsed) !== JSON.stringify(ids)) outOfOrder.push(`${k}: accepted ${ids.length}, delivered ${collapsed.length}${collapsed.every((id, i) => id === ids[i]) ? ' (a prefix: missing the rest)' : ' (out of order or repeated)'}`);
     }
     const acceptedIds = new Set([...accepted.values()].flat());
-    const missing = [...acceptedIds].filter((id) => !deliveredIds().has(id));
+    const delivered = deliveredIds();
+    const missing = [...acceptedIds].filter((id) => !delivered.has(id));
     const ordered = new OrderedKeys(control.redis, control.rt.keys, 'ordered');
     // The last heads' advances follow their deliveries by a moment.
     await waitFor(async () => (await ordered.status()).keys === 0, { what: 'every key idle', timeoutMs: 30_000 }).catch(() => undefined);
