@@ -8,18 +8,15 @@
 /**
  * `appendOrdered(base, key, id, ts)`: queues a new job (its hash already written) behind its key.
  * Returns true when the key was idle and the job is its head (the caller pushes it to `wait`), false
- * when it waits behind the head. Shared by ingest's write script (src/ingest/write-script.ts), so the
+ * when it waits behind the head (the caller adds those to `waiting`, once per write). Shared by ingest's write script (src/ingest/write-script.ts), so the
  * append happens in the same script as the write the 202 answers for.
  */
 export const APPEND_ORDERED_LUA = `
 local function appendOrdered(base, okey, id, ts)
-  local head = base .. 'head'
-  if redis.call('HEXISTS', head, okey) == 1 then
+  if redis.call('HSETNX', base .. 'head', okey, id) == 0 then
     redis.call('RPUSH', base .. 'q:' .. okey, id)
-    redis.call('INCR', base .. 'waiting')
     return false
   end
-  redis.call('HSET', head, okey, id)
   redis.call('ZADD', base .. 'since', ts, okey)
   return true
 end

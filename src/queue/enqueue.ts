@@ -76,6 +76,7 @@ local function enqueueJobs(wait, meta, idKey, active, marker, prefix, ts, name, 
       added = added + 1
     end
   end
+  if added > live then rcall('INCRBY', ordBase .. 'waiting', added - live) end
   if not blocked and live > 0 then rcall('ZADD', marker, 0, '0') end
   return added, duplicates
 end
