@@ -385,7 +385,8 @@ export class DeliveryWorker {
           await this.worker.close(true).catch(() => undefined);
         }
       }
-      await Promise.allSettled([this.queue.close(), this.sender.close(), this.sweeping]);
+      // Not the sweep: its calls wait for Redis, which may be away; it does nothing a later sweep would not.
+      await Promise.allSettled([this.queue.close(), this.sender.close()]);
     })();
     return this.closing;
   }
