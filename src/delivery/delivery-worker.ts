@@ -109,6 +109,7 @@ export class DeliveryWorker {
   private readonly ordered: OrderedKeys;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
+  private listening = false;
 
   constructor(destination: ResolvedDestination, private readonly deps: DeliveryWorkerDeps) {
     this.dest = destination;
@@ -146,10 +147,7 @@ export class DeliveryWorker {
       },
     });
     this.worker.on('error', (err) => this.log.warn({ err }, 'Worker connection error; retrying'));
-    // Emitted once BullMQ has moved the job to completed or failed in Redis: only then may the next
-    // event of its key go (ADR 0013). A retry's 'failed' finds its head delayed and changes nothing.
-    this.worker.on('completed', (job) => this.advanceKeyOf(job));
-    this.worker.on('failed', (job) => job && this.advanceKeyOf(job));
+    this.listenForOrdering();
     await this.applyPause();
     this.sweepTimer = setInterval(() => this.sweepOrdered(), this.deps.orderingSweepIntervalMs ?? 5_000);
     this.sweepTimer.unref();
@@ -168,10 +166,37 @@ export class DeliveryWorker {
     // Pool first, so the deliveries BullMQ adds at the new concurrency find connections.
     this.sender.resize(Math.max(destination.spec.concurrency, 1));
     if (this.worker) setConcurrency(this.worker, this.concurrency());
+    this.listenForOrdering();
     await this.applyPause();
     // A changed onDeadLetter, or ordering switched off, applies to the keys waiting now, not at the next sweep.
     this.sweepOrdered();
   }
+
+  /**
+   * While the destination orders deliveries, advances a job's key on BullMQ's `completed` and `failed`
+   * events, emitted once BullMQ has moved the job out of `active` in Redis: only then may the next
+   * event of the key go (ADR 0013). A retry's `failed` finds its head delayed and changes nothing.
+   * Without ordering no listener is attached (keys left from before are released by the sweep): with
+   * them, an unordered destination's worker changed ingest's timing under a Redis crash in
+   * test/integration/faults-redis-write.test.ts, for reasons not found yet.
+   */
+  private listenForOrdering(): void {
+    if (!this.worker) return;
+    const on = this.dest.spec.ordering !== undefined;
+    if (on === this.listening) return;
+    this.listening = on;
+    if (on) {
+      this.worker.on('completed', this.onFinished);
+      this.worker.on('failed', this.onFinished);
+    } else {
+      this.worker.off('completed', this.onFinished);
+      this.worker.off('failed', this.onFinished);
+    }
+  }
+
+  private readonly onFinished = (job: Job<DeliveryJobData> | undefined): void => {
+    if (job) this.advanceKeyOf(job);
+  };
 
   /** `spec.ordering.onDeadLetter`, or `off` when the destination no longer orders (its keys are released). */
   private get orderingMode(): AdvanceMode {
