@@ -20,6 +20,7 @@ import { startRedis, startReplica, type BenchRedis } from './lib/redis.js';
 import { writeReport } from './lib/report.js';
 import { machineLoad, merge, once } from './lib/rounds.js';
 import { deliveryScenario, ingestScenario, latencyScenario } from './lib/scenarios.js';
+import { orderingDeliveryScenario, orderingIngestScenario } from './lib/ordering.js';
 import { figure } from './lib/stats.js';
 import { evaluateTargets } from './lib/targets.js';
 
@@ -100,6 +101,9 @@ async function rounds(): Promise<void> {
     if (every) await scenario('failing-shared', () => failingScenario(one, 'shared'));
     if (opts.mode === 'full' && opts.breaker) await scenario('failing-shared-breaker', () => failingScenario(one, 'shared', true));
     if (opts.mode === 'full') await scenario('failing-split', () => failingScenario(one, 'split'));
+    // Every round: T7a and T7c are ratios within a round, and one round on a shared machine is noise.
+    await scenario('ordering-delivery', () => orderingDeliveryScenario(one));
+    await scenario('ordering-ingest', () => orderingIngestScenario(one));
   }
   const sat = results.delivery?.figures.deliveriesPerS?.median ?? Number(process.env.BENCH_LATENCY_RATE ?? 1000);
   await scenario('latency', () => latencyScenario(ctx, Math.round(sat / 2)));

@@ -79,33 +79,38 @@ export async function startWorker(h: HeraldEnv, destinations: string[], placemen
 }
 
 /** One event as producers send it, with a `payload` whose JSON is exactly `payloadBytes` long. */
-export function eventJson(payloadBytes: number): string {
-  return JSON.stringify({ userID: 'bench-user', type: 'bench.e', payload: { pad: 'x'.repeat(Math.max(0, payloadBytes - 10)) } });
+export function eventJson(payloadBytes: number, key?: string): string {
+  const pad = 'x'.repeat(Math.max(0, payloadBytes - 10 - (key === undefined ? 0 : key.length + 7)));
+  return JSON.stringify({ userID: 'bench-user', type: 'bench.e', payload: key === undefined ? { pad } : { k: key, pad } });
 }
 
-export function batchJson(payloadBytes: number, size: number): string {
-  return `[${Array.from({ length: size }, () => eventJson(payloadBytes)).join(',')}]`;
+/** `size` events; with `keys`, event i of the batch carries ordering key `o<(first + i) % keys>` in `payload.k`. */
+export function batchJson(payloadBytes: number, size: number, keys?: { count: number; first: number }): string {
+  return `[${Array.from({ length: size }, (_, i) => eventJson(payloadBytes, keys ? `o${(keys.first + i) % keys.count}` : undefined)).join(',')}]`;
 }
 
 /**
  * Fills the queues through Herald's own batch endpoint (100 events a request, 8 in flight), so the
  * backlog holds exactly what production would store. Returns events/s as a by-product.
  */
-export async function prefill(ingestUrl: string, events: number, payloadBytes: number, apiKey?: string): Promise<{ eventsPerS: number }> {
-  const pool = new Pool(ingestUrl, { connections: 8, pipelining: 1 });
-  const body = batchJson(payloadBytes, 100);
+export async function prefill(ingestUrl: string, events: number, payloadBytes: number, apiKey?: string, keys?: number): Promise<{ eventsPerS: number }> {
+  // With `keys`, one request at a time, so every key's events are accepted in the order of their seq.
+  const lanes = keys ? 1 : 8;
+  const pool = new Pool(ingestUrl, { connections: lanes, pipelining: 1 });
+  let body = batchJson(payloadBytes, 100);
   const started = performance.now();
   let sent = 0;
   const one = async (): Promise<void> => {
     while (sent < events) {
       const n = Math.min(100, events - sent);
+      if (keys) body = batchJson(payloadBytes, 100, { count: keys, first: sent });
       sent += n;
-      const res = await pool.request({ path: '/ingest/batch', method: 'POST', headers: { 'content-type': 'application/json', ...authHeader(apiKey) }, body: n === 100 ? body : batchJson(payloadBytes, n) });
+      const res = await pool.request({ path: '/ingest/batch', method: 'POST', headers: { 'content-type': 'application/json', ...authHeader(apiKey) }, body: n === 100 ? body : batchJson(payloadBytes, n, keys ? { count: keys, first: sent - n } : undefined) });
       const text = await res.body.text();
       if (res.statusCode !== 202) throw new Error(`prefill: ingest answered ${res.statusCode}: ${text.slice(0, 300)}`);
     }
   };
-  await Promise.all(Array.from({ length: 8 }, one));
+  await Promise.all(Array.from({ length: lanes }, one));
   await pool.close();
   return { eventsPerS: events / ((performance.now() - started) / 1000) };
 }

@@ -83,6 +83,9 @@ export function evaluateTargets(r: Results, payloadBytes: number): TargetCheck[]
     ratioCheck('T6', 'Healthy destination ≥ 90% of solo throughput while another fails 100% (shared worker process)', 'deliveries/s', r, ['failing-shared', 'withFail100PerS'], ['failing-shared', 'soloPerS'], 0.9),
     ratioCheck('T6b', 'Same, with the opt-in circuit breaker on the failing destination (failureThreshold 5)', 'deliveries/s', r, ['failing-shared-breaker', 'withFail100PerS'], ['failing-shared-breaker', 'soloPerS'], 0.9),
     ratioCheck('T6s', 'Same, one worker process per destination (as the controller deploys them)', 'deliveries/s', r, ['failing-split', 'withFail100PerS'], ['failing-split', 'soloPerS'], 0.9),
+    ratioCheck('T7a', 'Ordered delivery, 1,000 keys ≥ 70% of unordered (same run)', 'deliveries/s', r, ['ordering-delivery', 'keys1000PerS'], ['ordering-delivery', 'unorderedPerS'], 0.7, { h: ['ordering-delivery', 'keys1000CpuUsPerDelivery'], c: ['ordering-delivery', 'unorderedCpuUsPerDelivery'] }),
+    info(absCheck('T7b', 'Ordered delivery, one hot key: one delivery per receiver round trip (context, no target)', 'deliveries/s', med(r, 'ordering-delivery', 'hotKeyPerS'), 0, 'min')),
+    ratioCheck('T7c', 'Batch ingest with ordering on ≥ 90% of off (costs ≤ 10%)', 'events/s', r, ['ordering-ingest', 'batchEventsPerSOn'], ['ordering-ingest', 'batchEventsPerSOff'], 0.9),
   ];
   return checks.filter((c): c is TargetCheck => c !== undefined);
 }

@@ -36,6 +36,20 @@ export const RetrySpec = z
     path: ['initialDelay'],
   });
 
+/**
+ * Where an ordering key comes from: the event's `userID`, its `type`, a JSON pointer (RFC 6901) into
+ * its payload, or a request header (`header:<name>`).
+ */
+export const ORDERING_KEY_PATTERN = '^(userID|type|(/([^~]|~[01])*)+|header:[!#$%&\'*+.^_`|~0-9A-Za-z-]+)$';
+
+export const OrderingSpec = z
+  .object({
+    key: z.string().max(256).regex(new RegExp(ORDERING_KEY_PATTERN), 'ordering.key must be userID, type, a JSON pointer into the payload (/orderId) or header:<name>'),
+    /** `continue`: the next event of the key goes once its head is dead-lettered; `block`: the key waits until that dead letter is replayed or skipped. */
+    onDeadLetter: z.enum(['continue', 'block']).default('continue'),
+  })
+  .strict();
+
 export const DestinationSpec = z
   .object({
     url: z
@@ -101,6 +115,13 @@ export const DestinationSpec = z
       })
       .strict()
       .optional(),
+    /**
+     * Ordered delivery per key: for one key, event n+1 is not sent until event n was delivered (2xx)
+     * or dead-lettered. `key` is `userID`, `type`, a JSON pointer into the payload (`/orderId`) or
+     * `header:<name>` (a request header). Events without a key are delivered unordered.
+     * `onDeadLetter: block` holds a key whose head was dead-lettered until it is replayed or skipped.
+     */
+    ordering: OrderingSpec.optional(),
     /** A paused destination keeps queueing events but delivers none until resumed. */
     paused: z.boolean().default(false),
     /** What happens to queued events when the Destination is deleted. */
@@ -155,6 +176,7 @@ export type DestinationSpec = z.infer<typeof DestinationSpec>;
 export type DestinationSpecInput = z.input<typeof DestinationSpec>;
 export type Destination = z.infer<typeof Destination>;
 export type RetrySpec = z.infer<typeof RetrySpec>;
+export type OrderingSpec = z.infer<typeof OrderingSpec>;
 
 /** The resolved form workers and ingest use: the name plus a fully defaulted spec. */
 export interface ResolvedDestination {

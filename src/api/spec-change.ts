@@ -27,6 +27,8 @@ export const SPEC_FIELD_EFFECTS: { readonly [K in keyof DestinationSpec]-?: Chan
   rateLimit: 'restart', // BullMQ fixes its limiter when the Worker is made
   paused: 'live', // pauses the queue in Redis
   eventLog: 'live', // read per delivery and by ingest's routing
+  // Ingest reads it per event; the worker's completion path and its sweep read it from the registry.
+  ordering: 'live',
   deletionPolicy: 'none',
   workers: 'none', // replicas are the Deployment's; resources are in the pod template itself
   scaling: 'none',

@@ -4,10 +4,11 @@ import { EventStore } from '../events/event-store.js';
 import { DeadLetters, UnknownCursorError, type BatchResult, type DeadLetter, type DeadLetterDetail, type Selection } from '../dlq/dead-letters.js';
 import { openDeliveryQueue } from '../queue/delivery-queue.js';
 import { openCliRedis } from './cli-redis.js';
+import { OrderedKeys } from '../ordering/ordered-keys.js';
 import { Interrupted, intFlag, NotFoundError, parseTime, UsageError, type Env } from './common.js';
 import { count, terminalProgress } from './progress.js';
 
-export const dlqHelp = `Usage: herald dlq <list|show|replay|purge> --destination NAME [options]
+export const dlqHelp = `Usage: herald dlq <list|show|replay|purge|skip> --destination NAME [options]
 
 Inspects and redrives a destination's dead letters (events that exhausted their retries or failed
 permanently). Replayed events keep their id, so receivers can deduplicate on webhook-id.
@@ -17,6 +18,8 @@ permanently). Replayed events keep their id, so receivers can deduplicate on web
   show     --destination NAME --id ID [--json]   attempts with status, error and timing, and the body
   replay   --destination NAME [--id ID] [--since T] [--until T] [--rate N] [--dry-run]
   purge    --destination NAME (--id ID | --since T [--until T] | --all [--yes]) [--dry-run]
+  skip     --destination NAME --id ID   deletes the dead letter and lets the next event of its
+           ordering key go (a key held by spec.ordering.onDeadLetter: block); replay sends it instead
 
   T is an ISO time (2026-11-29T10:00:00Z) or a duration ago (30m, 2h, 1d). Times print as ISO 8601 (UTC).
   --rate N sends at most N events per second (default 50), so a receiver that just recovered is not flattened.
@@ -58,7 +61,7 @@ async function askOnTerminal(question: string): Promise<boolean> {
 
 export async function runDlq(argv: string[], env: Env, io: DlqIo = processIo()): Promise<void> {
   const [action, ...rest] = argv;
-  if (!action || !['list', 'show', 'replay', 'purge'].includes(action)) throw new UsageError(`unknown dlq action "${action ?? ''}": use list, show, replay or purge`);
+  if (!action || !['list', 'show', 'replay', 'purge', 'skip'].includes(action)) throw new UsageError(`unknown dlq action "${action ?? ''}": use list, show, replay, purge or skip`);
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -83,6 +86,7 @@ export async function runDlq(argv: string[], env: Env, io: DlqIo = processIo()):
   const rate = values.rate !== undefined ? Number(values.rate) : 50;
   if (!(rate > 0) || !Number.isFinite(rate)) throw new UsageError(`--rate: "${values.rate}" is not a positive number of events per second`);
   if (action === 'show' && !values.id) throw new UsageError('show needs --id');
+  if (action === 'skip' && !values.id) throw new UsageError('skip needs --id: the dead letter whose key should move on');
   if (action === 'purge' && !values.id && !values.since && !values.all) throw new UsageError('purge needs --id, --since or --all, so nothing is deleted by accident');
   const sel: Selection = {
     ...(values.id ? { id: values.id } : {}),
@@ -92,7 +96,7 @@ export async function runDlq(argv: string[], env: Env, io: DlqIo = processIo()):
 
   const conn = await openCliRedis(env, 'dlq', destination);
   const queue = openDeliveryQueue(conn.redis, conn.keys, destination);
-  const dlq = new DeadLetters(queue, new EventStore(conn.redis, conn.keys));
+  const dlq = new DeadLetters(queue, new EventStore(conn.redis, conn.keys), { ordered: new OrderedKeys(conn.redis, conn.keys, destination) });
   const { out } = io;
   try {
     switch (action) {
@@ -118,6 +122,12 @@ export async function runDlq(argv: string[], env: Env, io: DlqIo = processIo()):
         if (!d) throw new NotFoundError(`no dead letter ${values.id} for destination ${destination}`);
         if (values.json) out(JSON.stringify({ ...isoTimes(d), history: d.history, ...(d.body !== undefined ? { body: d.body } : {}) }, null, 2));
         else for (const l of showLines(destination, d)) out(l);
+        break;
+      }
+      case 'skip': {
+        const result = await dlq.skip(sel);
+        if (result.done === 0) throw new NotFoundError(`no dead letter ${values.id} for destination ${destination}`);
+        out(`skipped dead letter ${values.id} of ${destination}: deleted; the next event of its ordering key goes`);
         break;
       }
       case 'replay':

@@ -229,6 +229,16 @@ export function statusSchema(): SchemaNode {
           circuitOpen: { type: 'boolean', description: 'The circuit breaker holds deliveries and probes the receiver.' },
           disabledReason: { type: 'string', maxLength: 1024, description: 'Why delivery is paused: the receiver answered 410 Gone for the current URL.' },
           disabledTime: { type: 'string', format: 'date-time' },
+          ordering: {
+            type: 'object',
+            description: 'Ordered delivery per key (spec.ordering); absent when no key has an event pending.',
+            properties: {
+              keys: { ...int64, description: 'Keys with an event not yet delivered or dead-lettered.' },
+              blockedKeys: { ...int64, description: 'Keys held by a dead-lettered event until it is replayed or skipped.' },
+              waiting: { ...int64, description: 'Events waiting behind their key\'s head (not in backlog).' },
+              oldestWaitingTime: { type: 'string', format: 'date-time', description: 'When the oldest pending event of any key was accepted.' },
+            },
+          },
         },
       },
     },
@@ -264,6 +274,8 @@ export function destinationCrd(): Record<string, unknown> {
             { name: 'Dead', type: 'integer', jsonPath: '.status.delivery.deadLetters', description: 'Dead letters stored now, until replayed or purged.' },
             { name: 'Delivered', type: 'integer', jsonPath: '.status.delivery.delivered', description: 'Events delivered since creation.' },
             { name: 'Failed', type: 'integer', jsonPath: '.status.delivery.deadLettered', description: 'Events dead-lettered since creation.', priority: 1 },
+            { name: 'Blocked', type: 'integer', jsonPath: '.status.delivery.ordering.blockedKeys', description: 'Ordering keys held by a dead letter (spec.ordering.onDeadLetter: block) until it is replayed or skipped.', priority: 1 },
+            { name: 'Oldest-Ordered', type: 'date', jsonPath: '.status.delivery.ordering.oldestWaitingTime', description: 'When the oldest event of an ordering key still not delivered or dead-lettered was accepted.', priority: 1 },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: {

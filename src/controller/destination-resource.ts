@@ -54,6 +54,17 @@ export interface DeliveryHealth {
   /** Set while delivery is paused because the receiver answered 410 Gone for the current URL. */
   disabledReason?: string;
   disabledTime?: string;
+  /** Ordered delivery (spec.ordering), while some key has an event pending. */
+  ordering?: OrderingHealth;
+}
+
+/** The ordering keys of a destination, as status shows them. */
+export interface OrderingHealth {
+  keys: number;
+  blockedKeys: number;
+  /** Events waiting behind their key's head; not counted in `backlog`. */
+  waiting: number;
+  oldestWaitingTime?: string;
 }
 
 export interface DestinationStatus {

@@ -26,6 +26,7 @@ import type { DeliveryStatsStore } from './delivery-stats.js';
 import { RetryableDeliveryError, withoutStack } from './errors.js';
 import { HttpSender } from './http-sender.js';
 import { decideRetry, resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
+import { OrderedKeys, type AdvanceMode } from '../ordering/ordered-keys.js';
 
 export interface DeliveryWorkerDeps {
   /** A connection with `maxRetriesPerRequest: null`, as BullMQ's blocking commands need. */
@@ -63,6 +64,11 @@ export interface DeliveryWorkerDeps {
   eventLogRetentionMs?: number;
   /** Log every successful delivery at info (`herald dev`); otherwise at debug, off the hot path. */
   logDeliveries?: boolean;
+  /**
+   * How often ordered keys are swept for heads whose completion path never ran (a worker killed between
+   * BullMQ's completion and the advance, ADR 0013); default 5 s. It bounds how long such a key waits.
+   */
+  orderingSweepIntervalMs?: number;
 }
 
 /**
@@ -110,6 +116,10 @@ export class DeliveryWorker {
   private adaptive: AdaptiveState = HEALTHY;
   /** Spaces attempt starts while the destination is throttled. */
   private readonly pacer: AttemptPacer;
+  private readonly ordered: OrderedKeys;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+  private listening = false;
 
   constructor(destination: ResolvedDestination, private readonly deps: DeliveryWorkerDeps) {
     this.dest = destination;
@@ -125,6 +135,7 @@ export class DeliveryWorker {
     // Same options as every other handle: each Queue writes its event-stream cap into the queue's meta.
     this.queue = openDeliveryQueue(deps.queueConnection, deps.keys, destination.name);
     this.pacer = new AttemptPacer({ now: deps.clock ?? Date.now, sleep: deps.sleep ?? ((ms) => delay(ms)) });
+    this.ordered = new OrderedKeys(deps.redis, deps.keys, destination.name);
   }
 
   get name(): string {
@@ -147,7 +158,11 @@ export class DeliveryWorker {
       },
     });
     this.worker.on('error', (err) => this.log.warn({ err }, 'Worker connection error; retrying'));
+    this.listenForOrdering();
     await this.applyPause();
+    this.sweepTimer = setInterval(() => this.sweepOrdered(), this.deps.orderingSweepIntervalMs ?? 5_000);
+    this.sweepTimer.unref();
+    this.sweepOrdered();
     void this.worker.run();
     this.log.info({ concurrency: this.dest.spec.concurrency, url: redactedUrl(this.dest.spec.url) }, 'Started delivery worker');
   }
@@ -163,7 +178,59 @@ export class DeliveryWorker {
     // Pool first, so the deliveries BullMQ adds at the new concurrency find connections.
     this.sender.resize(Math.max(destination.spec.concurrency, 1));
     if (this.worker) setConcurrency(this.worker, this.concurrency());
+    this.listenForOrdering();
     await this.applyPause();
+    // A changed onDeadLetter, or ordering switched off, applies to the keys waiting now, not at the next sweep.
+    this.sweepOrdered();
+  }
+
+  /**
+   * While the destination orders deliveries, advances a job's key on BullMQ's `completed` and `failed`
+   * events, emitted once BullMQ has moved the job out of `active` in Redis: only then may the next
+   * event of the key go (ADR 0013). A retry's `failed` finds its head delayed and changes nothing.
+   * Without ordering no listener is attached, so unordered deliveries do no extra work per job; keys
+   * left from before ordering was switched off are released by the sweep.
+   */
+  private listenForOrdering(): void {
+    if (!this.worker) return;
+    const on = this.dest.spec.ordering !== undefined;
+    if (on === this.listening) return;
+    this.listening = on;
+    if (on) {
+      this.worker.on('completed', this.onFinished);
+      this.worker.on('failed', this.onFinished);
+    } else {
+      this.worker.off('completed', this.onFinished);
+      this.worker.off('failed', this.onFinished);
+    }
+  }
+
+  private readonly onFinished = (job: Job<DeliveryJobData> | undefined): void => {
+    if (job) this.advanceKeyOf(job);
+  };
+
+  /** `spec.ordering.onDeadLetter`, or `off` when the destination no longer orders (its keys are released). */
+  private get orderingMode(): AdvanceMode {
+    return this.dest.spec.ordering?.onDeadLetter ?? 'off';
+  }
+
+  /** Lets the next event of a finished job's key go, if the job was its key's head. */
+  private advanceKeyOf(job: Job<DeliveryJobData>): void {
+    const key = job.data.k;
+    if (key === undefined) return;
+    // A lost advance is caught up by the next sweep; the key waits until then, nothing is reordered.
+    this.ordered.advance([key], this.orderingMode).catch((err: Error) => this.log.warn({ eventId: job.data.e, err: err.message }, 'Could not advance the ordering key; the sweep will'));
+  }
+
+  /** One sweep at a time; see OrderedKeys.sweep. */
+  private sweepOrdered(): void {
+    this.sweeping ??= this.ordered
+      .sweep(this.orderingMode)
+      .then((pushed) => {
+        if (pushed > 0) this.log.info({ released: pushed }, 'Swept ordering keys: released events whose head had finished');
+      })
+      .catch((err: Error) => this.log.warn({ err: err.message }, 'Ordering sweep failed; retrying on the next'))
+      .finally(() => (this.sweeping = undefined));
   }
 
   private async applyPause(): Promise<void> {
@@ -371,6 +438,7 @@ export class DeliveryWorker {
    */
   async close(timeoutMs = 20_000): Promise<void> {
     this.closing ??= (async () => {
+      if (this.sweepTimer) clearInterval(this.sweepTimer);
       if (this.worker) {
         const graceful = this.worker.close();
         const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
@@ -379,6 +447,7 @@ export class DeliveryWorker {
           await this.worker.close(true).catch(() => undefined);
         }
       }
+      // Not the sweep: its calls wait for Redis, which may be away; it does nothing a later sweep would not.
       await Promise.allSettled([this.queue.close(), this.sender.close()]);
     })();
     return this.closing;

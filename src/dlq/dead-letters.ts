@@ -5,6 +5,7 @@ import type { EventStore } from '../events/event-store.js';
 import { parseAttemptLog, type AttemptRecord } from '../delivery/attempt-record.js';
 import type { DeliveryJobData } from '../redis/delivery-job.js';
 import { destinationOfQueuePrefix } from '../redis/keys.js';
+import type { OrderedKeys } from '../ordering/ordered-keys.js';
 
 export interface DeadLetter {
   id: string;
@@ -61,7 +62,11 @@ export class UnknownCursorError extends Error {
 export class DeadLetters {
   private readonly destination: string;
 
-  constructor(private readonly queue: Queue<DeliveryJobData>, private readonly events: EventStore, private readonly deps: { sleep?: (ms: number) => Promise<unknown>; clock?: () => number } = {}) {
+  constructor(
+    private readonly queue: Queue<DeliveryJobData>,
+    private readonly events: EventStore,
+    private readonly deps: { sleep?: (ms: number) => Promise<unknown>; clock?: () => number; ordered?: OrderedKeys } = {},
+  ) {
     this.destination = destinationOfQueuePrefix(queue.opts.prefix ?? '');
   }
 
@@ -153,6 +158,8 @@ export class DeadLetters {
       // A fresh retry window starts now; attempts count again from 1.
       await job.updateData({ ...job.data, r: clock() });
       await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      // A key blocked by this dead letter is no longer blocked: it is its head again, waiting.
+      await this.unblock(job);
       opts.onReplay?.(id);
       n++;
       opts.onProgress?.(n, ids.length);
@@ -160,7 +167,16 @@ export class DeadLetters {
     return { done: n, total: ids.length, interrupted: false };
   }
 
-  /** Deletes selected dead letters for good, stopping early when `signal` aborts. */
+  /**
+   * Deletes selected dead letters for good and lets the next event of each one's ordering key go: what
+   * an operator does to a key blocked by a dead letter it gives up on (`onDeadLetter: block`). The
+   * same as purge; the name says what it is for.
+   */
+  async skip(sel: Selection, opts: { onProgress?: OnProgress; signal?: AbortSignal } = {}): Promise<BatchResult> {
+    return this.purge(sel, opts);
+  }
+
+  /** Deletes selected dead letters for good, stopping early when `signal` aborts; a key one of them blocked moves on. */
   async purge(sel: Selection, opts: { onProgress?: OnProgress; signal?: AbortSignal } = {}): Promise<BatchResult> {
     let n = 0;
     const ids: string[] = [];
@@ -171,10 +187,21 @@ export class DeadLetters {
       if (!job || !(await job.isFailed())) continue;
       await job.remove();
       await this.events.releaseFor(job.data, this.destination);
+      await this.unblock(job);
       n++;
       opts.onProgress?.(n, ids.length);
     }
     return { done: n, total: ids.length, interrupted: false };
+  }
+
+  /**
+   * Moves on the ordering key of a replayed or deleted dead letter if it was the key's head. In `block`
+   * mode: a replayed head stays head and is no longer blocked; a deleted one lets the next event go.
+   * A dead letter that is no longer its key's head (`continue` moved past it) leaves the key alone.
+   */
+  private async unblock(job: Job<DeliveryJobData>): Promise<void> {
+    if (job.data.k === undefined || !this.deps.ordered) return;
+    if ((await this.deps.ordered.headOf(job.data.k)) === job.id) await this.deps.ordered.advance([job.data.k], 'block');
   }
 
   private async *select(sel: Selection): AsyncGenerator<Job<DeliveryJobData>> {

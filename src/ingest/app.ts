@@ -103,7 +103,7 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
     if (forbidden) throw forbidden;
     const idempotencyKey = headerKey(req);
     if (principal?.admit) await principal.admit(1);
-    const result = await deps.service.accept(ingestRequest(event, principal, idempotencyKey));
+    const result = await deps.service.accept(withOrderingHeaders(ingestRequest(event, principal, idempotencyKey), req, deps.service.orderingHeaders));
     if (deps.logger.isLevelEnabled('debug')) {
       deps.logger.debug({ eventId: result.id, requestId, producer: principal?.name, destinations: result.destinations, duplicate: result.duplicate }, 'Accepted event');
     }
@@ -129,7 +129,7 @@ export function createIngestApp(deps: IngestAppDeps): RequestListener {
       } else if ((forbidden = typeForbidden(principal, parsed.data))) {
         results[index] = { index, status: 403, error: { code: 'type_forbidden', message: forbidden.message } };
       } else {
-        valid.push({ index, req: ingestRequest(parsed.data, principal, idempotencyKey === undefined ? undefined : batchEventKey(idempotencyKey, index)) });
+        valid.push({ index, req: withOrderingHeaders(ingestRequest(parsed.data, principal, idempotencyKey === undefined ? undefined : batchEventKey(idempotencyKey, index)), req, deps.service.orderingHeaders) });
       }
     });
     // Every event the batch would store costs a token; a batch over the key's budget is refused whole.
@@ -216,6 +216,21 @@ function ingestRequest(event: IngestEvent, principal: Principal | undefined, ide
   const req: IngestRequest = principal ? { event, scope: principal.name, producer: principal.name } : { event };
   if (idempotencyKey !== undefined) req.idempotencyKey = idempotencyKey;
   return req;
+}
+
+/**
+ * Copies the request headers some destination takes its ordering key from (none unless one does): a
+ * batch's events share its headers, so they share a key.
+ */
+function withOrderingHeaders(ingest: IngestRequest, req: IncomingMessage, names: readonly string[]): IngestRequest {
+  if (names.length === 0) return ingest;
+  const headers: Record<string, string> = {};
+  for (const name of names) {
+    const v = req.headers[name];
+    if (typeof v === 'string') headers[name] = v;
+  }
+  ingest.headers = headers;
+  return ingest;
 }
 
 /** The refusal of an event whose type the caller's key may not send, or undefined when it may. */

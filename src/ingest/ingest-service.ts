@@ -19,6 +19,7 @@ import { deliveryBodyJson } from './delivery-body.js';
 import { newEventId } from './event-id.js';
 import { MicroBatch } from './micro-batch.js';
 import { BODY_MODE_ARG, bodyLayout, jobCarriesBody, type BodyLayout, type EarlierAttempt } from './body-layout.js';
+import { orderingKeyOf, parseKeySource, type OrderingKeySource, type RequestHeaders } from '../ordering/ordering-key.js';
 
 export interface AcceptResult {
   id: string;
@@ -35,6 +36,8 @@ export interface IngestRequest {
   scope?: string;
   /** Recorded on the event so receivers and operators can tell producers apart. */
   producer?: string;
+  /** The request's headers an ordering key may come from ({@link IngestService.orderingHeaders}), by lower-case name. */
+  headers?: RequestHeaders;
 }
 
 interface Route {
@@ -43,6 +46,10 @@ interface Route {
   maxAttempts: number;
   /** How long the delivery log keeps this destination's events (ms); 0: not logged. */
   logRetentionMs: number;
+  /** Where the destination's ordering key comes from, when it orders deliveries (ADR 0013). */
+  ordering: OrderingKeySource | undefined;
+  /** Its ordering keys' base (RedisKeys.ordering), or '' when it does not order. */
+  orderingBase: string;
 }
 
 /** The destinations of one event type, and what storing an event for them writes; made once per type. */
@@ -61,6 +68,8 @@ const MAX_ROUTINGS = 1024;
 interface Prepared {
   result: AcceptResult;
   routing: Routing;
+  /** Read for ordering keys only. */
+  req: IngestRequest;
   body: string;
   acceptedAt: number;
   idemKey: string | undefined;
@@ -97,6 +106,7 @@ interface IdemRecord {
  */
 export class IngestService {
   private routes: Route[] = [];
+  private headerNames: readonly string[] = [];
   private readonly routings = new Map<string, Routing>();
   private readonly writes: MicroBatch<Prepared>;
   private readonly enqueuer: DeliveryEnqueuer;
@@ -180,8 +190,17 @@ export class IngestService {
   /** Replaces the routing table; compiled once per change, not per event. */
   setDestinations(dests: readonly ResolvedDestination[]): void {
     const defaultRetention = this.deps.eventLogRetentionMs ?? 0;
-    this.routes = dests.map((d) => ({ name: d.name, matches: typeMatcher(d.spec), maxAttempts: resolveRetryPolicy(d.spec.retry).maxAttempts, logRetentionMs: logRetentionMs(d.spec, defaultRetention) }));
+    this.routes = dests.map((d) => {
+      const ordering = d.spec.ordering ? parseKeySource(d.spec.ordering.key) : undefined;
+      return { name: d.name, matches: typeMatcher(d.spec), maxAttempts: resolveRetryPolicy(d.spec.retry).maxAttempts, logRetentionMs: logRetentionMs(d.spec, defaultRetention), ordering, orderingBase: ordering ? this.deps.keys.ordering(d.name) : '' };
+    });
+    this.headerNames = [...new Set(this.routes.flatMap((r) => (r.ordering?.from === 'header' ? [r.ordering.header] : [])))];
     this.routings.clear();
+  }
+
+  /** Lower-case names of the request headers some destination takes its ordering key from; ingest passes these in IngestRequest.headers. */
+  get orderingHeaders(): readonly string[] {
+    return this.headerNames;
   }
 
   private routingFor(type: string): Routing {
@@ -260,6 +279,7 @@ export class IngestService {
     return {
       result: { id, destinations: routing.routes.length, duplicate: earlier !== 'none' },
       routing,
+      req,
       body: deliveryBodyJson(id, routing.typeJson, timestampJson, req.event, req.producer),
       acceptedAt: now,
       idemKey: undefined,
@@ -312,13 +332,13 @@ export class IngestService {
     }
     const perDest = this.jobsByDestination(items);
     const destArgs: string[] = [];
-    for (const [name, { maxAttempts, logRetentionMs, jobs }] of perDest) {
+    for (const [name, { maxAttempts, logRetentionMs, orderingBase, jobs }] of perDest) {
       const k = this.enqueuer.keysOf(name);
       keys.push(k[0]!, k[1]!, k[2]!, k[3]!, k[4]!, this.deps.keys.deliveryLogIndex(name));
-      destArgs.push(k[5]!, name, String(logRetentionMs), String(jobs.size));
+      destArgs.push(k[5]!, name, String(logRetentionMs), orderingBase, String(jobs.size));
       for (const job of jobs.values()) {
-        pushJobArgs(destArgs, job.id, job.body, maxAttempts);
-        destArgs.push(String(bodyIndex.get(job.id) ?? 0));
+        pushJobArgs(destArgs, job.id, job.body, maxAttempts, job.orderingKey);
+        destArgs.push(String(bodyIndex.get(job.id) ?? 0), job.orderingKey ?? '');
       }
     }
     const records: string[] = [];
@@ -347,14 +367,17 @@ export class IngestService {
   }
 
   /** The jobs of a write per destination, one per event id (concurrent duplicates of a key share a write; see jobCarriesBody). */
-  private jobsByDestination(items: Prepared[]): Map<string, { maxAttempts: number; logRetentionMs: number; jobs: Map<string, QueuedDelivery> }> {
-    const perDest = new Map<string, { maxAttempts: number; logRetentionMs: number; jobs: Map<string, QueuedDelivery> }>();
+  private jobsByDestination(items: Prepared[]): Map<string, DestinationJobs> {
+    const perDest = new Map<string, DestinationJobs>();
     for (const i of items) {
       const job: QueuedDelivery = jobCarriesBody(i.layout) ? { id: i.result.id, body: i.body } : { id: i.result.id };
       for (const r of i.routing.routes) {
         let entry = perDest.get(r.name);
-        if (!entry) perDest.set(r.name, (entry = { maxAttempts: r.maxAttempts, logRetentionMs: r.logRetentionMs, jobs: new Map() }));
-        if (!entry.jobs.has(job.id) || job.body === undefined) entry.jobs.set(job.id, job);
+        if (!entry) perDest.set(r.name, (entry = { maxAttempts: r.maxAttempts, logRetentionMs: r.logRetentionMs, orderingBase: r.orderingBase, jobs: new Map() }));
+        if (entry.jobs.has(job.id) && job.body !== undefined) continue;
+        // Jobs of one write keep the order of its items, which is the order their requests were accepted in.
+        const orderingKey = r.ordering && orderingKeyOf(r.ordering, i.req.event, i.req.headers);
+        entry.jobs.set(job.id, orderingKey === undefined ? job : { ...job, orderingKey });
       }
     }
     return perDest;
@@ -382,6 +405,15 @@ export class IngestService {
   private async markDone(key: string, record: IdemRecord): Promise<void> {
     await this.deps.redis.set(key, JSON.stringify({ ...record, done: true }), 'KEEPTTL', 'XX');
   }
+}
+
+/** One destination's jobs in a write. */
+interface DestinationJobs {
+  maxAttempts: number;
+  /** How long the delivery log keeps these events (ms); 0: not logged. */
+  logRetentionMs: number;
+  orderingBase: string;
+  jobs: Map<string, QueuedDelivery>;
 }
 
 /**

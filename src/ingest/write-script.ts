@@ -24,8 +24,10 @@ import { defineScript, type KeyedScriptCall, type ScriptCall } from '../redis/sc
  * ARGV: seq, timestamp, job name, event-stream cap, #bodies, #destinations, journal TTL (ms), #records;
  * per body: its layout (body-layout.ts, BODY_MODE_ARG: 's' shared, 'r' resumed: keep a body that is
  * there), body, accepted-at, #holders, holder fields; per destination: job-key prefix, name, log
- * retention (ms, 0: no log), #jobs, then (id, data, opts, body KEYS index of a resume or 0) per job;
- * per record: its value.
+ * retention (ms, 0: no log), ordering base ('' when the destination does not order deliveries), #jobs,
+ * then (id, data, opts, body KEYS index of a resume or 0, ordering key or '') per job; per record: its
+ * value. An ordered job whose key is busy is stored behind the key's head instead of in `wait`
+ * (ADR 0013), in this same script, so the 202 covers its place in line.
  * Returns -1 when the write is fenced (its writer gave it up, see WriteTracker), else the number of
  * jobs added per destination.
  */
@@ -59,8 +61,10 @@ end
 local added = {}
 k = 2 + nb
 for d = 1, nd do
-  local prefix, dest, retention, nj = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-  local n, duplicates = enqueueJobs(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], prefix, ARGV[2], ARGV[3], ARGV[4], ARGV, a + 4, nj, 4)
+  local prefix, dest, retention, ordBase, nj = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3], tonumber(ARGV[a + 4])
+  if ordBase == '' then ordBase = nil end
+  local first = a + 5
+  local n, duplicates = enqueueJobs(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], prefix, ARGV[2], ARGV[3], ARGV[4], ARGV, first, nj, 5, ordBase, 4)
   added[d] = n
   if retention > 0 and n > 0 then
     -- One member per write: the ids of the jobs it added, comma-separated. An event indexed once per
@@ -68,7 +72,7 @@ for d = 1, nd do
     local skip = {}
     for _, i in ipairs(duplicates) do skip[i] = true end
     local ids = {}
-    for i = a + 4, a + 4 + (nj - 1) * 4, 4 do
+    for i = first, first + (nj - 1) * 5, 5 do
       if not skip[i] then ids[#ids + 1] = ARGV[i] end
     end
     rcall('ZADD', KEYS[k + 5], ARGV[2], table.concat(ids, ','))
@@ -88,7 +92,7 @@ for d = 1, nd do
       end
     end
   end
-  a = a + 4 + nj * 4
+  a = first + nj * 5
   k = k + 6
 end
 for i = 0, ni - 1 do rcall('SET', KEYS[k + i], ARGV[a + i], 'KEEPTTL', 'XX') end

@@ -170,6 +170,30 @@ export function queueMetrics(registry: Registry) {
       labelNames: ['destination'],
       registers: [registry],
     }),
+    orderingKeys: new Gauge({
+      name: 'herald_ordering_keys',
+      help: 'Ordering keys (spec.ordering) with an event not yet delivered or dead-lettered.',
+      labelNames: ['destination'],
+      registers: [registry],
+    }),
+    orderingBlocked: new Gauge({
+      name: 'herald_ordering_blocked_keys',
+      help: 'Ordering keys held by a dead-lettered event (onDeadLetter: block) until it is replayed or skipped.',
+      labelNames: ['destination'],
+      registers: [registry],
+    }),
+    orderingWaiting: new Gauge({
+      name: 'herald_ordering_waiting_events',
+      help: 'Events waiting behind the event ahead of them in their ordering key; not part of herald_queue_backlog.',
+      labelNames: ['destination'],
+      registers: [registry],
+    }),
+    orderingOldest: new Gauge({
+      name: 'herald_ordering_oldest_waiting_seconds',
+      help: 'Age of the oldest event of any ordering key not yet delivered or dead-lettered, 0 when none.',
+      labelNames: ['destination'],
+      registers: [registry],
+    }),
     disabled: new Gauge({
       name: 'herald_destination_disabled',
       help: '1 when the receiver answered 410 Gone and the destination was disabled (queue paused). Exported by one process per destination.',

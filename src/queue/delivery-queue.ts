@@ -6,13 +6,14 @@ import type { DeliveryJobData } from '../redis/delivery-job.js';
 export type { DeliveryJobData } from '../redis/delivery-job.js';
 
 /**
- * The `data` JSON of a new delivery job, as BullMQ would serialise `{ e, b }`: spliced from strings
+ * The `data` JSON of a new delivery job, as BullMQ would serialise `{ e, b, k }`: spliced from strings
  * because ingest builds one per job on its hot path. The enqueue contract test compares it with
  * `Queue.add`.
  */
-export function deliveryJobDataJson(eventId: string, body?: string): string {
+export function deliveryJobDataJson(eventId: string, body?: string, orderingKey?: string): string {
   const e = JSON.stringify(eventId);
-  return body === undefined ? `{"e":${e}}` : `{"e":${e},"b":${JSON.stringify(body)}}`;
+  const k = orderingKey === undefined ? '' : `,"k":${JSON.stringify(orderingKey)}`;
+  return body === undefined ? `{"e":${e}${k}}` : `{"e":${e},"b":${JSON.stringify(body)}${k}}`;
 }
 
 /** BullMQ backoff type name; the worker's backoffStrategy applies Herald's own decision. */

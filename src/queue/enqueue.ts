@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
 import { defineScript, type ScriptCall } from '../redis/scripts.js';
-import { deliveryJobDataJson, deliveryJobOptions, EVENT_STREAM_MAX_LEN } from './delivery-queue.js';
+import { APPEND_ORDERED_LUA } from '../ordering/ordered-lua.js';
+import { deliveryJobDataJson, deliveryJobOptions, EVENT_STREAM_MAX_LEN, type DeliveryJobData } from './delivery-queue.js';
 
 /** BullMQ job name of every delivery; nothing reads it, so it is as short as it can be. */
 export const DELIVERY_JOB_NAME = 'd';
@@ -38,6 +39,7 @@ export const DELIVERY_JOB_NAME = 'd';
  */
 export const ENQUEUE_FUNCTIONS_LUA = `
 local rcall = redis.call
+${APPEND_ORDERED_LUA}
 local function checkQueue(wait, meta, idKey, marker)
   rcall('HMGET', meta, 'paused', 'concurrency', 'opts.maxLenEvents')
   local t = rcall('TYPE', wait).ok
@@ -48,13 +50,16 @@ local function checkQueue(wait, meta, idKey, marker)
   if t ~= 'zset' and t ~= 'none' then return redis.error_reply('WRONGTYPE ' .. marker .. ' is not a sorted set') end
   return false
 end
-local function enqueueJobs(wait, meta, idKey, active, marker, prefix, ts, name, cap, args, first, count, stride)
+-- With an ordering base (ordBase, ADR 0013), a job whose ordering key (args[i + keyAt]) is not empty
+-- goes live only if its key is idle; otherwise it waits behind the key's head (appendOrdered).
+local function enqueueJobs(wait, meta, idKey, active, marker, prefix, ts, name, cap, args, first, count, stride, ordBase, keyAt)
   if rcall('HEXISTS', meta, 'opts.maxLenEvents') == 0 then rcall('HSET', meta, 'opts.maxLenEvents', cap) end
   rcall('INCRBY', idKey, count)
   -- A paused queue, or one at its global concurrency, gets the jobs but no marker: no worker may wake.
   local attrs = rcall('HMGET', meta, 'paused', 'concurrency')
   local blocked = attrs[1] ~= false or (attrs[2] ~= false and rcall('LLEN', active) >= tonumber(attrs[2]))
   local added = 0
+  local live = 0
   local duplicates = {}
   for i = first, first + (count - 1) * stride, stride do
     local id = args[i]
@@ -63,11 +68,16 @@ local function enqueueJobs(wait, meta, idKey, active, marker, prefix, ts, name, 
       duplicates[#duplicates + 1] = i
     else
       rcall('HMSET', jobKey, 'name', name, 'data', args[i + 1], 'opts', args[i + 2], 'timestamp', ts, 'delay', 0, 'priority', 0)
-      rcall('LPUSH', wait, id)
+      local okey = ordBase and args[i + keyAt] or ''
+      if okey == '' or appendOrdered(ordBase, okey, id, ts) then
+        rcall('LPUSH', wait, id)
+        live = live + 1
+      end
       added = added + 1
     end
   end
-  if not blocked and added > 0 then rcall('ZADD', marker, 0, '0') end
+  if added > live then rcall('INCRBY', ordBase .. 'waiting', added - live) end
+  if not blocked and live > 0 then rcall('ZADD', marker, 0, '0') end
   return added, duplicates
 end
 `;
@@ -87,6 +97,8 @@ const EVENT_STREAM_MAX_LEN_ARG = String(EVENT_STREAM_MAX_LEN);
 export interface QueuedDelivery {
   id: string;
   body?: string | undefined;
+  /** Its ordering key at this destination (ADR 0013); only ingest's write script reads it. */
+  orderingKey?: string;
 }
 
 /** What {@link DeliveryEnqueuer.enqueue} did: how many jobs are new, and which ids had one already. */
@@ -145,7 +157,7 @@ function optsTemplate(maxAttempts: number): readonly [string, string] {
  * Appends one job's fields as the enqueue Lua reads them (id, data JSON, opts JSON): what
  * {@link DeliveryEnqueuer.enqueue} sends per job, for scripts that enqueue as part of a larger write.
  */
-export function pushJobArgs(args: string[], id: string, body: string | undefined, maxAttempts: number): void {
+export function pushJobArgs(args: string[], id: string, body: string | undefined, maxAttempts: number, orderingKey?: string): void {
   const opts = optsTemplate(maxAttempts);
-  args.push(id, deliveryJobDataJson(id, body), `${opts[0]}${JSON.stringify(id)}${opts[1]}`);
+  args.push(id, deliveryJobDataJson(id, body, orderingKey), `${opts[0]}${JSON.stringify(id)}${opts[1]}`);
 }

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { EventStore } from '../events/event-store.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { DeliveryJobData } from './delivery-queue.js';
+import { OrderedKeys } from '../ordering/ordered-keys.js';
 
 const PAGE = 500;
 
@@ -14,6 +15,10 @@ const PAGE = 500;
  */
 export async function purgeDestination(queue: Queue<DeliveryJobData>, events: EventStore, redis: Redis, keys: RedisKeys, destination: string): Promise<number> {
   let purged = 0;
+  // Events waiting behind their ordering key's head are in no BullMQ list: release them into `wait`
+  // first, so they are removed (and their bodies released) like any other job.
+  const ordered = new OrderedKeys(redis, keys, destination);
+  await ordered.sweep('off');
   for (const state of ['waiting', 'prioritized', 'delayed', 'failed', 'active', 'completed'] as const) {
     for (;;) {
       const jobs = await queue.getJobs([state], 0, PAGE - 1);
@@ -32,6 +37,7 @@ export async function purgeDestination(queue: Queue<DeliveryJobData>, events: Ev
     }
   }
   await queue.obliterate({ force: true });
+  await ordered.clear();
   await redis.del(keys.stats(destination), keys.alertPending(destination), keys.alertState(destination), keys.alertLock(destination), keys.breaker(destination));
   return purged;
 }

@@ -4,6 +4,7 @@ import type { QueueMetrics } from '../metrics/metrics.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { DeliveryQueues } from './delivery-queue.js';
 import { readQueueHealth, type QueueHealth } from './queue-health.js';
+import { readOrderingStatus } from '../ordering/ordered-keys.js';
 
 /**
  * Publishes per-destination queue gauges. Exactly one process per destination may run this (the
@@ -33,6 +34,7 @@ export class QueueDepthExporter {
       this.metrics.oldest.remove({ destination: gone });
       this.metrics.circuitOpen.remove({ destination: gone });
       this.metrics.disabled.remove({ destination: gone });
+      for (const g of [this.metrics.orderingKeys, this.metrics.orderingBlocked, this.metrics.orderingWaiting, this.metrics.orderingOldest]) g.remove({ destination: gone });
       this.latest.delete(gone);
     }
     this.names = [...names];
@@ -53,11 +55,16 @@ export class QueueDepthExporter {
     await Promise.all(
       this.names.map(async (destination) => {
         try {
-          const [h, disabledUrl, breakerOpen] = await Promise.all([
+          const [h, disabledUrl, breakerOpen, ordering] = await Promise.all([
             readQueueHealth(this.queues.get(destination)),
             this.redis.hget(this.keys.stats(destination), 'disabledUrl'),
             this.redis.hget(this.keys.breaker(destination), 'open'),
+            readOrderingStatus(this.redis, this.keys.ordering(destination)),
           ]);
+          this.metrics.orderingKeys.set({ destination }, ordering.keys);
+          this.metrics.orderingBlocked.set({ destination }, ordering.blocked);
+          this.metrics.orderingWaiting.set({ destination }, ordering.waiting);
+          this.metrics.orderingOldest.set({ destination }, ordering.oldestWaitingSince ? Math.max(0, (Date.now() - ordering.oldestWaitingSince) / 1000) : 0);
           // Read from Redis rather than kept by workers, so the gauges stay right across worker restarts and idle replicas.
           this.metrics.disabled.set({ destination }, disabledUrl ? 1 : 0);
           this.metrics.circuitOpen.set({ destination }, breakerOpen === '1' ? 1 : 0);

@@ -11,4 +11,6 @@ export interface DeliveryJobData {
   b?: string;
   /** When a dead letter was replayed: the retry window starts again from here. */
   r?: number;
+  /** The ordering key when the destination orders deliveries and the event has one (ADR 0013). */
+  k?: string;
 }

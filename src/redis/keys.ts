@@ -44,6 +44,14 @@ export class RedisKeys {
   deliveryLogIndex(destination: string): string {
     return `${this.prefix}:{d:${destination}}:evlog`;
   }
+  /**
+   * Base of a destination's ordered-delivery keys (docs/adr/0013-ordered-delivery.md): `head` (hash
+   * key → the one live job of the key), `since` (sorted set key → accept time of that job), `blocked`
+   * (hash key → its dead-lettered head) and `q:<key>` (list of the events waiting behind the head).
+   */
+  ordering(destination: string): string {
+    return `${this.prefix}:{d:${destination}}:ord:`;
+  }
   /** One stored delivery body plus its reference count. */
   event(id: string): string {
     return `${this.prefix}:{e:${id}}`;

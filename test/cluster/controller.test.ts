@@ -128,7 +128,7 @@ describe('herald controller against a real API server', () => {
     expect(dest().condition(d, 'Degraded')!.message).toContain('HTTP 500 from example.com');
 
     const table = await dest().table();
-    expect(table.columnDefinitions.map((c) => c.name)).toEqual(['Name', 'URL', 'Ready', 'Reason', 'Health', 'Workers', 'Backlog', 'Dead', 'Delivered', 'Failed', 'Age']);
+    expect(table.columnDefinitions.map((c) => c.name)).toEqual(['Name', 'URL', 'Ready', 'Reason', 'Health', 'Workers', 'Backlog', 'Dead', 'Delivered', 'Failed', 'Blocked', 'Oldest-Ordered', 'Age']);
     const row = table.rows.find((r) => r.cells[0] === 'orders')!;
     // Ready (workers run) and Health (deliveries fail) side by side; Dead is what is stored now.
     expect(row.cells.slice(0, 10)).toEqual(['orders', url, 'True', 'WorkersReady', 'DeliveryFailing', 1, 2, 0, 42, 3]);

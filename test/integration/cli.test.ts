@@ -213,4 +213,18 @@ describe('herald dlq', () => {
     expect(yes.code).toBe(0);
     expect(yes.stdout).toBe('purged 3 of 3 dead letters of purged\n');
   });
+
+  it('skip deletes one dead letter by --id (what lets a blocked ordering key go on); without --id it is a usage error', async () => {
+    const [first, second] = await deadLetters('skipped', 2);
+    const usage = await runHerald(['dlq', 'skip', '--destination', 'skipped'], env, { cwd });
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('skip needs --id');
+    const r = await runHerald(['dlq', 'skip', '--destination', 'skipped', '--id', first!], env, { cwd });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`skipped dead letter ${first} of skipped: deleted; the next event of its ordering key goes\n`);
+    expect((await runHerald(['dlq', 'list', '--destination', 'skipped', '--json'], env, { cwd })).stdout).toContain(second!);
+    const again = await runHerald(['dlq', 'skip', '--destination', 'skipped', '--id', first!], env, { cwd });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toBe(`herald dlq: no dead letter ${first} for destination skipped\n`);
+  });
 });

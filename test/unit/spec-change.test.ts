@@ -20,6 +20,7 @@ const CASES: Array<[keyof DestinationSpec, Partial<DestinationSpecInput>, Change
   ['rateLimit', { rateLimit: { perSecond: 5 } }, 'restart'],
   ['paused', { paused: true }, 'live'],
   ['eventLog', { eventLog: { retention: '1h' } }, 'live'],
+  ['ordering', { ordering: { key: '/orderId', onDeadLetter: 'block' } }, 'live'],
   ['deletionPolicy', { deletionPolicy: 'drain' }, 'none'],
   ['workers', { workers: { replicas: 4, resources: { limits: { cpu: '2' } } } }, 'none'],
   ['scaling', { scaling: { maxReplicas: 5 } }, 'none'],

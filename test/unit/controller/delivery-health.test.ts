@@ -40,4 +40,15 @@ describe('toDeliveryHealth', () => {
     expect(h.lastError).toHaveLength(LAST_ERROR_MAX);
     expect(h.lastError!.endsWith('…')).toBe(true);
   });
+
+  it('shows ordering keys while some key has an event pending, and nothing for a destination without', () => {
+    expect(toDeliveryHealth(queue, {}, { ordering: { keys: 3, blocked: 1, waiting: 40, oldestWaitingSince: Date.UTC(2030, 0, 1, 8, 0, 0, 900) } }).ordering).toEqual({
+      keys: 3,
+      blockedKeys: 1,
+      waiting: 40,
+      oldestWaitingTime: '2030-01-01T08:00:00Z',
+    });
+    expect(toDeliveryHealth(queue, {}, { ordering: { keys: 0, blocked: 0, waiting: 0 } })).not.toHaveProperty('ordering');
+    expect(toDeliveryHealth(queue, {})).not.toHaveProperty('ordering');
+  });
 });

@@ -8,8 +8,8 @@ const dir = 'manifests/examples';
 describe('example manifests', () => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
 
-  it('include a basic, a secret-headers-and-retry and an autoscaled Destination', () => {
-    expect(files.sort()).toEqual(['destination-autoscaled.yaml', 'destination-basic.yaml', 'destination-retry-and-secret-headers.yaml']);
+  it('include a basic, a secret-headers-and-retry, an autoscaled and an ordered Destination', () => {
+    expect(files.sort()).toEqual(['destination-autoscaled.yaml', 'destination-basic.yaml', 'destination-ordered.yaml', 'destination-retry-and-secret-headers.yaml']);
   });
 
   for (const file of files) {
