@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 const root = process.argv[2];
 const rate = Number(process.argv[3] ?? 300), seconds = Number(process.argv[4] ?? 5);
 const { Redis } = await import(`${root}/node_modules/ioredis/built/index.js`);
-const { DestinationRegistry } = await import(`${root}/dist/src/destinations/registry.js`);
+const { DestinationRegistry } = await import(`${root}/dist/src/redis/destination-registry.js`);
 const { RedisKeys } = await import(`${root}/dist/src/redis/keys.js`);
 const { DestinationSpec } = await import(`${root}/dist/src/api/destination.js`);
 const { REDIS_SERVER_ARGS } = await import(`${root}/dist/src/redis/server-settings.js`);

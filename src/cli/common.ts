@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
 import { loadConfig, type Config } from '../config/config.js';
-import { Shutdown } from '../lifecycle/shutdown.js';
+import { Shutdown } from '../server/shutdown.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { prettyStream } from '../log/pretty.js';
 import { createRegistry } from '../metrics/metrics.js';

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { loadControllerConfig } from '../config/controller.js';
 import { startController } from '../controller/controller.js';
-import { RedisRuntime } from '../runtime/redis-runtime.js';
+import { RedisRuntime } from '../redis/redis-runtime.js';
 import { createOpsApp } from '../server/ops-routes.js';
 import { closeServer, listen } from '../server/listen.js';
 import { bootstrap, type Env } from './common.js';

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { EventStore } from '../events/event-store.js';
-import { DeadLetters, UnknownCursorError, type BatchResult, type DeadLetter, type DeadLetterDetail, type Selection } from '../dlq/dead-letters.js';
+import { EventStore } from '../event-store/event-store.js';
+import { DeadLetters, UnknownCursorError, type BatchResult, type DeadLetter, type DeadLetterDetail, type Selection } from '../dead-letters/dead-letters.js';
 import { openDeliveryQueue } from '../queue/delivery-queue.js';
 import { openCliRedis } from './cli-redis.js';
 import { OrderedKeys } from '../ordering/ordered-keys.js';

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { EVENTS_MAX_LIMIT, EventId, EventsQuery, LISTED_STATES, type AttemptRecord, type EventDelivery, type EventLogEntry } from '../api/event-log.js';
-import { DestinationRegistry } from '../destinations/registry.js';
-import { EventLogReader, InvalidCursorError } from '../eventlog/event-log-reader.js';
+import { DestinationRegistry } from '../redis/destination-registry.js';
+import { EventLogReader, InvalidCursorError } from '../event-log/event-log-reader.js';
 import { openCliRedis } from './cli-redis.js';
 import { intFlag, NotFoundError, parseTime, UsageError, type Env } from './common.js';
 

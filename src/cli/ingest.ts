@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { RedisRuntime } from '../runtime/redis-runtime.js';
-import { startIngest } from '../runtime/ingest-runtime.js';
+import { RedisRuntime } from '../redis/redis-runtime.js';
+import { startIngest } from '../ingest/ingest-runtime.js';
 import { bootstrap, portFlag, type Env } from './common.js';
 
 export const ingestHelp = `Usage: herald ingest [--port N]

@@ -1,7 +1,7 @@
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import { redactUrl } from '../log/logger.js';
-import { createSmtpMailer, type Mailer } from '../notify/mailer.js';
+import { createSmtpMailer, type Mailer } from '../dead-letters/mailer.js';
 
 /** Email alerts are on when both SMTP_URL and ALERT_EMAIL_TO are set; says so either way at start-up. */
 export function mailerFromConfig(config: Config, logger: Logger): Mailer | undefined {

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { createOpsApp } from '../server/ops-routes.js';
 import { closeServer, listen } from '../server/listen.js';
-import { RedisRuntime } from '../runtime/redis-runtime.js';
-import { WorkerPool } from '../runtime/worker-pool.js';
+import { RedisRuntime } from '../redis/redis-runtime.js';
+import { WorkerPool } from '../worker/worker-pool.js';
 import { bootstrap, portFlag, UsageError, type Env } from './common.js';
 import { mailerFromConfig } from './mailer-from-config.js';
 

@@ -1,4 +1,4 @@
-import type { DestinationRegistry } from '../destinations/registry.js';
+import type { DestinationRegistry } from '../redis/destination-registry.js';
 import type { Logger } from '../log/logger.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { WorkerSettings } from '../config/controller.js';
-import type { DestinationRegistry } from '../destinations/registry.js';
+import type { DestinationRegistry } from '../redis/destination-registry.js';
 import type { Logger } from '../log/logger.js';
 import type { AutoscalingDeps } from './autoscaling.js';
 import type { Clock } from './clock.js';

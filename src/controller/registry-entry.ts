@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { DestinationSpec } from '../api/destination.js';
-import type { DestinationRegistry } from '../destinations/registry.js';
+import type { DestinationRegistry } from '../redis/destination-registry.js';
 import { stableStringify } from '../api/stable-stringify.js';
 import { RedisUnavailableError } from './errors.js';
 

@@ -14,7 +14,7 @@ import { IngestError } from './errors.js';
 import { BodyReadError, isIdentityEncoded, readBody, readInflatedBody } from './request-body.js';
 import { batchEventKey, type IngestRequest, type IngestService } from './ingest-service.js';
 import { addEventRoutes } from './event-routes.js';
-import type { EventLogReader } from '../eventlog/event-log-reader.js';
+import type { EventLogReader } from '../event-log/event-log-reader.js';
 
 /** Who sent a request, as decided by an authenticator (issue: API keys); absent means anonymous. */
 export interface Principal {

@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { ApiKeyAuthenticator } from '../auth/api-keys.js';
 import { parseApiKeyFile } from '../auth/api-key-file.js';
 import type { Logger } from '../log/logger.js';
-import type { TokenBucket } from '../ratelimit/token-bucket.js';
+import type { TokenBucket } from './token-bucket.js';
 import type { Principal } from './app.js';
 import { IngestError, StoreUnavailableError } from './errors.js';
 

@@ -2,8 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Express, NextFunction, Request, Response } from 'express';
 import type { z } from 'zod';
 import { EventPathParams, EventsQuery } from '../api/event-log.js';
-import { InvalidCursorError, type EventLogReader } from '../eventlog/event-log-reader.js';
-import type { Viewer } from '../eventlog/event-facts.js';
+import { InvalidCursorError, type EventLogReader } from '../event-log/event-log-reader.js';
+import type { Viewer } from '../event-log/event-facts.js';
 import type { ErrorCode } from '../api/error-answer.js';
 import { IngestError, StoreUnavailableError } from './errors.js';
 

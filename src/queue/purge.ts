@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { EventStore } from '../events/event-store.js';
+import type { EventStore } from '../event-store/event-store.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { DeliveryJobData } from './delivery-queue.js';
 import { OrderedKeys } from '../ordering/ordered-keys.js';

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { DestinationSpec } from '../../src/api/destination.js';
 import { loadConfig } from '../../src/config/config.js';
-import { DestinationRegistry } from '../../src/destinations/registry.js';
+import { DestinationRegistry } from '../../src/redis/destination-registry.js';
 import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
 import { createRedis } from '../../src/redis/connection.js';
 import { RedisKeys } from '../../src/redis/keys.js';

@@ -2,7 +2,7 @@ import { UnrecoverableError, Worker } from 'bullmq';
 import { Redis as IORedis, type Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DestinationSpec, typeMatcher } from '../../src/api/destination.js';
-import { DestinationRegistry } from '../../src/destinations/registry.js';
+import { DestinationRegistry } from '../../src/redis/destination-registry.js';
 import { CHECKSUM_ANNOTATION, FINALIZER } from '../../src/controller/names.js';
 import { DRAINING_FILTER } from '../../src/controller/registry-entry.js';
 import { KubeConfig } from '@kubernetes/client-node';

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DestinationRegistry } from '../../src/destinations/registry.js';
+import { DestinationRegistry } from '../../src/redis/destination-registry.js';
 import { PATCH } from '../../src/controller/kube-rest.js';
 import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
 import { RedisKeys } from '../../src/redis/keys.js';

@@ -1,6 +1,6 @@
 import { Counter, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BodySweeper } from '../../src/events/body-sweeper.js';
+import { BodySweeper } from '../../src/event-store/body-sweeper.js';
 import { RedisKeys, QUEUE_NAME } from '../../src/redis/keys.js';
 import { memoryLogger } from '../support/herald.js';
 import { startRedis, type RedisServer } from '../support/redis.js';

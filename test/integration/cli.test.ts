@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
-import { DestinationRegistry } from '../../src/destinations/registry.js';
+import { DestinationRegistry } from '../../src/redis/destination-registry.js';
 import { RedisKeys, QUEUE_NAME } from '../../src/redis/keys.js';
 import { runHerald, runHeraldOnTerminal, spawnHerald } from '../support/cli.js';
 import { freePort } from '../support/net.js';

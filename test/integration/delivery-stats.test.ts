@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryStatsStore } from '../../src/delivery/delivery-stats.js';
 import { createRegistry } from '../../src/metrics/metrics.js';
 import { RedisKeys } from '../../src/redis/keys.js';
-import { WorkerPool } from '../../src/runtime/worker-pool.js';
+import { WorkerPool } from '../../src/worker/worker-pool.js';
 import { memoryLogger, startHerald, type HeraldUnderTest } from '../support/herald.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { startRedis, type RedisServer } from '../support/redis.js';

@@ -10,8 +10,8 @@ import { always, startReceiver, type Behaviour, type Receiver } from '../support
 import { startHostileReceiver, type HostileReceiver, type Hostility } from '../support/hostile-receiver.js';
 import { metricValue, processEnv, rssBytes, startWorkerProcess, type RunningHerald } from '../support/fleet.js';
 import { waitFor } from '../support/wait.js';
-import { DeadLetters } from '../../src/dlq/dead-letters.js';
-import { EventStore } from '../../src/events/event-store.js';
+import { DeadLetters } from '../../src/dead-letters/dead-letters.js';
+import { EventStore } from '../../src/event-store/event-store.js';
 import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
 
 let redis: RedisServer;

@@ -15,7 +15,7 @@ import { waitFor } from '../support/wait.js';
 import { memoryLogger } from '../support/herald.js';
 import { pending } from '../support/process-fixture.js';
 import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
-import { BodySweeper } from '../../src/events/body-sweeper.js';
+import { BodySweeper } from '../../src/event-store/body-sweeper.js';
 import { Counter } from 'prom-client';
 import { startRedisProxy } from '../support/redis-proxy.js';
 

@@ -11,8 +11,8 @@ import { startSmtpSink, type SmtpSink } from '../support/smtp.js';
 import { metricValue, processEnv, startWorkerProcess, type RunningHerald } from '../support/fleet.js';
 import { startBlackhole, type Blackhole } from '../support/blackhole.js';
 import { waitFor } from '../support/wait.js';
-import { DeadLetters } from '../../src/dlq/dead-letters.js';
-import { EventStore } from '../../src/events/event-store.js';
+import { DeadLetters } from '../../src/dead-letters/dead-letters.js';
+import { EventStore } from '../../src/event-store/event-store.js';
 import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
 
 let redis: RedisServer;

@@ -9,7 +9,7 @@ import { startHerald, type HeraldUnderTest } from '../support/herald.js';
 import { QUEUE_NAME } from '../../src/redis/keys.js';
 import { StoreUnavailableError } from '../../src/ingest/errors.js';
 import { IngestService } from '../../src/ingest/ingest-service.js';
-import { EventStore } from '../../src/events/event-store.js';
+import { EventStore } from '../../src/event-store/event-store.js';
 import { DestinationSpec } from '../../src/api/destination.js';
 import { ingestMetrics } from '../../src/metrics/metrics.js';
 import { Registry } from 'prom-client';

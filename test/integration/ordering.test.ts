@@ -9,8 +9,8 @@ import { startHerald, type HeraldUnderTest } from '../support/herald.js';
 import { startReceiver, type Behaviour, type Received, type Receiver } from '../support/receiver.js';
 import { waitFor } from '../support/wait.js';
 import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
-import { DeadLetters } from '../../src/dlq/dead-letters.js';
-import { EventStore } from '../../src/events/event-store.js';
+import { DeadLetters } from '../../src/dead-letters/dead-letters.js';
+import { EventStore } from '../../src/event-store/event-store.js';
 import { OrderedKeys } from '../../src/ordering/ordered-keys.js';
 import { purgeDestination } from '../../src/queue/purge.js';
 

@@ -4,8 +4,8 @@ import { always, failTimes, ok, startReceiver, type Receiver } from '../support/
 import { startSmtpSink, type SmtpSink } from '../support/smtp.js';
 import { startHerald, type HeraldUnderTest } from '../support/herald.js';
 import { waitFor } from '../support/wait.js';
-import { DeadLetters } from '../../src/dlq/dead-letters.js';
-import { EventStore } from '../../src/events/event-store.js';
+import { DeadLetters } from '../../src/dead-letters/dead-letters.js';
+import { EventStore } from '../../src/event-store/event-store.js';
 import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
 import { QUEUE_NAME } from '../../src/redis/keys.js';
 import type { DeliveryJobData } from '../../src/queue/delivery-queue.js';

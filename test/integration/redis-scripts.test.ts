@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryStatsStore } from '../../src/delivery/delivery-stats.js';
-import { TokenBucket } from '../../src/ratelimit/token-bucket.js';
+import { TokenBucket } from '../../src/ingest/token-bucket.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import { defineScript } from '../../src/redis/scripts.js';
 import { startRedis, type RedisServer } from '../support/redis.js';

@@ -4,16 +4,16 @@ import type { Registry } from 'prom-client';
 import type { DestinationSpecInput, ResolvedDestination } from '../../src/api/destination.js';
 import { DestinationSpec } from '../../src/api/destination.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
-import { DestinationRegistry } from '../../src/destinations/registry.js';
+import { DestinationRegistry } from '../../src/redis/destination-registry.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import { createRegistry, queueMetrics } from '../../src/metrics/metrics.js';
 import { QueueDepthExporter } from '../../src/queue/queue-depth-exporter.js';
 import type { DeliveryJobData } from '../../src/queue/delivery-queue.js';
 import { QUEUE_NAME } from '../../src/redis/keys.js';
-import { createSmtpMailer } from '../../src/notify/mailer.js';
-import { RedisRuntime } from '../../src/runtime/redis-runtime.js';
-import { startIngest, type IngestHandle } from '../../src/runtime/ingest-runtime.js';
-import { WorkerPool } from '../../src/runtime/worker-pool.js';
+import { createSmtpMailer } from '../../src/dead-letters/mailer.js';
+import { RedisRuntime } from '../../src/redis/redis-runtime.js';
+import { startIngest, type IngestHandle } from '../../src/ingest/ingest-runtime.js';
+import { WorkerPool } from '../../src/worker/worker-pool.js';
 
 export interface LogLine {
   level: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { admit, CLOSED, record, type BreakerConfig } from '../../src/circuit/circuit-breaker.js';
-import { limiterFor } from '../../src/delivery/delivery-worker.js';
+import { admit, CLOSED, record, type BreakerConfig } from '../../src/delivery/circuit-breaker.js';
+import { limiterFor } from '../../src/worker/delivery-worker.js';
 
 const cfg: BreakerConfig = { failureThreshold: 3, probeIntervalMs: 1_000, maxProbeIntervalMs: 4_000, maxOpenMs: 60_000 };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { uniqueNotes } from '../../src/notify/dead-letter-alerts.js';
+import { uniqueNotes } from '../../src/dead-letters/dead-letter-alerts.js';
 
 describe('uniqueNotes', () => {
   it('keeps the first note of each event id, in stream order, so a job dead-lettered twice counts once', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bodyGoneBecause } from '../../src/delivery/delivery-worker.js';
+import { bodyGoneBecause } from '../../src/worker/delivery-worker.js';
 import { describeLeftQueued } from '../../src/dev/left-queued.js';
 import { formatLogLine } from '../../src/log/pretty.js';
 import { intFlag, portFlag } from '../../src/cli/common.js';

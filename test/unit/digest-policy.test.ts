@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decideDigest, smtpRetryDelay } from '../../src/notify/digest-policy.js';
-import { digestMail } from '../../src/notify/digest-mail.js';
+import { decideDigest, smtpRetryDelay } from '../../src/dead-letters/digest-policy.js';
+import { digestMail } from '../../src/dead-letters/digest-mail.js';
 
 const t = { windowMs: 60_000, suppressMs: 3_600_000 };
 const MIN = 60_000;

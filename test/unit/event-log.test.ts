@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { EventsQuery } from '../../src/api/event-log.js';
-import { decodeCursor, encodeCursor, isAfter, newestFirst } from '../../src/eventlog/cursor.js';
-import { attemptField, attemptHistory, bucketExpiry, bucketOf, deliveryRecordJson, deliveryState, parseDeliveryRecord } from '../../src/eventlog/delivery-record.js';
-import { eventFacts, visibleTo } from '../../src/eventlog/event-facts.js';
-import { logRetentionMs, responsePrefix } from '../../src/eventlog/retention.js';
+import { decodeCursor, encodeCursor, isAfter, newestFirst } from '../../src/event-log/cursor.js';
+import { attemptField, attemptHistory, bucketExpiry, bucketOf, deliveryRecordJson, deliveryState, parseDeliveryRecord } from '../../src/event-log/delivery-record.js';
+import { eventFacts, visibleTo } from '../../src/event-log/event-facts.js';
+import { logRetentionMs, responsePrefix } from '../../src/event-log/retention.js';
 import { deliveryBodyJson } from '../../src/ingest/delivery-body.js';
 
 describe('delivery records and state', () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { TokenBucket, TokenBucketLimitsError } from '../../../src/ratelimit/token-bucket.js';
+import { TokenBucket, TokenBucketLimitsError } from '../../../src/ingest/token-bucket.js';
 import { startRedis, type RedisServer } from '../../support/redis.js';
 import { waitFor } from '../../support/wait.js';
 

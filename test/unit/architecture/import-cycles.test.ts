@@ -37,7 +37,7 @@ describe('imports between the parts of src/', () => {
 
   it('include the real graph: src/ has folders that import each other', () => {
     const graph = folderGraph(SRC);
-    expect(graph.get('delivery')?.has('queue')).toBe(true);
-    expect(graph.get('runtime')?.has('delivery')).toBe(true);
+    expect(graph.get('worker')?.has('queue')).toBe(true);
+    expect(graph.get('worker')?.has('delivery')).toBe(true);
   });
 });

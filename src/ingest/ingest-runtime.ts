@@ -1,21 +1,21 @@
 import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/config.js';
-import { DestinationRegistry, DestinationWatcher } from '../destinations/registry.js';
-import { EventStore } from '../events/event-store.js';
-import { createIngestApp, type IngestAppDeps } from '../ingest/app.js';
-import { IngestService } from '../ingest/ingest-service.js';
+import { DestinationRegistry, DestinationWatcher } from '../redis/destination-registry.js';
+import { EventStore } from '../event-store/event-store.js';
+import { createIngestApp, type IngestAppDeps } from './app.js';
+import { IngestService } from './ingest-service.js';
 import type { Logger } from '../log/logger.js';
 import { ingestMetrics, redisMemoryMetrics } from '../metrics/metrics.js';
 import { attachHandler, boundPort, closeServer, listen } from '../server/listen.js';
 import { ConfigError } from '../config/config.js';
-import { IngestAuth } from '../ingest/authenticate.js';
-import { BodySweeper } from '../events/body-sweeper.js';
-import { connectedReplicas, durabilityPlan, readPersistence, replicationPlan, replicationWarning } from '../ingest/durability.js';
-import { EventLogReader } from '../eventlog/event-log-reader.js';
-import { TokenBucket } from '../ratelimit/token-bucket.js';
+import { IngestAuth } from './authenticate.js';
+import { BodySweeper } from '../event-store/body-sweeper.js';
+import { connectedReplicas, durabilityPlan, readPersistence, replicationPlan, replicationWarning } from './durability.js';
+import { EventLogReader } from '../event-log/event-log-reader.js';
+import { TokenBucket } from './token-bucket.js';
 import { MemoryGuard } from '../redis/memory-guard.js';
-import type { RedisRuntime } from './redis-runtime.js';
+import type { RedisRuntime } from '../redis/redis-runtime.js';
 
 export interface IngestHandle {
   server: Server;

@@ -3,10 +3,10 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import { redisMetrics } from '../metrics/metrics.js';
-import { assertNoEviction, createRedis } from '../redis/connection.js';
-import { RedisKeys } from '../redis/keys.js';
-import { redisTarget, type RedisTarget } from '../redis/redis-target.js';
-import { compactHashWarning } from '../redis/server-settings.js';
+import { assertNoEviction, createRedis } from './connection.js';
+import { RedisKeys } from './keys.js';
+import { redisTarget, type RedisTarget } from './redis-target.js';
+import { compactHashWarning } from './server-settings.js';
 import type { ReadinessCheck } from '../server/ops-routes.js';
 
 /** The Redis connections of one process, its health gauge and its readiness check. */

@@ -3,21 +3,21 @@ import type { DestinationSpec, ResolvedDestination } from '../api/destination.js
 import { changedFields, needsRestart } from '../api/spec-change.js';
 import type { Config } from '../config/config.js';
 import { DeliveryStatsStore } from '../delivery/delivery-stats.js';
-import { EventLogWriter } from '../eventlog/event-log-writer.js';
-import { DeliveryWorker } from '../delivery/delivery-worker.js';
+import { EventLogWriter } from '../event-log/event-log-writer.js';
+import { DeliveryWorker } from './delivery-worker.js';
 import { readSecretHeaders } from '../delivery/secret-headers.js';
 import { DEFAULT_ADAPTIVE_CONCURRENCY } from '../delivery/adaptive-concurrency.js';
 import { HttpSender } from '../delivery/http-sender.js';
 import { deliveryAddressPolicy } from '../security/delivery-policy.js';
 import { loadSigningKeyring } from '../signing/signing-secrets.js';
 import type { SigningKeyring } from '../signing/signing-keyring.js';
-import { DestinationRegistry, DestinationWatcher } from '../destinations/registry.js';
-import { EventStore } from '../events/event-store.js';
+import { DestinationRegistry, DestinationWatcher } from '../redis/destination-registry.js';
+import { EventStore } from '../event-store/event-store.js';
 import type { Logger } from '../log/logger.js';
 import { deliveryMetrics } from '../metrics/metrics.js';
-import { DeadLetterAlerts } from '../notify/dead-letter-alerts.js';
-import type { Mailer } from '../notify/mailer.js';
-import type { RedisRuntime } from './redis-runtime.js';
+import { DeadLetterAlerts } from '../dead-letters/dead-letter-alerts.js';
+import type { Mailer } from '../dead-letters/mailer.js';
+import type { RedisRuntime } from '../redis/redis-runtime.js';
 
 export interface WorkerPoolOptions {
   config: Config;

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { EventStore } from '../events/event-store.js';
+import type { EventStore } from '../event-store/event-store.js';
 import { parseAttemptLog, type AttemptRecord } from '../delivery/attempt-record.js';
 import type { DeliveryJobData } from '../redis/delivery-job.js';
 import { destinationOfQueuePrefix } from '../redis/keys.js';

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { DestinationSpec, type ResolvedDestination } from '../api/destination.js';
-import type { RedisKeys } from '../redis/keys.js';
+import type { RedisKeys } from './keys.js';
 import type { Logger } from '../log/logger.js';
 
 /**
