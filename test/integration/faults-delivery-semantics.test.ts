@@ -2,32 +2,20 @@
  * What at-least-once delivery means for a receiver, pinned down: no ordering, and the window in
  * which an Idempotency-Key turns a client's retry into the same event. docs/guarantees.md cites these.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { RedisServer } from '../support/redis.js';
 import { startHerald, type HeraldUnderTest } from '../support/herald.js';
+import { useHerald } from '../support/herald-fixture.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { waitFor } from '../support/wait.js';
 
+const fx = useHerald();
+const { closers, receiver } = fx;
 let redis: RedisServer;
 let herald: HeraldUnderTest;
-const closers: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  herald = await startHerald({ redisUrl: redis.url });
+beforeAll(() => {
+  ({ redis, herald } = fx);
 });
-
-afterAll(async () => {
-  for (const c of closers.reverse()) await c().catch(() => undefined);
-  await herald?.close();
-  await redis?.close();
-});
-
-async function receiver(b: Parameters<typeof startReceiver>[0]): Promise<Receiver> {
-  const r = await startReceiver(b);
-  closers.push(() => r.close());
-  return r;
-}
 
 describe('ordering', () => {
   it('is not kept within a destination: an event whose first attempt failed arrives after one accepted later', async () => {

@@ -4,8 +4,9 @@
  * docs/delivery.md specifies, and none can hold a worker or its memory.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import type { RedisServer } from '../support/redis.js';
 import { startHerald, type HeraldUnderTest } from '../support/herald.js';
+import { useHerald } from '../support/herald-fixture.js';
 import { always, startReceiver, type Behaviour, type Receiver } from '../support/receiver.js';
 import { startHostileReceiver, type HostileReceiver, type Hostility } from '../support/hostile-receiver.js';
 import { metricValue, processEnv, rssBytes, startWorkerProcess, type RunningHerald } from '../support/fleet.js';
@@ -14,26 +15,13 @@ import { DeadLetters } from '../../src/dead-letters/dead-letters.js';
 import { EventStore } from '../../src/event-store/event-store.js';
 import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
 
+const fx = useHerald();
+const { closers, receiver } = fx;
 let redis: RedisServer;
 let herald: HeraldUnderTest;
-const closers: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  herald = await startHerald({ redisUrl: redis.url });
+beforeAll(() => {
+  ({ redis, herald } = fx);
 });
-
-afterAll(async () => {
-  for (const c of closers.reverse()) await c().catch(() => undefined);
-  await herald?.close();
-  await redis?.close();
-});
-
-async function receiver(b: Behaviour): Promise<Receiver> {
-  const r = await startReceiver(b);
-  closers.push(() => r.close());
-  return r;
-}
 
 async function hostile(b: (n: number) => Hostility): Promise<HostileReceiver> {
   const r = await startHostileReceiver(b);

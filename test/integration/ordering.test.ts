@@ -3,9 +3,10 @@
  * key under failures and slow answers with two worker pools, dead letters that continue or block,
  * keys that do not wait for each other, the concurrency bound, and events without a key.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { RedisServer } from '../support/redis.js';
 import { startHerald, type HeraldUnderTest } from '../support/herald.js';
+import { useHerald } from '../support/herald-fixture.js';
 import { startReceiver, type Behaviour, type Received, type Receiver } from '../support/receiver.js';
 import { waitFor } from '../support/wait.js';
 import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
@@ -14,26 +15,13 @@ import { EventStore } from '../../src/event-store/event-store.js';
 import { OrderedKeys } from '../../src/ordering/ordered-keys.js';
 import { purgeDestination } from '../../src/queue/purge.js';
 
+const fx = useHerald();
+const { closers, receiver } = fx;
 let redis: RedisServer;
 let herald: HeraldUnderTest;
-const closers: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  herald = await startHerald({ redisUrl: redis.url });
+beforeAll(() => {
+  ({ redis, herald } = fx);
 });
-
-afterAll(async () => {
-  for (const c of closers.reverse()) await c().catch(() => undefined);
-  await herald?.close();
-  await redis?.close();
-});
-
-async function receiver(b: Behaviour): Promise<Receiver> {
-  const r = await startReceiver(b);
-  closers.push(() => r.close());
-  return r;
-}
 
 /** A small seeded PRNG (mulberry32), so a failing run can be repeated. */
 function seeded(seed: number): () => number {
