@@ -26,7 +26,7 @@ import { RedisKeys } from '../../src/redis/keys.js';
 import { redisTarget } from '../../src/redis/redis-target.js';
 import { startBatchLoad } from '../support/batch-load.js';
 import { processEnv, startIngestProcess, startWorkerProcess, type RunningHerald } from '../support/fleet.js';
-import { startLoad } from '../support/load.js';
+import { startLoad, startOpenLoad } from '../support/load.js';
 import { pending } from '../support/process-fixture.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { SENTINEL_MASTER, startSentinelSet, type SentinelSet } from '../support/sentinel.js';
@@ -90,7 +90,11 @@ describe.each([
     await set.serverAt(oldPort).stop({ kill: true });
     // The primary is gone by now; a request sent later cannot have been stored on it.
     const goneAt = Date.now();
-    await waitFor(() => singles.results.some((x) => x.sentAt > crashedAt && x.status === 503), { what: 'ingest to refuse while there is no primary', timeoutMs: 30_000 });
+    // Requests whose write was in flight at the kill wait until ingest knows whether it was applied,
+    // and they may hold every lane of `singles`; the probe sends new requests whatever those wait for.
+    const probe = startOpenLoad({ url: ingest.url, everyMs: 10, firstSeq: 2_000_000 });
+    await waitFor(() => probe.results.some((x) => x.sentAt > crashedAt && x.status === 503), { what: 'ingest to refuse while there is no primary', timeoutMs: 30_000 });
+    probe.stop();
     const newPort = await set.waitForPromotion(oldPort);
     const promotedAt = Date.now();
     if (ackReplicas !== '0') {
@@ -105,15 +109,16 @@ describe.each([
     await waitFor(() => acceptedCount() >= target, { what: '1,000 more events accepted after the promotion', timeoutMs: 60_000 });
     singles.stop();
     batches.stop();
-    await Promise.all([singles.done, batches.done]);
+    await Promise.all([singles.done, batches.done, probe.done]);
+    const singleResults = [...singles.results, ...probe.results];
     expect(procs.some((p) => p.dead()), procs.map((p) => p.output()).join('\n')).toBe(false);
 
     // Every accepted event as [seq, id, answeredAt, sentAt].
     const accepted: Array<[number, string, number, number]> = [
-      ...singles.accepted().map((a) => [a.seq, a.id!, a.answeredAt, a.sentAt] as [number, string, number, number]),
+      ...singleResults.filter((a) => a.status === 202).map((a) => [a.seq, a.id!, a.answeredAt, a.sentAt] as [number, string, number, number]),
       ...batches.results.flatMap((b) => [...b.ids].map(([seq, id]) => [seq, id, b.answeredAt, b.sentAt] as [number, string, number, number])),
     ];
-    const refusedSingles = singles.results.filter((x) => x.status !== 202);
+    const refusedSingles = singleResults.filter((x) => x.status !== 202);
     // 503 replication_unconfirmed says the event is stored and will probably be delivered: not a refusal.
     const unconfirmed = new Set([...refusedSingles.filter((x) => x.code === 'replication_unconfirmed').map((x) => x.seq), ...batches.results.filter((b) => b.code === 'replication_unconfirmed').flatMap((b) => b.seqs)]);
     const refused = [...refusedSingles.map((x) => x.seq), ...batches.refused()].filter((s) => !unconfirmed.has(s));
@@ -139,9 +144,10 @@ describe.each([
     const unconfirmedDelivered = [...unconfirmed].filter((s) => seqs.every((d) => d.has(s))).length;
     const deliveries = receivers.reduce((n, r) => n + r.delivered().length, 0);
     const duplicates = deliveries - got.reduce((n, g) => n + g.size, 0);
-    const statuses = { ...singles.byStatus() };
+    const statuses: Record<number, number> = {};
+    for (const x of singleResults) statuses[x.status] = (statuses[x.status] ?? 0) + 1;
     const summary =
-      `sentinel failover, ${mode} (HERALD_ACK_REPLICAS=${ackReplicas}): ${accepted.length} events accepted (${singles.accepted().length} single, ${batches.accepted().length} in batches), ` +
+      `sentinel failover, ${mode} (HERALD_ACK_REPLICAS=${ackReplicas}): ${accepted.length} events accepted (${singleResults.filter((x) => x.status === 202).length} single, ${batches.accepted().length} in batches), ` +
       `${refused.length} refused, ${unconfirmed.size} answered replication_unconfirmed (${unconfirmedDelivered} of them delivered), ` +
       `${deliveries} deliveries to ${DESTINATIONS.length} destinations, ${lost.length} lost` +
       (lost.length ? ` (answered ${Math.max(...lost.map((l) => l.msBeforeCrash))} ms before to ${-Math.min(...lost.map((l) => l.msBeforeCrash))} ms after the SIGKILL was sent)` : '') +
