@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { AttemptRecord } from '../api/event-log.js';
 import type { RedisKeys } from '../redis/keys.js';
+import { defineScript, type KeyedScriptCall } from '../redis/scripts.js';
 import { attemptField, bucketExpiry, bucketOf, deliveryRecordJson, type RecordedState } from './delivery-record.js';
 
 /** One finished attempt (or a dead-lettering without one) of an event at a destination. */
@@ -83,10 +84,12 @@ export class EventLogWriter {
   private closed = false;
   private readonly flushIntervalMs: number;
   private readonly maxPending: number;
+  private readonly flushScript: KeyedScriptCall<number>;
 
-  constructor(private readonly redis: Redis, private readonly keys: RedisKeys, private readonly opts: EventLogWriterOptions = {}) {
+  constructor(redis: Redis, private readonly keys: RedisKeys, private readonly opts: EventLogWriterOptions = {}) {
     this.flushIntervalMs = opts.flushIntervalMs ?? 25;
     this.maxPending = opts.maxPending ?? 256;
+    this.flushScript = defineScript(redis, { name: 'heraldEventLogFlush', keys: 'varying', lua: FLUSH_LUA });
   }
 
   /**
@@ -142,7 +145,7 @@ export class EventLogWriter {
     if (batch.length === 0) return;
     this.pending = new Map();
     const now = String((this.opts.clock ?? Date.now)());
-    const results = await Promise.allSettled(batch.map((p) => this.redis.eval(FLUSH_LUA, p.keys.length, ...p.keys, now, ...p.expiries.map(String), ...p.entries)));
+    const results = await Promise.allSettled(batch.map((p) => this.flushScript(p.keys, now, p.expiries.map(String), p.entries)));
     results.forEach((r, i) => {
       if (r.status === 'rejected') this.opts.onFlushError?.(r.reason as Error, batch[i]!.count);
       for (const done of batch[i]!.done) done();

@@ -102,11 +102,11 @@ export class DeliveryWorker {
   private worker: Worker<DeliveryJobData> | undefined;
   private readonly queue: Queue<DeliveryJobData>;
   private dest: ResolvedDestination;
-  private policy: RetryPolicy;
-  private timeoutMs: number;
+  private policy!: RetryPolicy;
+  private timeoutMs!: number;
   /** How long this destination's delivery log keeps an event (ms); 0: no log. */
-  private logRetentionMs: number;
-  private fixedHeaders: string[];
+  private logRetentionMs!: number;
+  private fixedHeaders!: string[];
   private readonly sender: HttpSender;
   private readonly log: Logger;
   private readonly metrics: DestinationMetrics;
@@ -122,16 +122,11 @@ export class DeliveryWorker {
   private listening = false;
 
   constructor(destination: ResolvedDestination, private readonly deps: DeliveryWorkerDeps) {
-    this.dest = destination;
-    this.policy = resolveRetryPolicy(destination.spec.retry);
-    this.timeoutMs = parseDuration(destination.spec.timeout);
-    this.logRetentionMs = deps.eventLog ? logRetentionMs(destination.spec, deps.eventLogRetentionMs ?? 0) : 0;
-    this.fixedHeaders = this.headersOf(destination);
+    this.dest = this.adopt(destination);
     this.sender = deps.sender;
     this.log = deps.logger.child({ component: 'worker', destination: destination.name });
     this.metrics = new DestinationMetrics(deps.metrics, destination.name);
     this.breaker = new BreakerStore(deps.redis, deps.keys, destination.name);
-    this.breakerConfig = destination.spec.circuitBreaker ? resolveBreakerConfig(destination.spec.circuitBreaker) : undefined;
     // Same options as every other handle: each Queue writes its event-stream cap into the queue's meta.
     this.queue = openDeliveryQueue(deps.queueConnection, deps.keys, destination.name);
     this.pacer = new AttemptPacer({ now: deps.clock ?? Date.now, sleep: deps.sleep ?? ((ms) => delay(ms)) });
@@ -169,12 +164,7 @@ export class DeliveryWorker {
 
   /** Applies a changed spec without a restart: every field SPEC_FIELD_EFFECTS marks `live`. */
   async update(destination: ResolvedDestination): Promise<void> {
-    this.dest = destination;
-    this.fixedHeaders = this.headersOf(destination);
-    this.policy = resolveRetryPolicy(destination.spec.retry);
-    this.timeoutMs = parseDuration(destination.spec.timeout);
-    this.logRetentionMs = this.deps.eventLog ? logRetentionMs(destination.spec, this.deps.eventLogRetentionMs ?? 0) : 0;
-    this.breakerConfig = destination.spec.circuitBreaker ? resolveBreakerConfig(destination.spec.circuitBreaker) : undefined;
+    this.dest = this.adopt(destination);
     // Pool first, so the deliveries BullMQ adds at the new concurrency find connections.
     this.sender.resize(Math.max(destination.spec.concurrency, 1));
     if (this.worker) setConcurrency(this.worker, this.concurrency());
@@ -182,6 +172,16 @@ export class DeliveryWorker {
     await this.applyPause();
     // A changed onDeadLetter, or ordering switched off, applies to the keys waiting now, not at the next sweep.
     this.sweepOrdered();
+  }
+
+  /** What each delivery reads of the spec, worked out once per spec (at start and on each live change). */
+  private adopt(destination: ResolvedDestination): ResolvedDestination {
+    this.policy = resolveRetryPolicy(destination.spec.retry);
+    this.timeoutMs = parseDuration(destination.spec.timeout);
+    this.logRetentionMs = this.deps.eventLog ? logRetentionMs(destination.spec, this.deps.eventLogRetentionMs ?? 0) : 0;
+    this.fixedHeaders = this.headersOf(destination);
+    this.breakerConfig = destination.spec.circuitBreaker ? resolveBreakerConfig(destination.spec.circuitBreaker) : undefined;
+    return destination;
   }
 
   /**
