@@ -34,14 +34,23 @@ async function append(...events: Array<[id: string, key: string]>): Promise<void
 }
 
 const wait = () => redis.lrange(`${q}wait`, 0, -1).then((l) => l.reverse()); // oldest first
-const head = (key: string) => redis.hget(`${base}head`, key);
-const behind = (key: string) => redis.lrange(`${base}q:${key}`, 0, -1);
+/** The key's head: the first element of its list. */
+const head = (key: string) => redis.lindex(`${base}q:${key}`, 0);
+/** The events waiting behind the head: the rest of the list. */
+const behind = (key: string) => redis.lrange(`${base}q:${key}`, 1, -1);
 /** What BullMQ does to a delivered job (removeOnComplete): the hash goes. */
 const delivered = async (id: string) => void (await redis.multi().lrem(`${q}wait`, 0, id).del(`${q}${id}`).exec());
 /** A dead letter: in the failed set, hash kept. */
 const deadLettered = async (id: string) => void (await redis.multi().lrem(`${q}wait`, 0, id).zadd(`${q}failed`, Date.now(), id).exec());
 /** A retry scheduled: in the delayed set. */
 const delayed = async (id: string) => void (await redis.multi().lrem(`${q}wait`, 0, id).zadd(`${q}delayed`, Date.now() + 60_000, id).exec());
+
+/** Calls per Redis command since the last CONFIG RESETSTAT (INFO commandstats), by lower-case name. */
+async function commandCalls(): Promise<Record<string, number>> {
+  const calls: Record<string, number> = {};
+  for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) calls[m[1]!] = Number(m[2]);
+  return calls;
+}
 
 beforeAll(async () => {
   server = await startRedis();
@@ -65,6 +74,23 @@ describe('an ordering key', () => {
     expect(await behind('a')).toEqual(['e3', 'e5']);
     expect(await ordered.status()).toMatchObject({ keys: 2, blocked: 0, waiting: 2 });
     expect(await redis.zscore(`${q}marker`, '0')).toBe('0');
+  });
+
+  it('an event behind a busy key costs Redis what an unordered one does: RPUSH to its list in place of LPUSH to wait', async () => {
+    await append(['e1', 'a'], ['u1', '']);
+    await redis.config('RESETSTAT');
+    await append(['u2', ''], ['u3', '']);
+    const unordered = await commandCalls();
+    await redis.config('RESETSTAT');
+    await append(['e2', 'a'], ['e3', 'a']);
+    const { rpush, incrby, ...rest } = await commandCalls();
+    expect(rpush).toBe(2);
+    // The waiting counter: once per write, not per event.
+    expect(incrby).toBe(unordered.incrby! + 1);
+    // Nor does it wake a worker: nothing new is live, so the marker is not touched.
+    const { lpush, incrby: _, zadd, ...unorderedRest } = unordered;
+    expect([lpush, zadd]).toEqual([2, 1]);
+    expect(rest).toEqual(unorderedRest);
   });
 
   it('Live stays Live while its head waits, runs or is delayed for a retry', async () => {
