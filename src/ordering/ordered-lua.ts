@@ -7,19 +7,17 @@
  */
 
 /**
- * `appendOrdered(base, key, id, ts)`: queues a new job (its hash already written) at the end of its
- * key's list. Returns true when the list was empty (the key was idle) and the job is its head: the
- * key gets its `since` entry and the caller pushes the job to `wait`. Returns false when the job
- * waits behind the head (the caller adds those to `waiting`, once per write). A busy key thus costs
- * one `RPUSH`, where an unordered job costs one `LPUSH` to `wait`. Shared by ingest's write script
- * (src/ingest/write-script.ts), so the append happens in the same script as the write the 202
- * answers for.
+ * `appendOrdered(base, key, id)`: queues a new job (its hash already written) at the end of its key's
+ * list. Returns true when the list was empty (the key was idle) and the job is its head: the caller
+ * gives the key its `since` entry and pushes the job to `wait`, as it does for an unordered job (in
+ * one command each per write). Returns false when the job waits behind the head (the caller adds
+ * those to `waiting`, once per write). A busy key thus costs one `RPUSH`. Used by the enqueue
+ * functions (src/queue/enqueue.ts) that ingest's write script runs, so the append happens in the same
+ * script as the write the 202 answers for.
  */
 export const APPEND_ORDERED_LUA = `
-local function appendOrdered(base, okey, id, ts)
-  if redis.call('RPUSH', base .. 'q:' .. okey, id) > 1 then return false end
-  redis.call('ZADD', base .. 'since', ts, okey)
-  return true
+local function appendOrdered(base, okey, id)
+  return redis.call('RPUSH', base .. 'q:' .. okey, id) == 1
 end
 `;
 

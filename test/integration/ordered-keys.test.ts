@@ -76,21 +76,34 @@ describe('an ordering key', () => {
     expect(await redis.zscore(`${q}marker`, '0')).toBe('0');
   });
 
-  it('an event behind a busy key costs Redis what an unordered one does: RPUSH to its list in place of LPUSH to wait', async () => {
+  it('an event behind a busy key costs Redis one RPUSH and nothing else of its own', async () => {
     await append(['e1', 'a'], ['u1', '']);
     await redis.config('RESETSTAT');
-    await append(['u2', ''], ['u3', '']);
+    await append(['u2', ''], ['u3', ''], ['u4', '']);
     const unordered = await commandCalls();
     await redis.config('RESETSTAT');
-    await append(['e2', 'a'], ['e3', 'a']);
+    await append(['e2', 'a'], ['e3', 'a'], ['e4', 'a']);
     const { rpush, incrby, ...rest } = await commandCalls();
-    expect(rpush).toBe(2);
-    // The waiting counter: once per write, not per event.
+    expect(rpush).toBe(3);
+    // Per write, not per event: the waiting counter. Nothing goes live, so no LPUSH to wait and no marker.
     expect(incrby).toBe(unordered.incrby! + 1);
-    // Nor does it wake a worker: nothing new is live, so the marker is not touched.
     const { lpush, incrby: _, zadd, ...unorderedRest } = unordered;
-    expect([lpush, zadd]).toEqual([2, 1]);
+    expect([lpush, zadd]).toEqual([1, 1]);
     expect(rest).toEqual(unorderedRest);
+  });
+
+  it('new heads of one write go to since in one ZADD and to wait in one LPUSH, in order, however many', async () => {
+    await redis.config('RESETSTAT');
+    const events: Array<[string, string]> = [];
+    for (let n = 0; n < 2500; n++) events.push([`n${n}`, n % 5 === 0 ? '' : `k${n}`]);
+    await append(...events);
+    const calls = await commandCalls();
+    expect(calls.rpush).toBe(2000);
+    // A thousand values a command: LPUSH 2,500 ids in 3, ZADD 2,000 (score, key) pairs in 4, and the marker.
+    expect([calls.lpush, calls.zadd]).toEqual([3, 5]);
+    expect(await wait()).toEqual(events.map(([id]) => id));
+    expect(await ordered.status()).toMatchObject({ keys: 2000, waiting: 0 });
+    expect(await head('k2499')).toBe('n2499');
   });
 
   it('Live stays Live while its head waits, runs or is delayed for a retry', async () => {
