@@ -120,6 +120,7 @@ async function compare(): Promise<void> {
     for (const [label, c] of pairs) await scenario(`${label}:ingest-fanout1`, () => ingestScenario(c, 1, ['single', 'batch']));
     for (const [label, c] of pairs) await scenario(`${label}:ingest-fanout5`, () => ingestScenario(c, 5, ['batch']));
     for (const [label, c] of pairs) await scenario(`${label}:delivery`, () => deliveryScenario(c));
+    for (const [label, c] of pairs) await scenario(`${label}:ordering-ingest`, () => orderingIngestScenario(c));
   }
   // Both builds at one rate: half of what the first delivered (BENCH_LATENCY_RATE when delivery did not run).
   const sat = results['before:delivery']?.figures.deliveriesPerS?.median ?? Number(process.env.BENCH_LATENCY_RATE ?? 1000);

@@ -1,9 +1,9 @@
 import type { Ctx, ScenarioResult } from './context.js';
-import { authHeader, batchJson, prefill, startIngest, startWorker } from './herald.js';
+import { authHeader, batchJson, eventJson, prefill, startIngest, startWorker } from './herald.js';
 import { commandStats, perOperation } from './redis.js';
 import { dest, resetWith } from './scenarios.js';
 import { figure, rateBetween } from './stats.js';
-import { postScript, wrk } from './wrk.js';
+import { countingPostScript, postScript, wrk } from './wrk.js';
 
 /** Events of the hot-key drain: one key is one delivery per round trip, so fewer suffice. */
 const HOT_KEY_EVENTS = 1_000;
@@ -54,44 +54,72 @@ export async function orderingDeliveryScenario(ctx: Ctx): Promise<ScenarioResult
   };
 }
 
+/** What the ingest scenario's keys are like: `busy` keys have events pending, `idle` ones none. */
+type Keying = 'busy' | 'idle';
+
+/** Placeholder for an idle-keys batch's ordering keys, replaced per event by wrk (countingPostScript). */
+const NEW_KEY = 'KKKKKKKK';
+
 /**
- * Batch ingest (100 events a request, 10 connections, no workers) at one destination, keyed events
- * (100 keys per batch), with and without `spec.ordering`: what ordering costs ingest.
+ * Batch ingest (100 events a request, 10 connections, no workers) at one destination, keyed events,
+ * with and without `spec.ordering`: what ordering costs ingest, for the two cases of the append.
+ * - **busy keys**: every request carries the same 100 keys (`o0`…`o99`), so after the first request
+ *   each event waits behind its key's head (one `RPUSH` in Redis);
+ * - **idle keys**: every event a key never seen before (wrk numbers them), so each one is its key's
+ *   head (`RPUSH`, `ZADD since` and the `LPUSH` to `wait`).
+ * The four measurements alternate within a round, so load that comes and goes hits them alike, and
+ * the on/off ratios are paired per round.
  */
 export async function orderingIngestScenario(ctx: Ctx): Promise<ScenarioResult> {
-  const body = await postScript(ctx.tmpDir, 'ingest-batch-keyed', batchJson(ctx.opts.payloadBytes, 100, { count: 1000, first: 0 }), authHeader(ctx.herald.apiKey));
-  const rates: Record<'off' | 'on', number[]> = { off: [], on: [] };
-  const cpu: Record<'off' | 'on', number[]> = { off: [], on: [] };
-  const redisCpu: Record<'off' | 'on', number[]> = { off: [], on: [] };
+  const auth = authHeader(ctx.herald.apiKey);
+  const scripts: Record<Keying, string> = {
+    busy: await postScript(ctx.tmpDir, 'ingest-batch-keyed', batchJson(ctx.opts.payloadBytes, 100, { count: 1000, first: 0 }), auth),
+    idle: await countingPostScript(ctx.tmpDir, 'ingest-batch-new-keys', `[${Array.from({ length: 100 }, () => eventJson(ctx.opts.payloadBytes, NEW_KEY)).join(',')}]`, NEW_KEY, auth),
+  };
+  type Series = Record<Keying, Record<'off' | 'on', number[]>>;
+  const series = (): Series => ({ busy: { off: [], on: [] }, idle: { off: [], on: [] } });
+  const rates = series();
+  const cpu = series();
+  const redisCpu = series();
   for (let i = 0; i < ctx.opts.runs; i++) {
-    // Alternated, so load that comes and goes on the machine hits both alike.
-    for (const mode of ['off', 'on'] as const) {
-      const dests = [dest(ctx, 'ordi', 0, mode === 'on' ? { ordering: { key: '/k' } } : {})];
-      await resetWith(ctx, dests);
-      const ingest = await startIngest(ctx.herald, 'sut', `ingest-ordering-${mode}`);
-      try {
-        await wrk(`${ingest.url}/ingest/batch`, body, { connections: 10, durationS: ctx.opts.warmupS });
+    for (const keying of ['busy', 'idle'] as const) {
+      for (const mode of ['off', 'on'] as const) {
+        const dests = [dest(ctx, 'ordi', 0, mode === 'on' ? { ordering: { key: '/k' } } : {})];
         await resetWith(ctx, dests);
-        const cpu0 = ingest.cpuSeconds();
-        const rcpu0 = ctx.redis.proc.cpuSeconds();
-        const r = await wrk(`${ingest.url}/ingest/batch`, body, { connections: 10, durationS: ctx.opts.durationS });
-        const events = Math.max(1, r.okPerS * 100 * r.durationS);
-        rates[mode].push(r.okPerS * 100);
-        cpu[mode].push(((ingest.cpuSeconds() - cpu0) / events) * 1e6);
-        redisCpu[mode].push(((ctx.redis.proc.cpuSeconds() - rcpu0) / events) * 1e6);
-      } finally {
-        await ingest.stop();
+        const ingest = await startIngest(ctx.herald, 'sut', `ingest-ordering-${keying}-${mode}`);
+        try {
+          await wrk(`${ingest.url}/ingest/batch`, scripts[keying], { connections: 10, durationS: ctx.opts.warmupS });
+          await resetWith(ctx, dests);
+          const cpu0 = ingest.cpuSeconds();
+          const rcpu0 = ctx.redis.proc.cpuSeconds();
+          const r = await wrk(`${ingest.url}/ingest/batch`, scripts[keying], { connections: 10, durationS: ctx.opts.durationS });
+          const events = Math.max(1, r.okPerS * 100 * r.durationS);
+          rates[keying][mode].push(r.okPerS * 100);
+          cpu[keying][mode].push(((ingest.cpuSeconds() - cpu0) / events) * 1e6);
+          redisCpu[keying][mode].push(((ctx.redis.proc.cpuSeconds() - rcpu0) / events) * 1e6);
+        } finally {
+          await ingest.stop();
+        }
       }
     }
   }
+  const onOff = (k: Keying) => rates[k].on.map((on, i) => on / rates[k].off[i]!);
   return {
     figures: {
-      batchEventsPerSOff: figure(rates.off, 'events/s'),
-      batchEventsPerSOn: figure(rates.on, 'events/s'),
-      cpuUsPerEventOff: figure(cpu.off, 'µs CPU/event'),
-      cpuUsPerEventOn: figure(cpu.on, 'µs CPU/event'),
-      redisCpuUsPerEventOff: figure(redisCpu.off, 'µs Redis CPU/event'),
-      redisCpuUsPerEventOn: figure(redisCpu.on, 'µs Redis CPU/event'),
+      batchEventsPerSOff: figure(rates.busy.off, 'events/s'),
+      batchEventsPerSOn: figure(rates.busy.on, 'events/s'),
+      busyKeysOnOffRatio: figure(onOff('busy'), 'on ÷ off, events/s, same round'),
+      cpuUsPerEventOff: figure(cpu.busy.off, 'µs CPU/event'),
+      cpuUsPerEventOn: figure(cpu.busy.on, 'µs CPU/event'),
+      redisCpuUsPerEventOff: figure(redisCpu.busy.off, 'µs Redis CPU/event'),
+      redisCpuUsPerEventOn: figure(redisCpu.busy.on, 'µs Redis CPU/event'),
+      idleKeysEventsPerSOff: figure(rates.idle.off, 'events/s'),
+      idleKeysEventsPerSOn: figure(rates.idle.on, 'events/s'),
+      idleKeysOnOffRatio: figure(onOff('idle'), 'on ÷ off, events/s, same round'),
+      idleKeysCpuUsPerEventOff: figure(cpu.idle.off, 'µs CPU/event'),
+      idleKeysCpuUsPerEventOn: figure(cpu.idle.on, 'µs CPU/event'),
+      idleKeysRedisCpuUsPerEventOff: figure(redisCpu.idle.off, 'µs Redis CPU/event'),
+      idleKeysRedisCpuUsPerEventOn: figure(redisCpu.idle.on, 'µs Redis CPU/event'),
     },
   };
 }

@@ -22,11 +22,45 @@ function done(summary, latency, requests)
 end
 `;
 
+/** Lua lines that set wrk's default headers: JSON content and `headers`. */
+function headerLines(headers: Record<string, string>): string {
+  return Object.entries({ 'content-type': 'application/json', ...headers }).map(([k, v]) => `wrk.headers["${k}"] = "${v}"\n`).join('');
+}
+
 /** A script that POSTs the same body on every request. */
 export async function postScript(dir: string, name: string, body: string, headers: Record<string, string> = {}): Promise<string> {
   const file = join(dir, `${name}.lua`);
-  const hs = Object.entries({ 'content-type': 'application/json', ...headers }).map(([k, v]) => `wrk.headers["${k}"] = "${v}"\n`).join('');
+  const hs = headerLines(headers);
   await writeFile(file, `wrk.method = "POST"\n${hs}wrk.body = [==[${body}]==]\n${DONE}`);
+  return file;
+}
+
+/**
+ * A script that POSTs `body` with every occurrence of `placeholder` replaced by a fresh 8-digit
+ * number (a counter per wrk thread, so one thread never repeats one): batches whose ordering keys are
+ * all new. The placeholder is 8 characters, so the body keeps its length.
+ */
+export async function countingPostScript(dir: string, name: string, body: string, placeholder: string, headers: Record<string, string> = {}): Promise<string> {
+  if (placeholder.length !== 8) throw new Error('countingPostScript: the placeholder must be 8 characters, the width of the numbers that replace it');
+  const parts = body.split(placeholder);
+  const file = join(dir, `${name}.lua`);
+  const hs = headerLines(headers);
+  await writeFile(
+    file,
+    `wrk.method = "POST"
+${hs}local parts = { ${parts.map((p) => `[==[${p}]==]`).join(', ')} }
+local n, buf = 0, {}
+function request()
+  for i = 1, #parts - 1 do
+    n = n + 1
+    buf[2 * i - 1] = parts[i]
+    buf[2 * i] = string.format('%08d', n)
+  end
+  buf[2 * #parts - 1] = parts[#parts]
+  return wrk.format(nil, nil, nil, table.concat(buf))
+end
+${DONE}`,
+  );
   return file;
 }
 

@@ -32,10 +32,10 @@ export class OrderedKeys {
   private readonly queueKeys: string[];
 
   constructor(private readonly redis: Redis, keys: RedisKeys, readonly destination: string) {
-    this.advanceScript = defineScript(redis, { name: 'heraldOrderAdvance', keys: 8, lua: ADVANCE_LUA });
+    this.advanceScript = defineScript(redis, { name: 'heraldOrderAdvance', keys: 7, lua: ADVANCE_LUA });
     this.base = keys.ordering(destination);
     const q = `${keys.queuePrefix(destination)}:${QUEUE_NAME}:`;
-    this.queueKeys = [`${this.base}head`, `${this.base}since`, `${this.base}blocked`, `${q}wait`, `${q}meta`, `${q}active`, `${q}marker`, `${q}failed`, q];
+    this.queueKeys = [`${this.base}since`, `${this.base}blocked`, `${q}wait`, `${q}meta`, `${q}active`, `${q}marker`, `${q}failed`, q];
   }
 
   /** Moves each of `orderingKeys` on if its head is done (see ADVANCE_LUA); returns how many events went live. */
@@ -46,15 +46,15 @@ export class OrderedKeys {
 
   /** The id of the event that is `orderingKey`'s head (being delivered, retried or dead-lettered), if any. */
   async headOf(orderingKey: string): Promise<string | undefined> {
-    return (await this.redis.hget(`${this.base}head`, orderingKey)) ?? undefined;
+    return (await this.redis.lindex(`${this.base}q:${orderingKey}`, 0)) ?? undefined;
   }
 
-  /** Advances every key that has a head; returns how many events went live. */
+  /** Advances every key that has a head (the members of `since`); returns how many events went live. */
   async sweep(mode: AdvanceMode): Promise<number> {
     let cursor = '0';
     let pushed = 0;
     do {
-      const [next, flat] = await this.redis.hscan(`${this.base}head`, cursor, 'COUNT', SWEEP_PAGE);
+      const [next, flat] = await this.redis.zscan(`${this.base}since`, cursor, 'COUNT', SWEEP_PAGE);
       cursor = next;
       const keys: string[] = [];
       for (let i = 0; i < flat.length; i += 2) keys.push(flat[i]!);
@@ -63,9 +63,9 @@ export class OrderedKeys {
     return pushed;
   }
 
-  /** Deletes the destination's ordering state (after its queue was purged); keys' lists must be empty by then (sweep 'off'). */
+  /** Deletes the destination's ordering state (after its queue was purged); keys' lists must be gone by then (sweep 'off'). */
   async clear(): Promise<void> {
-    await this.redis.del(`${this.base}head`, `${this.base}since`, `${this.base}blocked`, `${this.base}waiting`);
+    await this.redis.del(`${this.base}since`, `${this.base}blocked`, `${this.base}waiting`);
   }
 
   async status(): Promise<OrderingStatus> {
@@ -87,6 +87,6 @@ export class OrderedKeys {
  */
 export async function readOrderingStatus(redis: Redis, base: string): Promise<OrderingStatus> {
   // Four reads, not a MULTI: they go out together anyway, and a figure a moment apart from another is fine here.
-  const [keys, blocked, waiting, oldest] = await Promise.all([redis.hlen(`${base}head`), redis.hlen(`${base}blocked`), redis.get(`${base}waiting`), redis.zrange(`${base}since`, 0, 0, 'WITHSCORES')]);
+  const [keys, blocked, waiting, oldest] = await Promise.all([redis.zcard(`${base}since`), redis.hlen(`${base}blocked`), redis.get(`${base}waiting`), redis.zrange(`${base}since`, 0, 0, 'WITHSCORES')]);
   return { keys, blocked, waiting: Math.max(0, Number(waiting ?? 0)), ...(oldest.length === 2 ? { oldestWaitingSince: Number(oldest[1]) } : {}) };
 }

@@ -45,9 +45,10 @@ export class RedisKeys {
     return `${this.prefix}:{d:${destination}}:evlog`;
   }
   /**
-   * Base of a destination's ordered-delivery keys (docs/adr/0013-ordered-delivery.md): `head` (hash
-   * key → the one live job of the key), `since` (sorted set key → accept time of that job), `blocked`
-   * (hash key → its dead-lettered head) and `q:<key>` (list of the events waiting behind the head).
+   * Base of a destination's ordered-delivery keys (docs/adr/0013-ordered-delivery.md): `q:<key>` (list
+   * of the key's events: first its head, the one live job of the key, then those waiting behind it),
+   * `since` (sorted set key → accept time of its head; exactly the keys with a head), `blocked` (hash
+   * key → its dead-lettered head) and `waiting` (how many events wait behind heads).
    */
   ordering(destination: string): string {
     return `${this.prefix}:{d:${destination}}:ord:`;

@@ -34,14 +34,23 @@ async function append(...events: Array<[id: string, key: string]>): Promise<void
 }
 
 const wait = () => redis.lrange(`${q}wait`, 0, -1).then((l) => l.reverse()); // oldest first
-const head = (key: string) => redis.hget(`${base}head`, key);
-const behind = (key: string) => redis.lrange(`${base}q:${key}`, 0, -1);
+/** The key's head: the first element of its list. */
+const head = (key: string) => redis.lindex(`${base}q:${key}`, 0);
+/** The events waiting behind the head: the rest of the list. */
+const behind = (key: string) => redis.lrange(`${base}q:${key}`, 1, -1);
 /** What BullMQ does to a delivered job (removeOnComplete): the hash goes. */
 const delivered = async (id: string) => void (await redis.multi().lrem(`${q}wait`, 0, id).del(`${q}${id}`).exec());
 /** A dead letter: in the failed set, hash kept. */
 const deadLettered = async (id: string) => void (await redis.multi().lrem(`${q}wait`, 0, id).zadd(`${q}failed`, Date.now(), id).exec());
 /** A retry scheduled: in the delayed set. */
 const delayed = async (id: string) => void (await redis.multi().lrem(`${q}wait`, 0, id).zadd(`${q}delayed`, Date.now() + 60_000, id).exec());
+
+/** Calls per Redis command since the last CONFIG RESETSTAT (INFO commandstats), by lower-case name. */
+async function commandCalls(): Promise<Record<string, number>> {
+  const calls: Record<string, number> = {};
+  for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) calls[m[1]!] = Number(m[2]);
+  return calls;
+}
 
 beforeAll(async () => {
   server = await startRedis();
@@ -65,6 +74,36 @@ describe('an ordering key', () => {
     expect(await behind('a')).toEqual(['e3', 'e5']);
     expect(await ordered.status()).toMatchObject({ keys: 2, blocked: 0, waiting: 2 });
     expect(await redis.zscore(`${q}marker`, '0')).toBe('0');
+  });
+
+  it('an event behind a busy key costs Redis one RPUSH and nothing else of its own', async () => {
+    await append(['e1', 'a'], ['u1', '']);
+    await redis.config('RESETSTAT');
+    await append(['u2', ''], ['u3', ''], ['u4', '']);
+    const unordered = await commandCalls();
+    await redis.config('RESETSTAT');
+    await append(['e2', 'a'], ['e3', 'a'], ['e4', 'a']);
+    const { rpush, incrby, ...rest } = await commandCalls();
+    expect(rpush).toBe(3);
+    // Per write, not per event: the waiting counter. Nothing goes live, so no LPUSH to wait and no marker.
+    expect(incrby).toBe(unordered.incrby! + 1);
+    const { lpush, incrby: _, zadd, ...unorderedRest } = unordered;
+    expect([lpush, zadd]).toEqual([1, 1]);
+    expect(rest).toEqual(unorderedRest);
+  });
+
+  it('new heads of one write go to since in one ZADD and to wait in one LPUSH, in order, however many', async () => {
+    await redis.config('RESETSTAT');
+    const events: Array<[string, string]> = [];
+    for (let n = 0; n < 2500; n++) events.push([`n${n}`, n % 5 === 0 ? '' : `k${n}`]);
+    await append(...events);
+    const calls = await commandCalls();
+    expect(calls.rpush).toBe(2000);
+    // A thousand values a command: LPUSH 2,500 ids in 3, ZADD 2,000 (score, key) pairs in 4, and the marker.
+    expect([calls.lpush, calls.zadd]).toEqual([3, 5]);
+    expect(await wait()).toEqual(events.map(([id]) => id));
+    expect(await ordered.status()).toMatchObject({ keys: 2000, waiting: 0 });
+    expect(await head('k2499')).toBe('n2499');
   });
 
   it('Live stays Live while its head waits, runs or is delayed for a retry', async () => {

@@ -123,6 +123,11 @@ const ALERTS: Record<string, { now: Expect; why: string; under: Record<string, E
     why: 'its receiver answered 410',
     under: { 'max by (destination) (herald_destination_disabled)': EVERY_DESTINATION },
   },
+  HeraldOrderedKeyBlocked: {
+    now: NONE,
+    why: 'no destination here orders its deliveries, so none has a blocked key',
+    under: { 'destination:herald_ordering_blocked_keys:max': EVERY_DESTINATION },
+  },
   HeraldBacklogHigh: { now: NONE, why: `at most ${EVENTS} events wait`, under: { 'destination:herald_queue_backlog:max': EVERY_DESTINATION } },
   HeraldBacklogGrowing: {
     now: { series: 'any' },

@@ -112,6 +112,7 @@ describe('Prometheus rules', () => {
         'HeraldIngestUnavailable',
         'HeraldNoWorkerForBacklog',
         'HeraldOldestEventTooOld',
+        'HeraldOrderedKeyBlocked',
         'HeraldRedisDown',
       ].sort(),
     );
