@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { globToRegExp, typeMatcher, type ResolvedDestination } from '../api/destination.js';
 import type { EventDelivery, EventLogEntry, EventsPage, EventsQuery } from '../api/event-log.js';
 import { timeOfEventId } from '../api/event.js';
@@ -15,7 +15,7 @@ export class InvalidCursorError extends Error {
 }
 
 export interface EventLogReaderDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   /** The destination set now (ingest's watcher, or the registry for the CLI): names, filters, pause and retention. */
   destinations: () => readonly ResolvedDestination[] | Promise<readonly ResolvedDestination[]>;
@@ -245,7 +245,7 @@ export class EventLogReader {
   }
 }
 
-async function pipelined(redis: Redis, commands: Array<[string, ...string[]]>): Promise<unknown[]> {
+async function pipelined(redis: RedisClient, commands: Array<[string, ...string[]]>): Promise<unknown[]> {
   const replies = (await redis.pipeline(commands).exec()) ?? [];
   return replies.map(([err, v]) => (err ? undefined : v));
 }

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Counter } from 'prom-client';
 import { DEFAULT_EVENT_TYPE, type IngestEvent } from '../api/event.js';
 import { typeMatcher, type ResolvedDestination } from '../api/destination.js';
@@ -122,14 +122,14 @@ export class IngestService {
 
   constructor(
     private readonly deps: {
-      redis: Redis;
+      redis: RedisClient;
       keys: RedisKeys;
       events: EventStore;
       /**
        * The connection bodies and delivery jobs are written on, one flush after the other with no wait
        * between them. It must not auto-pipeline (that would defer the jobs' write, not the bodies').
        */
-      writeRedis: Redis;
+      writeRedis: RedisClient;
       metrics: IngestMetrics;
       idempotencyTtlMs: number;
       /** HERALD_EVENT_LOG_RETENTION (ms): how long the delivery log keeps events, unless a destination says otherwise; default 0, no log. */
@@ -397,7 +397,7 @@ export class IngestService {
   }
 
   /** WAIT for the replicas of `plan` to have every write `connection` made so far. @throws ReplicationUnconfirmedError */
-  private async waitForReplicas(connection: Redis, plan: ReplicationPlan): Promise<void> {
+  private async waitForReplicas(connection: RedisClient, plan: ReplicationPlan): Promise<void> {
     const copies = (await connection.call('WAIT', String(plan.replicas), String(plan.timeoutMs))) as number;
     if (copies < plan.replicas) throw new ReplicationUnconfirmedError(plan.replicas, copies, plan.timeoutMs);
   }

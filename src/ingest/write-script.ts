@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { ENQUEUE_FUNCTIONS_LUA } from '../queue/enqueue.js';
 import { defineScript, type KeyedScriptCall, type ScriptCall } from '../redis/scripts.js';
 
@@ -121,7 +121,7 @@ export interface WriteScripts {
 }
 
 /** Defines the write scripts on `redis` (defineScript: once per connection). */
-export function writeScripts(redis: Redis): WriteScripts {
+export function writeScripts(redis: RedisClient): WriteScripts {
   return {
     write: defineScript(redis, { name: 'heraldWrite', keys: 'varying', lua: WRITE_LUA }),
     check: defineScript(redis, { name: 'heraldWriteCheck', keys: 1, lua: CHECK_LUA }),

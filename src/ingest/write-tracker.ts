@@ -1,4 +1,5 @@
-import { ReplyError, type Redis } from 'ioredis';
+import { ReplyError } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from '../log/logger.js';
 import { IngestError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors.js';
 import type { WriteScripts } from './write-script.js';
@@ -14,7 +15,7 @@ interface Pending {
 /** Options of a {@link WriteTracker}. */
 export interface WriteTrackerDeps {
   /** The connection the writes are sent on. */
-  redis: Redis;
+  redis: RedisClient;
   /** The write scripts' settling check, defined on `redis`. */
   check: WriteScripts['check'];
   /** This writer's journal key (RedisKeys.ingestWrites). */

@@ -16,7 +16,7 @@
  * that scenario starts a new replica of the promoted primary.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/client.js';
 import { DestinationSpec } from '../../src/api/destination.js';
 import { loadConfig } from '../../src/config/config.js';
 import { DestinationRegistry } from '../../src/redis/destination-registry.js';
@@ -40,7 +40,7 @@ describe.each([
   { mode: 'acknowledge after replication, replica 200 ms behind', ackReplicas: '1', delayMs: 200 },
 ].filter((m) => !process.env.ONLY_MODE || m.mode === process.env.ONLY_MODE))('Sentinel failover under batch and single load, $mode', ({ mode, ackReplicas, delayMs }) => {
   let set: SentinelSet;
-  let control: Redis;
+  let control: RedisClient;
   const prefix = `f${Math.random().toString(36).slice(2, 8)}`;
   const keys = new RedisKeys(prefix);
   const receivers: Receiver[] = [];
