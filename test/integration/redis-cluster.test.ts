@@ -10,6 +10,7 @@ import { isCluster, primariesOf, type RedisClient } from '../../src/redis/client
 import { assertNoEviction, createRedis, RedisPolicyError } from '../../src/redis/connection.js';
 import { QUEUE_NAME, RedisKeys } from '../../src/redis/keys.js';
 import { redisTarget } from '../../src/redis/redis-target.js';
+import { keySlot } from '../../src/redis/key-slot.js';
 import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
 import { startRedisCluster, type RedisClusterUnderTest } from '../support/redis-cluster.js';
 import { waitFor } from '../support/wait.js';
@@ -40,6 +41,13 @@ describe('Redis Cluster connections', () => {
     expect(await redis.get('{a}x')).toBe('1');
     await waitFor(() => primariesOf(redis).length === 3, { what: 'three primaries known to the client' });
     await assertNoEviction(redis);
+  });
+
+  it('computes the slot of a key as the cluster does', async () => {
+    const node = cluster.servers[0]!.client();
+    for (const key of ['foo', 'herald:{d:orders}:stats', 'a{}b', 'x{y}z{w}', 'émoji-✓', `k${Math.random()}`]) {
+      expect(keySlot(key)).toBe(Number(await node.call('CLUSTER', 'KEYSLOT', key)));
+    }
   });
 
   it('refuses a cluster where any one primary may evict keys', async () => {
