@@ -16,9 +16,10 @@ export interface RunningHerald extends HeraldProcess {
 }
 
 /** Environment shared by every process a fault test starts: loopback receivers, quiet logs, fast lock expiry. */
-export function processEnv(redisUrl: string, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
+export function processEnv(redis: string | { redisUrl: string; clusterNodes?: string }, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
+  const target = typeof redis === 'string' ? { redisUrl: redis } : redis;
   return {
-    REDIS_URL: redisUrl,
+    ...(target.clusterNodes ? { HERALD_REDIS_CLUSTER_NODES: target.clusterNodes } : { REDIS_URL: target.redisUrl }),
     HERALD_REDIS_PREFIX: prefix,
     HERALD_HTTP_HOST: '127.0.0.1',
     HERALD_ALLOW_PRIVATE_DESTINATIONS: 'true',

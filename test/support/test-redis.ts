@@ -1,0 +1,30 @@
+import type { RedisClient } from '../../src/redis/client.js';
+import { startRedis } from './redis.js';
+import { startRedisCluster } from './redis-cluster.js';
+
+/**
+ * Whether the integration files that run on both run on a Redis Cluster this time:
+ * `HERALD_TEST_REDIS=cluster` (make test-redis-cluster) starts a 3-primary, 3-replica cluster where
+ * they would start one redis-server. Tests of what only one Redis has (shared event bodies) skip
+ * themselves on the cluster with `it.skipIf(onCluster)`.
+ */
+export const onCluster = process.env.HERALD_TEST_REDIS === 'cluster';
+
+/** A test file's Redis: one server, or a cluster, as {@link onCluster} says. */
+export interface TestRedis {
+  /** What startHerald needs to run on it. */
+  target: { redisUrl: string; clusterNodes?: string };
+  /** A client of the test's own (closed with it). */
+  client(): RedisClient;
+  close(): Promise<void>;
+}
+
+/** Starts the Redis of a test file that runs on one Redis and on a cluster alike. */
+export async function startTestRedis(): Promise<TestRedis> {
+  if (!onCluster) {
+    const server = await startRedis();
+    return { target: { redisUrl: server.url }, client: () => server.client(), close: () => server.close() };
+  }
+  const cluster = await startRedisCluster();
+  return { target: { redisUrl: '', clusterNodes: cluster.nodesEnv }, client: () => cluster.client(), close: () => cluster.close() };
+}
