@@ -73,6 +73,26 @@ describe('ingest on a Redis Cluster', () => {
     for (const p of await cluster.primaries()) expect(await p.server.client().keys(`${keys.prefix}:{e:*`)).toEqual([]);
   });
 
+  it('shows an event delivered at destinations on three shards, and lists it, in the delivery log', async () => {
+    const dests = await namesOnDistinctShards(herald.rt.keys, 3, 'logged');
+    const rs = await Promise.all(dests.map(() => receiver()));
+    for (const [i, d] of dests.entries()) await herald.publish(d.name, { url: rs[i]!.url, filter: { types: ['logged'] } });
+    const res = await herald.post({ type: 'logged', userID: 'u', payload: 1 });
+    expect(res.status).toBe(202);
+    const names = dests.map((d) => d.name).sort();
+    const shown = await waitFor(
+      async () => {
+        const body = (await (await fetch(`${herald.url}/events/${res.body.id}`)).json()) as { deliveries?: Array<{ destination: string; state: string }> };
+        const here = body.deliveries?.filter((d) => names.includes(d.destination)) ?? [];
+        return here.length === 3 && here.every((d) => d.state === 'delivered') ? here : undefined;
+      },
+      { what: 'the event delivered at its three destinations in the log' },
+    );
+    expect(shown.map((d) => d.destination).sort()).toEqual(names);
+    const list = (await (await fetch(`${herald.url}/events?type=logged`)).json()) as { items: Array<{ id: string }> };
+    expect(list.items.map((e) => e.id)).toEqual([res.body.id]);
+  });
+
   it('answers 503 partially_stored when one shard is down, keeps what was stored, and a retry with the key completes the rest without a second copy', async () => {
     const keys = herald.rt.keys;
     const [up, down] = await namesOnDistinctShards(keys, 2, 'partial');
