@@ -1,3 +1,4 @@
+import { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from '../../src/redis/client.js';
 import { startRedis } from './redis.js';
 import { startRedisCluster } from './redis-cluster.js';
@@ -16,6 +17,8 @@ export interface TestRedis {
   target: { redisUrl: string; clusterNodes?: string };
   /** A client of the test's own (closed with it). */
   client(): RedisClient;
+  /** A connection a BullMQ Worker accepts (`maxRetriesPerRequest: null`); the caller closes it. */
+  workerConnection(): RedisClient;
   close(): Promise<void>;
 }
 
@@ -23,8 +26,14 @@ export interface TestRedis {
 export async function startTestRedis(): Promise<TestRedis> {
   if (!onCluster) {
     const server = await startRedis();
-    return { target: { redisUrl: server.url }, client: () => server.client(), close: () => server.close() };
+    return { target: { redisUrl: server.url }, client: () => server.client(), workerConnection: () => new Redis(server.url, { maxRetriesPerRequest: null }), close: () => server.close() };
   }
   const cluster = await startRedisCluster();
-  return { target: { redisUrl: '', clusterNodes: cluster.nodesEnv }, client: () => cluster.client(), close: () => cluster.close() };
+  const nodes = cluster.servers.map((s) => ({ host: '127.0.0.1', port: s.port }));
+  return {
+    target: { redisUrl: '', clusterNodes: cluster.nodesEnv },
+    client: () => cluster.client(),
+    workerConnection: () => new Cluster(nodes, { scaleReads: 'master', redisOptions: { maxRetriesPerRequest: null } }),
+    close: () => cluster.close(),
+  };
 }
