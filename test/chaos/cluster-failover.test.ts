@@ -12,18 +12,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisClient } from '../../src/redis/client.js';
-import { DestinationSpec } from '../../src/api/destination.js';
 import { loadConfig } from '../../src/config/config.js';
-import { DestinationRegistry } from '../../src/redis/destination-registry.js';
 import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
 import { createRedis } from '../../src/redis/connection.js';
 import { QUEUE_NAME, RedisKeys } from '../../src/redis/keys.js';
 import { redisTarget } from '../../src/redis/redis-target.js';
-import { startBatchLoad } from '../support/batch-load.js';
+import { failoverDestinations, loadThroughFailover } from '../support/failover-load.js';
 import { processEnv, startIngestProcess, startWorkerProcess, type RunningHerald } from '../support/fleet.js';
-import { startLoad, startOpenLoad } from '../support/load.js';
 import { pending } from '../support/process-fixture.js';
-import { startReceiver, type Receiver } from '../support/receiver.js';
+import type { Receiver } from '../support/receiver.js';
 import { startRedisCluster, type RedisClusterUnderTest } from '../support/redis-cluster.js';
 import type { RedisServer } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
@@ -67,12 +64,7 @@ describe.each([
       const primary = await cluster.primaryOf(`${keys.queuePrefix(`d${i}`)}:${QUEUE_NAME}:wait`);
       if (!destinations.some((d) => d.primary === primary)) destinations.push({ name: `d${i}`, primary });
     }
-    const registry = new DestinationRegistry(control, keys);
-    for (const { name } of destinations) {
-      const r = await startReceiver(() => ({ status: 200 }));
-      receivers.push(r);
-      await registry.put({ name, spec: DestinationSpec.parse({ url: r.url, concurrency: 16, retry: { initialDelay: '200ms', maxDelay: '2s' } }) });
-    }
+    await failoverDestinations(control, keys, destinations.map((d) => d.name), receivers);
   });
 
   afterAll(async () => {
@@ -89,35 +81,18 @@ describe.each([
     procs.push(ingest);
     for (const d of names) procs.push(await startWorkerProcess(d, env));
 
-    const singles = startLoad({ url: ingest.url, concurrency: 4, paceMs: 5 });
-    const batches = startBatchLoad({ url: ingest.url, concurrency: 2, size: 50, paceMs: 20, firstSeq: 1_000_000 });
-    const acceptedCount = () => singles.accepted().length + batches.accepted().length;
-    await waitFor(() => acceptedCount() >= 1_500, { what: '1,500 events accepted before the kill', timeoutMs: 60_000 });
-
     const victim = destinations[0]!;
-    const crashedAt = Date.now();
-    await victim.primary.stop({ kill: true });
-    const goneAt = Date.now();
-    const probe = startOpenLoad({ url: ingest.url, everyMs: 10, firstSeq: 2_000_000 });
-    await waitFor(() => probe.results.some((x) => x.sentAt > crashedAt && x.status === 503), { what: 'ingest to refuse while the shard has no primary', timeoutMs: 30_000 });
-    probe.stop();
-    await waitFor(async () => (await cluster.primaryOf(`${keys.queuePrefix(victim.name)}:${QUEUE_NAME}:wait`).catch(() => victim.primary)) !== victim.primary, { what: 'the replica promoted', timeoutMs: 30_000 });
-    await cluster.waitForOk();
-    const promotedAt = Date.now();
-    if (ackReplicas !== '0') {
+    const { batches, singleResults, crashedAt, goneAt, promotedAt } = await loadThroughFailover({
+      ingestUrl: ingest.url,
+      kill: () => victim.primary.stop({ kill: true }),
+      promote: async () => {
+        await waitFor(async () => (await cluster.primaryOf(`${keys.queuePrefix(victim.name)}:${QUEUE_NAME}:wait`).catch(() => victim.primary)) !== victim.primary, { what: 'the replica promoted', timeoutMs: 30_000 });
+        await cluster.waitForOk();
+      },
+      refusing: 'while the shard has no primary',
       // Acknowledging after replication needs a replica: the killed server comes back as one.
-      await victim.primary.start();
-      await cluster.waitForOk();
-    }
-    const recovered = Date.now();
-    await waitFor(() => singles.results.some((x) => x.sentAt > recovered && x.status === 202), { what: 'ingest to accept again after the promotion', timeoutMs: 60_000 });
-    await waitFor(() => batches.results.some((x) => x.sentAt > recovered && x.status === 202), { what: 'a batch accepted after the promotion', timeoutMs: 60_000 });
-    const target = acceptedCount() + 1_000;
-    await waitFor(() => acceptedCount() >= target, { what: '1,000 more events accepted after the promotion', timeoutMs: 60_000 });
-    singles.stop();
-    batches.stop();
-    await Promise.all([singles.done, batches.done, probe.done]);
-    const singleResults = [...singles.results, ...probe.results];
+      ...(ackReplicas !== '0' ? { afterPromotion: async () => void (await victim.primary.start(), await cluster.waitForOk()) } : {}),
+    });
     expect(procs.some((p) => p.dead()), procs.map((p) => p.output()).join('\n')).toBe(false);
 
     const answers: Answer[] = [
