@@ -14,6 +14,8 @@ import { keySlot } from '../../src/redis/key-slot.js';
 import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
 import { startRedisCluster, type RedisClusterUnderTest } from '../support/redis-cluster.js';
 import { waitFor } from '../support/wait.js';
+import { runHerald } from '../support/cli.js';
+import { assertRedisReachable, RedisUnreachableError } from '../../src/redis/reachable.js';
 
 describe('Redis Cluster connections', () => {
   let cluster: RedisClusterUnderTest;
@@ -41,6 +43,13 @@ describe('Redis Cluster connections', () => {
     expect(await redis.get('{a}x')).toBe('1');
     await waitFor(() => primariesOf(redis).length === 3, { what: 'three primaries known to the client' });
     await assertNoEviction(redis);
+  });
+
+  it('tells a command-line tool whether the cluster answers, naming its nodes when it does not', async () => {
+    await assertRedisReachable(redisTarget(loadConfig({ HERALD_REDIS_CLUSTER_NODES: cluster.nodesEnv })));
+    const dead = redisTarget(loadConfig({ HERALD_REDIS_CLUSTER_NODES: '127.0.0.1:1' }));
+    await expect(assertRedisReachable(dead, 2_000)).rejects.toThrow(RedisUnreachableError);
+    await expect(assertRedisReachable(dead, 2_000)).rejects.toThrow(/Redis Cluster via 127\.0\.0\.1:1 \(connection refused\)/);
   });
 
   it('computes the slot of a key as the cluster does', async () => {
@@ -76,6 +85,9 @@ describe('Redis Cluster connections', () => {
       const onOwner = await owner.client().keys(`${keys.prefix}:*`);
       expect(onOwner.length).toBeGreaterThan(0);
       expect(onOwner.every((k) => k.startsWith(`${keys.prefix}:{d:orders}:`))).toBe(true);
+      // A command-line tool reaches the same queue through the cluster's nodes.
+      const listed = await runHerald(['dlq', 'list', '--destination', 'orders'], { HERALD_REDIS_CLUSTER_NODES: cluster.nodesEnv, HERALD_REDIS_PREFIX: keys.prefix });
+      expect({ code: listed.code, out: listed.out }).toMatchObject({ code: 0 });
     } finally {
       await worker.close();
       await queue.close();
