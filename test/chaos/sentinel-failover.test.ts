@@ -147,7 +147,7 @@ async function whatIsPending(queues: ReturnType<typeof openDeliveryQueue>[], pro
   const lines: string[] = [];
   for (const q of queues) {
     const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed').catch((e: Error) => e.message);
-    lines.push(`${q.prefix}: ${JSON.stringify(counts)}`);
+    lines.push(`${q.qualifiedName}: ${JSON.stringify(counts)}`);
     for (const job of await q.getJobs(['active', 'waiting', 'delayed'], 0, 4).catch(() => [])) {
       lines.push(`  ${job.id} ${await job.getState()} attempts=${job.attemptsMade} stalled=${job.stalledCounter} created=${job.timestamp} processed=${job.processedOn ?? '-'} delay=${job.delay} failed=${job.failedReason ?? '-'}`);
     }
