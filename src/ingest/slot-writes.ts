@@ -53,7 +53,7 @@ export class SlotWrites {
     });
   }
 
-  /** Waits for the client's slot map and opens its connection to every primary, so the first writes find them up. */
+  /** Waits for the client's slot map and opens its connection to every primary that answers, so the first writes find them up. */
   async connect(timeoutMs = 10_000): Promise<void> {
     const { redis } = this.deps;
     if (redis.status !== 'ready') {
@@ -65,7 +65,8 @@ export class SlotWrites {
         });
       });
     }
-    await Promise.all(redis.nodes('master').map((n) => n.ping()));
+    // A primary that does not answer now is not waited for: its destinations are answered 503 until it does.
+    await Promise.allSettled(redis.nodes('master').map((n) => n.ping()));
   }
 
   /** Writes every destination's part at once; never rejects: each destination's outcome is in the map. */
