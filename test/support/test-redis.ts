@@ -1,5 +1,5 @@
 import { Cluster, Redis } from 'ioredis';
-import type { RedisClient } from '../../src/redis/client.js';
+import { primariesOf, type RedisClient } from '../../src/redis/client.js';
 import { startRedis } from './redis.js';
 import { startRedisCluster } from './redis-cluster.js';
 
@@ -36,4 +36,14 @@ export async function startTestRedis(): Promise<TestRedis> {
     workerConnection: () => new Cluster(nodes, { scaleReads: 'master', redisOptions: { maxRetriesPerRequest: null } }),
     close: () => cluster.close(),
   };
+}
+
+/** The environment that points a Herald process at `target`: REDIS_URL, or the cluster's nodes. */
+export function targetEnv(target: TestRedis['target']): Record<string, string> {
+  return target.clusterNodes ? { HERALD_REDIS_CLUSTER_NODES: target.clusterNodes } : { REDIS_URL: target.redisUrl };
+}
+
+/** The keys matching `pattern` on every primary (`KEYS` on a Cluster client asks one node only). */
+export async function keysMatching(redis: RedisClient, pattern: string): Promise<string[]> {
+  return (await Promise.all(primariesOf(redis).map((server) => server.keys(pattern)))).flat();
 }
