@@ -52,8 +52,18 @@ typecheck: $(NPM_STAMP) ## type-check everything, tests included
 	npx tsc -p tsconfig.json --noEmit
 
 .PHONY: test
-test: system-deps tools build typecheck ## run every test (unit, integration, cluster, chart)
+test: system-deps tools build typecheck ## run every test (unit, integration, cluster, chart), then the Redis Cluster matrix
 	npx vitest run
+	$(MAKE) --no-print-directory test-redis-cluster-matrix
+
+# Integration files whose tests run unchanged on a Redis Cluster (3 primaries, 3 replicas) when
+# HERALD_TEST_REDIS=cluster (test/support/test-redis.ts); docs/adr/0015-redis-cluster.md says which
+# other files do not, and why.
+REDIS_CLUSTER_MATRIX := test/integration/pipeline.test.ts test/integration/delivery-stats.test.ts test/integration/faults-smtp.test.ts test/integration/live-spec-changes.test.ts test/integration/event-log.test.ts test/cluster/controller.test.ts
+
+.PHONY: test-redis-cluster-matrix
+test-redis-cluster-matrix: ## run the integration files that support it on a Redis Cluster
+	HERALD_TEST_REDIS=cluster npx vitest run $(REDIS_CLUSTER_MATRIX)
 
 .PHONY: test-unit
 test-unit: $(NPM_STAMP) ## run only the unit tests (no services needed)

@@ -17,7 +17,7 @@ export const ERROR_CODES = {
   429: ['rate_limited'],
   431: ['headers_too_large'],
   500: ['internal'],
-  503: ['store_unavailable', 'store_outcome_unknown', 'replication_unconfirmed', 'starting_up'],
+  503: ['store_unavailable', 'store_outcome_unknown', 'replication_unconfirmed', 'partially_stored', 'starting_up'],
 } as const;
 
 export type ErrorStatus = keyof typeof ERROR_CODES;

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../config/config.js';
+import type { RedisClient } from '../redis/client.js';
 import { createRedis } from '../redis/connection.js';
 import { RedisKeys } from '../redis/keys.js';
 import { describeTarget, redisTarget } from '../redis/redis-target.js';
@@ -10,7 +10,7 @@ import { NotFoundError, type Env } from './common.js';
 /** A short command's Redis connection, opened only after Redis answered, for one existing destination. */
 export interface CliRedis {
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   close(): Promise<void>;
 }
@@ -51,7 +51,7 @@ export async function openCliRedis(env: Env, name: string, destination: string |
 }
 
 /** Waits for a new client's connection (it fails commands fast until then), a bounded time. */
-async function ready(redis: Redis, url: string, timeoutMs = 5_000): Promise<void> {
+async function ready(redis: RedisClient, url: string, timeoutMs = 5_000): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => {

@@ -54,13 +54,19 @@ export const ConfigSchema = z.object({
   HERALD_REDIS_SENTINELS: hostPorts.optional(),
   /** The master group name the sentinels monitor (`sentinel monitor <name> ...`). */
   HERALD_REDIS_SENTINEL_NAME: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be a Sentinel master name').optional(),
-  /** Username (Redis ACL) and password of the Redis primary and replicas found through the sentinels. */
+  /**
+   * Seed nodes of a Redis Cluster, instead of REDIS_URL: Herald asks them for the slot map and follows
+   * it (and its changes after a failover). Destinations spread across the shards by their hash tag.
+   * Not with HERALD_REDIS_SENTINELS.
+   */
+  HERALD_REDIS_CLUSTER_NODES: hostPorts.optional(),
+  /** Username (Redis ACL) and password of the Redis servers found through the sentinels or the cluster's seed nodes. */
   HERALD_REDIS_USERNAME: z.string().optional(),
   HERALD_REDIS_PASSWORD: z.string().optional(),
   /** Username and password of the sentinels themselves (`requirepass` in sentinel.conf), if any. */
   HERALD_REDIS_SENTINEL_USERNAME: z.string().optional(),
   HERALD_REDIS_SENTINEL_PASSWORD: z.string().optional(),
-  /** TLS to the sentinels and to the Redis servers they name (certificates checked against Node's CAs and NODE_EXTRA_CA_CERTS). */
+  /** TLS to the sentinels, the cluster's nodes, and the Redis servers they name (certificates checked against Node's CAs and NODE_EXTRA_CA_CERTS). */
   HERALD_REDIS_TLS: bool.default(false),
   /** Key prefix for everything Herald stores, so several installations can share one Redis. */
   HERALD_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('herald'),
@@ -147,11 +153,17 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
 function crossFieldIssues(input: Record<string, string>): string[] {
   const issues: string[] = [];
   const sentinel = input.HERALD_REDIS_SENTINELS !== undefined;
+  const cluster = input.HERALD_REDIS_CLUSTER_NODES !== undefined;
+  if (sentinel && cluster) issues.push('HERALD_REDIS_CLUSTER_NODES: set either HERALD_REDIS_CLUSTER_NODES (Redis Cluster) or HERALD_REDIS_SENTINELS (one primary promoted by Sentinel), not both');
   if (sentinel && input.REDIS_URL !== undefined) issues.push('REDIS_URL: set either REDIS_URL or HERALD_REDIS_SENTINELS, not both');
+  if (cluster && input.REDIS_URL !== undefined) issues.push('REDIS_URL: set either REDIS_URL or HERALD_REDIS_CLUSTER_NODES, not both');
   if (sentinel && input.HERALD_REDIS_SENTINEL_NAME === undefined) issues.push('HERALD_REDIS_SENTINEL_NAME: required with HERALD_REDIS_SENTINELS (the name in `sentinel monitor <name> ...`)');
-  for (const key of ['HERALD_REDIS_SENTINEL_NAME', 'HERALD_REDIS_USERNAME', 'HERALD_REDIS_PASSWORD', 'HERALD_REDIS_SENTINEL_USERNAME', 'HERALD_REDIS_SENTINEL_PASSWORD', 'HERALD_REDIS_TLS']) {
+  for (const key of ['HERALD_REDIS_SENTINEL_NAME', 'HERALD_REDIS_SENTINEL_USERNAME', 'HERALD_REDIS_SENTINEL_PASSWORD']) {
+    if (!sentinel && input[key] !== undefined) issues.push(`${key}: only used with HERALD_REDIS_SENTINELS`);
+  }
+  for (const key of ['HERALD_REDIS_USERNAME', 'HERALD_REDIS_PASSWORD', 'HERALD_REDIS_TLS']) {
     // With REDIS_URL these would be silently ignored: its credentials and scheme (rediss://) say it all.
-    if (!sentinel && input[key] !== undefined) issues.push(`${key}: only used with HERALD_REDIS_SENTINELS; with REDIS_URL put credentials and TLS (rediss://) in the URL`);
+    if (!sentinel && !cluster && input[key] !== undefined) issues.push(`${key}: only used with HERALD_REDIS_SENTINELS or HERALD_REDIS_CLUSTER_NODES; with REDIS_URL put credentials and TLS (rediss://) in the URL`);
   }
   return issues;
 }

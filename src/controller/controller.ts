@@ -1,5 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { AddressPolicy } from '../security/address.js';
 import { validateDestinationUrl } from '../security/guarded-dispatcher.js';
 import type { Registry } from 'prom-client';
@@ -33,7 +33,7 @@ export interface ControllerDeps {
   /** Credentials and cluster; `loadFromCluster()` in a pod, `loadFromDefault()` elsewhere. */
   kubeConfig: KubeConfig;
   /** A general-purpose client (createRedis); the controller shares it for the registry and queue reads. */
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   logger: Logger;
   /** The process's prom-client registry; the controller registers its controller and queue metrics in it. */

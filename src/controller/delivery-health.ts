@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { readQueueHealth, type QueueHealth } from '../queue/queue-health.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { DeliveryHealth } from './destination-resource.js';
@@ -15,7 +15,7 @@ export const LAST_ERROR_MAX = 512;
  * disabledReason/disabledAt after a 410 Gone; times in ms) and whether its circuit breaker is open.
  * Missing or garbled fields read as absent, never as an error: a brand-new destination has none.
  */
-export async function readDeliveryHealth(redis: Redis, keys: RedisKeys, queue: Queue, name: string, url: string | undefined, now: number): Promise<DeliveryHealth> {
+export async function readDeliveryHealth(redis: RedisClient, keys: RedisKeys, queue: Queue, name: string, url: string | undefined, now: number): Promise<DeliveryHealth> {
   const [q, stats, breakerOpen, ordering] = await Promise.all([readQueueHealth(queue, now), redis.hgetall(keys.stats(name)), redis.hget(keys.breaker(name), 'open'), readOrderingStatus(redis, keys.ordering(name))]);
   return toDeliveryHealth(q, stats, { breakerOpen: breakerOpen === '1', url, ordering });
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from '../log/logger.js';
 import type { DeliveryMetrics } from '../metrics/metrics.js';
 import type { RedisKeys } from '../redis/keys.js';
@@ -24,7 +24,7 @@ export class DeadLetterAlerts {
 
   constructor(
     private readonly deps: {
-      redis: Redis;
+      redis: RedisClient;
       keys: RedisKeys;
       destination: string;
       mailer?: Mailer;

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { EventStore } from '../event-store/event-store.js';
 import { parseAttemptLog, type AttemptRecord } from '../delivery/attempt-record.js';
 import type { DeliveryJobData } from '../redis/delivery-job.js';
@@ -94,7 +94,7 @@ export class DeadLetters {
       return { items, total: items.length };
     }
     // Herald's queues run on ioredis connections (openDeliveryQueue), so the client is an ioredis one.
-    const client = (await this.queue.backend.client) as unknown as Redis;
+    const client = (await this.queue.backend.client) as unknown as RedisClient;
     const key = this.queue.keys.failed!;
     const min = sel.since ?? '-inf';
     const max = sel.until !== undefined ? `(${sel.until}` : '+inf';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { CLOSED, record, type BreakerConfig, type BreakerState } from './circuit-breaker.js';
 
@@ -8,7 +8,7 @@ import { CLOSED, record, type BreakerConfig, type BreakerState } from './circuit
  * failure early, which is harmless.
  */
 export class BreakerStore {
-  constructor(private readonly redis: Redis, private readonly keys: RedisKeys, private readonly destination: string) {}
+  constructor(private readonly redis: RedisClient, private readonly keys: RedisKeys, private readonly destination: string) {}
 
   private get key(): string {
     return this.keys.breaker(this.destination);

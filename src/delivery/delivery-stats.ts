@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { defineScript, type RedisScript, type ScriptCall } from '../redis/scripts.js';
 
@@ -64,7 +64,7 @@ export class DeliveryStatsStore {
   private readonly flushIntervalMs: number;
   private readonly flushScript: ScriptCall<number>;
 
-  constructor(private readonly redis: Redis, private readonly keys: RedisKeys, private readonly opts: DeliveryStatsOptions = {}) {
+  constructor(private readonly redis: RedisClient, private readonly keys: RedisKeys, private readonly opts: DeliveryStatsOptions = {}) {
     this.flushIntervalMs = opts.flushIntervalMs ?? 1_000;
     this.flushScript = defineScript(redis, FLUSH_SCRIPT);
   }

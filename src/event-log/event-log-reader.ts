@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { execCommands, type CommandArgs, type RedisClient } from '../redis/client.js';
 import { globToRegExp, typeMatcher, type ResolvedDestination } from '../api/destination.js';
 import type { EventDelivery, EventLogEntry, EventsPage, EventsQuery } from '../api/event-log.js';
 import { timeOfEventId } from '../api/event.js';
@@ -15,7 +15,7 @@ export class InvalidCursorError extends Error {
 }
 
 export interface EventLogReaderDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   /** The destination set now (ingest's watcher, or the registry for the CLI): names, filters, pause and retention. */
   destinations: () => readonly ResolvedDestination[] | Promise<readonly ResolvedDestination[]>;
@@ -146,14 +146,13 @@ export class EventLogReader {
     const max = Math.min(after?.at ?? Infinity, q.until !== undefined ? q.until - 1 : Infinity);
     const maxArg = max === Infinity ? '+inf' : String(max);
     const minOf = (name: string) => String(Math.max(q.since ?? -Infinity, oldest(name)));
-    const pipe = this.deps.redis.pipeline();
+    const commands: CommandArgs[] = [];
     for (const name of names) {
       const key = this.deps.keys.deliveryLogIndex(name);
       // Writes in the cursor's millisecond may hold events not yet shown: count them, fetch them all.
-      pipe.zcount(key, maxArg, maxArg);
-      pipe.zrevrangebyscore(key, maxArg, minOf(name), 'WITHSCORES', 'LIMIT', 0, budget);
+      commands.push(['zcount', key, maxArg, maxArg], ['zrevrangebyscore', key, maxArg, minOf(name), 'WITHSCORES', 'LIMIT', 0, budget]);
     }
-    const replies = (await pipe.exec()) ?? [];
+    const replies = await execCommands(this.deps.redis, commands);
     const seen = new Map<string, Found>();
     let more = false;
     for (let n = 0; n < names.length; n++) {
@@ -181,9 +180,9 @@ export class EventLogReader {
   /** Each event's records at its destinations and its facts: from a record, else (`queued`) from its queued job and shared body. */
   private async load(found: readonly Found[], queued = true): Promise<Loaded[]> {
     const { redis, keys } = this.deps;
-    const pipe = redis.pipeline();
-    for (const f of found) for (const d of f.dests) pipe.hget(keys.deliveryLog(d, bucketOf(timeOfEventId(f.id) ?? f.at)), f.id);
-    const replies = (await pipe.exec()) ?? [];
+    const commands: CommandArgs[] = [];
+    for (const f of found) for (const d of f.dests) commands.push(['hget', keys.deliveryLog(d, bucketOf(timeOfEventId(f.id) ?? f.at)), f.id]);
+    const replies = await execCommands(redis, commands);
     let r = 0;
     const loaded: Loaded[] = found.map((f) => {
       const records = f.dests.map(() => {
@@ -228,14 +227,14 @@ export class EventLogReader {
 
   /** Every attempt of the event at each of its destinations, oldest first. */
   private async histories(found: Found, records: ReadonlyArray<DeliveryRecord | undefined>): Promise<Array<EventDelivery['history']>> {
-    const pipe = this.deps.redis.pipeline();
+    const commands: CommandArgs[] = [];
     const asked: boolean[] = records.map((rec, i) => {
       if (!rec || rec.attempts <= 1) return false;
       const fields = Array.from({ length: rec.attempts - 1 }, (_, n) => attemptField(found.id, n + 1));
-      pipe.hmget(this.deps.keys.deliveryLog(found.dests[i]!, bucketOf(timeOfEventId(found.id) ?? found.at)), ...fields);
+      commands.push(['hmget', this.deps.keys.deliveryLog(found.dests[i]!, bucketOf(timeOfEventId(found.id) ?? found.at)), ...fields]);
       return true;
     });
-    const replies = asked.some(Boolean) ? ((await pipe.exec()) ?? []) : [];
+    const replies = commands.length > 0 ? await execCommands(this.deps.redis, commands) : [];
     let r = 0;
     return records.map((rec, i) => {
       if (!rec) return [];
@@ -245,8 +244,8 @@ export class EventLogReader {
   }
 }
 
-async function pipelined(redis: Redis, commands: Array<[string, ...string[]]>): Promise<unknown[]> {
-  const replies = (await redis.pipeline(commands).exec()) ?? [];
+async function pipelined(redis: RedisClient, commands: CommandArgs[]): Promise<unknown[]> {
+  const replies = await execCommands(redis, commands);
   return replies.map(([err, v]) => (err ? undefined : v));
 }
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { AttemptRecord } from '../api/event-log.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { defineScript, type KeyedScriptCall } from '../redis/scripts.js';
@@ -86,7 +86,7 @@ export class EventLogWriter {
   private readonly maxPending: number;
   private readonly flushScript: KeyedScriptCall<number>;
 
-  constructor(redis: Redis, private readonly keys: RedisKeys, private readonly opts: EventLogWriterOptions = {}) {
+  constructor(redis: RedisClient, private readonly keys: RedisKeys, private readonly opts: EventLogWriterOptions = {}) {
     this.flushIntervalMs = opts.flushIntervalMs ?? 25;
     this.maxPending = opts.maxPending ?? 256;
     this.flushScript = defineScript(redis, { name: 'heraldEventLogFlush', keys: 'varying', lua: FLUSH_LUA });

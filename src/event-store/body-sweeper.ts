@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Counter } from 'prom-client';
 import type { Logger } from '../log/logger.js';
 import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
@@ -33,7 +33,7 @@ export interface SweepResult {
 
 /** Dependencies and settings of a {@link BodySweeper}. */
 export interface BodySweeperDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   /** Counts bodies removed (herald_event_bodies_swept_total). */
   swept: Counter;

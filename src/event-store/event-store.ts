@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { DeliveryJobData } from '../redis/delivery-job.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { defineScript, type ScriptCall } from '../redis/scripts.js';
@@ -32,7 +32,7 @@ export class EventStore {
     heraldRelease: ScriptCall<number>;
   };
 
-  constructor(private readonly redis: Redis, private readonly keys: RedisKeys) {
+  constructor(private readonly redis: RedisClient, private readonly keys: RedisKeys) {
     this.scripts = {
       heraldRelease: defineScript(redis, { name: 'heraldRelease', keys: 1, lua: RELEASE_LUA }),
     };

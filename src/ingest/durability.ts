@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { primariesOf, type RedisClient } from '../redis/client.js';
 
 /** How ingest makes a write durable before it answers 202, decided once from the server (see {@link durabilityPlan}). */
 export type DurabilityPlan =
@@ -29,11 +29,11 @@ export interface Persistence {
  */
 export function durabilityPlan(mode: 'strict' | 'fast', p: Persistence): DurabilityPlan {
   if (mode === 'fast') return { kind: 'fast' };
-  if (p.appendonly !== 'yes') throw new DurabilityError(`HERALD_DURABILITY=strict needs Redis' append-only file: Redis has appendonly ${p.appendonly ?? 'unknown'}. Set \`appendonly yes\` and \`appendfsync always\` in redis.conf, or HERALD_DURABILITY=fast.`);
+  if (p.appendonly !== 'yes') throw new DurabilityError(`HERALD_DURABILITY=strict needs Redis' append-only file: RedisClient has appendonly ${p.appendonly ?? 'unknown'}. Set \`appendonly yes\` and \`appendfsync always\` in redis.conf, or HERALD_DURABILITY=fast.`);
   if (p.appendfsync === 'always') return { kind: 'fsync-always' };
   if (supportsWaitAof(p.version)) return { kind: 'waitaof' };
   throw new DurabilityError(
-    `HERALD_DURABILITY=strict needs Redis to fsync before it replies: Redis ${p.version} has appendfsync ${p.appendfsync ?? 'unknown'} and no WAITAOF (Redis 7.2+). ` +
+    `HERALD_DURABILITY=strict needs Redis to fsync before it replies: RedisClient ${p.version} has appendfsync ${p.appendfsync ?? 'unknown'} and no WAITAOF (RedisClient 7.2+). ` +
       'Set `appendfsync always` in redis.conf (or CONFIG SET appendfsync always), upgrade to Redis 7.2+, or set HERALD_DURABILITY=fast.',
   );
 }
@@ -44,8 +44,23 @@ export function supportsWaitAof(version: string): boolean {
   return major > 7 || (major === 7 && minor >= 2);
 }
 
+/**
+ * The plan for `mode` on every primary `redis` writes to (one, or each of a Cluster's): the strictest
+ * any of them needs, since one write path serves them all (WAITAOF on a server that fsyncs always
+ * only costs a reply).
+ * @throws DurabilityError naming what the first unfit primary lacks.
+ */
+export async function durabilityPlanOf(mode: 'strict' | 'fast', redis: RedisClient): Promise<DurabilityPlan> {
+  let plan: DurabilityPlan = { kind: mode === 'fast' ? 'fast' : 'fsync-always' };
+  for (const server of primariesOf(redis)) {
+    const p = durabilityPlan(mode, await readPersistence(server));
+    if (p.kind === 'waitaof') plan = p;
+  }
+  return plan;
+}
+
 /** Reads the server's version and AOF settings (CONFIG may be renamed away on managed Redis: then undefined). */
-export async function readPersistence(redis: Redis): Promise<Persistence> {
+export async function readPersistence(redis: RedisClient): Promise<Persistence> {
   const info = await redis.info('server');
   const version = /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? '0.0.0';
   let appendonly: string | undefined;
@@ -80,11 +95,15 @@ export function replicationWarning(plan: ReplicationPlan | undefined, connectedR
   return `HERALD_ACK_REPLICAS=${plan.replicas} but the Redis primary has ${connectedReplicas} replica(s) connected: until more connect, every event is answered 503 replication_unconfirmed after ${plan.timeoutMs} ms`;
 }
 
-/** How many replicas the primary has connected (INFO replication); undefined where INFO is not allowed (managed Redis). */
-export async function connectedReplicas(redis: Redis): Promise<number | undefined> {
+/** How many replicas the primary has connected (INFO replication), the fewest of a Cluster's primaries; undefined where INFO is not allowed (managed Redis). */
+export async function connectedReplicas(redis: RedisClient): Promise<number | undefined> {
   try {
-    const m = /connected_slaves:(\d+)/.exec(await redis.info('replication'));
-    return m ? Number(m[1]) : undefined;
+    let fewest: number | undefined;
+    for (const server of primariesOf(redis)) {
+      const m = /connected_slaves:(\d+)/.exec(await server.info('replication'));
+      if (m) fewest = Math.min(fewest ?? Infinity, Number(m[1]));
+    }
+    return fewest;
   } catch {
     return undefined;
   }

@@ -11,7 +11,8 @@ import { attachHandler, boundPort, closeServer, listen } from '../server/listen.
 import { ConfigError } from '../config/config.js';
 import { IngestAuth } from './authenticate.js';
 import { BodySweeper } from '../event-store/body-sweeper.js';
-import { connectedReplicas, durabilityPlan, readPersistence, replicationPlan, replicationWarning } from './durability.js';
+import { connectedReplicas, durabilityPlanOf, replicationPlan, replicationWarning } from './durability.js';
+import { isCluster } from '../redis/client.js';
 import { EventLogReader } from '../event-log/event-log-reader.js';
 import { TokenBucket } from './token-bucket.js';
 import { MemoryGuard } from '../redis/memory-guard.js';
@@ -44,7 +45,7 @@ export async function startIngest(opts: {
   const logger = opts.logger.child({ component: 'ingest' });
   const metrics = ingestMetrics(registry);
   // Refuses to start when Redis cannot give the durability asked for (HERALD_DURABILITY=strict).
-  const durability = durabilityPlan(config.HERALD_DURABILITY, await readPersistence(rt.redis));
+  const durability = await durabilityPlanOf(config.HERALD_DURABILITY, rt.redis);
   const replication = replicationPlan(config.HERALD_ACK_REPLICAS, config.HERALD_ACK_REPLICAS_TIMEOUT);
   logger.info({ durability: config.HERALD_DURABILITY, plan: durability.kind, ackReplicas: replication?.replicas ?? 0 }, 'Ingest durability');
   const fewReplicas = replicationWarning(replication, await connectedReplicas(rt.redis));
@@ -70,8 +71,10 @@ export async function startIngest(opts: {
     waitAof: durability.kind === 'waitaof',
     ...(replication ? { replication } : {}),
   });
+  await service.connect();
   const sweeper = new BodySweeper({ redis: rt.redis, keys: rt.keys, swept: metrics.swept, logger, intervalMs: config.HERALD_BODY_SWEEP_INTERVAL, graceMs: config.HERALD_BODY_SWEEP_INTERVAL });
-  sweeper.start();
+  // On a Redis Cluster every job carries its body (ADR 0015): there are no shared bodies to sweep.
+  if (!isCluster(rt.redis)) sweeper.start();
   const watcher = new DestinationWatcher(new DestinationRegistry(rt.redis, rt.keys), rt.connection('subscriber'), rt.keys, logger);
   watcher.onChange((d) => service.setDestinations(d));
   await watcher.start();
@@ -92,7 +95,7 @@ export async function startIngest(opts: {
     maxBodyBytes: config.HERALD_MAX_BODY,
     maxBatch: config.HERALD_MAX_BATCH,
     // Strict durability stays checked: a Redis switched to appendfsync everysec turns ingest unready.
-    readiness: [rt.readiness(), { name: 'durability', check: async () => void durabilityPlan(config.HERALD_DURABILITY, await readPersistence(rt.redis)) }],
+    readiness: [rt.readiness(), { name: 'durability', check: async () => void (await durabilityPlanOf(config.HERALD_DURABILITY, rt.redis)) }],
     ...(opts.isShuttingDown ? { isShuttingDown: opts.isShuttingDown } : {}),
     ...(authenticate ? { authenticate } : {}),
     eventLog: new EventLogReader({ redis: rt.redis, keys: rt.keys, destinations: () => watcher.destinations, defaultRetentionMs: config.HERALD_EVENT_LOG_RETENTION }),

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Counter } from 'prom-client';
 import { DEFAULT_EVENT_TYPE, type IngestEvent } from '../api/event.js';
 import { typeMatcher, type ResolvedDestination } from '../api/destination.js';
@@ -12,6 +12,9 @@ import { EVENT_STREAM_MAX_LEN } from '../queue/delivery-queue.js';
 import type { Logger } from '../log/logger.js';
 import { writeScripts, type WriteScripts } from './write-script.js';
 import { WriteTracker } from './write-tracker.js';
+import { SlotWrites, type SlotWrite } from './slot-writes.js';
+import { PartialWrite, partialAnswer } from './partial-write.js';
+import { isCluster } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { IdempotencyConflictError, IngestError, ReplicationUnconfirmedError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors.js';
 import type { ReplicationPlan } from './durability.js';
@@ -98,6 +101,8 @@ interface IdemRecord {
   /** Hash of the event, so the same key with a different body is refused rather than silently deduplicated. */
   h: string;
   done: boolean;
+  /** On a Redis Cluster, after a partial failure: the destinations the event is stored for, which a retry skips. */
+  stored?: string[];
 }
 
 /**
@@ -114,6 +119,8 @@ export class IngestService {
   /** This replica's write journal (WriteTracker). */
   private readonly journal: string;
   private readonly tracker: WriteTracker;
+  /** On a Redis Cluster: the per-destination writes that replace the one-script write (ADR 0015). */
+  private readonly slotWrites: SlotWrites | undefined;
   private readonly newId: () => string;
   private readonly metrics: { accepted: Counter.Internal; duplicate: Counter.Internal; unrouted: Counter };
   /** `enqueued` children by destination, so a write does not hash a label set per destination. */
@@ -122,14 +129,14 @@ export class IngestService {
 
   constructor(
     private readonly deps: {
-      redis: Redis;
+      redis: RedisClient;
       keys: RedisKeys;
       events: EventStore;
       /**
        * The connection bodies and delivery jobs are written on, one flush after the other with no wait
        * between them. It must not auto-pipeline (that would defer the jobs' write, not the bodies').
        */
-      writeRedis: Redis;
+      writeRedis: RedisClient;
       metrics: IngestMetrics;
       idempotencyTtlMs: number;
       /** HERALD_EVENT_LOG_RETENTION (ms): how long the delivery log keeps events, unless a destination says otherwise; default 0, no log. */
@@ -150,8 +157,22 @@ export class IngestService {
     this.writes = new MicroBatch((items) => this.store(items), { maxItems: MAX_WRITE_EVENTS });
     this.enqueuer = new DeliveryEnqueuer(deps.writeRedis, deps.keys);
     this.writeScripts = writeScripts(deps.writeRedis);
-    this.journal = deps.keys.ingestWrites(randomUUID());
+    const instance = randomUUID();
+    this.journal = deps.keys.ingestWrites(instance);
     const plan = deps.replication;
+    this.slotWrites = isCluster(deps.writeRedis)
+      ? new SlotWrites({
+          redis: deps.writeRedis,
+          keys: deps.keys,
+          instance,
+          journalTtlMs: JOURNAL_TTL_MS,
+          settleTimeoutMs: deps.settleTimeoutMs ?? SETTLE_TIMEOUT_MS,
+          waitAof: deps.waitAof ?? false,
+          waitAofTimeoutMs: Number(WAITAOF_TIMEOUT_MS_ARG),
+          ...(plan ? { replication: plan } : {}),
+          ...(deps.logger ? { logger: deps.logger } : {}),
+        })
+      : undefined;
     this.tracker = new WriteTracker({
       redis: deps.writeRedis,
       check: this.writeScripts.check,
@@ -165,6 +186,11 @@ export class IngestService {
     this.newId = deps.newId ?? newEventId;
     this.metrics = { accepted: deps.metrics.events.labels({ result: 'accepted' }), duplicate: deps.metrics.events.labels({ result: 'duplicate' }), unrouted: deps.metrics.unrouted };
     this.enqueuedCounter = childrenBy((destination: string) => deps.metrics.enqueued.labels({ destination }));
+  }
+
+  /** Opens what the write needs before the first event: on a Redis Cluster, a connection to every primary. */
+  async connect(): Promise<void> {
+    await this.slotWrites?.connect();
   }
 
   /**
@@ -249,7 +275,16 @@ export class IngestService {
         if (p.routing.routes.length === 0 && !p.result.duplicate) unrouted++;
         return p.layout !== 'none';
       });
-      if (toStore.length > 0) await this.writes.submit(toStore);
+      if (toStore.length > 0) {
+        try {
+          await this.writes.submit(toStore);
+        } catch (err) {
+          // On a Cluster a write shared with other requests may have failed only at destinations this one does not use.
+          if (!(err instanceof PartialWrite)) throw err;
+          const mine = toStore.flatMap((p) => p.routing.routes.map((r) => r.name));
+          if (!err.covers(mine)) throw partialAnswer(err.outcomes, mine);
+        }
+      }
       if (this.deps.replication && lookups) await this.replicateDuplicates(prepared, this.deps.replication);
       let duplicates = 0;
       if (lookups) {
@@ -318,6 +353,7 @@ export class IngestService {
    * carries its body (ADR 0007), so the job is the event's only write.
    */
   private async store(items: Prepared[]): Promise<void> {
+    if (this.slotWrites) return this.storeBySlot(items, this.slotWrites);
     const keys: string[] = [this.journal];
     const bodyArgs: string[] = [];
     const bodyIndex = new Map<string, number>();
@@ -366,12 +402,56 @@ export class IngestService {
     for (const [name, { jobs }] of perDest) this.enqueuedCounter(name).inc(jobs.size);
   }
 
-  /** The jobs of a write per destination, one per event id (concurrent duplicates of a key share a write; see jobCarriesBody). */
-  private jobsByDestination(items: Prepared[]): Map<string, DestinationJobs> {
+  /**
+   * A write on a Redis Cluster (ADR 0015): one script per destination, each in that destination's
+   * slot, every job carrying its body. Idempotency-Key records are marked done only once every
+   * destination of their event is stored. When some destinations fail, a record remembers where its
+   * event is stored (a retry skips those) and the write rejects with a {@link PartialWrite}, which
+   * each request sharing it turns into its own answer.
+   */
+  private async storeBySlot(items: Prepared[], slotWrites: SlotWrites): Promise<void> {
+    const perDest = this.jobsByDestination(items, true);
+    const parts = new Map<string, SlotWrite>();
+    for (const [name, { maxAttempts, logRetentionMs, orderingBase, jobs }] of perDest) {
+      const k = this.enqueuer.keysOf(name);
+      const args = [k[5]!, String(logRetentionMs), orderingBase, String(jobs.size)];
+      for (const job of jobs.values()) {
+        pushJobArgs(args, job.id, job.body, maxAttempts, job.orderingKey);
+        args.push(job.orderingKey ?? '');
+      }
+      parts.set(name, { keys: [k[0]!, k[1]!, k[2]!, k[3]!, k[4]!, this.deps.keys.deliveryLogIndex(name)], args });
+    }
+    const outcomes = await slotWrites.write(parts, String((this.deps.clock ?? Date.now)()), DELIVERY_JOB_NAME, EVENT_STREAM_MAX_LEN_ARG);
+    let failed = false;
+    for (const [name, o] of outcomes) {
+      if (o.ok) this.enqueuedCounter(name).inc(perDest.get(name)!.jobs.size);
+      else failed = true;
+    }
+    const marks: Array<Promise<unknown>> = [];
+    for (const i of items) {
+      if (!i.idemKey || !i.record) continue;
+      const stored = i.routing.routes.filter((r) => outcomes.get(r.name)?.ok !== false || i.record!.stored?.includes(r.name)).map((r) => r.name);
+      if (stored.length === i.routing.routes.length) marks.push(this.markDone(i.idemKey, i.record));
+      else if (stored.length > 0) marks.push(this.deps.redis.set(i.idemKey, JSON.stringify({ ...i.record, done: false, stored }), 'KEEPTTL', 'XX'));
+    }
+    // A record that could not be updated (its own shard down) only loses the retry's shortcut: a retry
+    // re-adds the event where it was stored, which adds nothing while the job is still queued.
+    const unmarked = (await Promise.allSettled(marks)).filter((m) => m.status === 'rejected').length;
+    if (unmarked > 0) this.deps.logger?.warn({ records: unmarked }, 'Could not update Idempotency-Key records after a write');
+    if (failed) throw new PartialWrite(outcomes);
+  }
+
+  /**
+   * The jobs of a write per destination, one per event id (concurrent duplicates of a key share a write; see jobCarriesBody).
+   * `everyJobCarriesBody` (a Redis Cluster, where no body is shared) also leaves out destinations an
+   * earlier attempt with the event's Idempotency-Key stored it for.
+   */
+  private jobsByDestination(items: Prepared[], everyJobCarriesBody = false): Map<string, DestinationJobs> {
     const perDest = new Map<string, DestinationJobs>();
     for (const i of items) {
-      const job: QueuedDelivery = jobCarriesBody(i.layout) ? { id: i.result.id, body: i.body } : { id: i.result.id };
+      const job: QueuedDelivery = everyJobCarriesBody || jobCarriesBody(i.layout) ? { id: i.result.id, body: i.body } : { id: i.result.id };
       for (const r of i.routing.routes) {
+        if (everyJobCarriesBody && i.record?.stored?.includes(r.name)) continue;
         let entry = perDest.get(r.name);
         if (!entry) perDest.set(r.name, (entry = { maxAttempts: r.maxAttempts, logRetentionMs: r.logRetentionMs, orderingBase: r.orderingBase, jobs: new Map() }));
         if (entry.jobs.has(job.id) && job.body !== undefined) continue;
@@ -393,11 +473,13 @@ export class IngestService {
     const repeats = prepared.filter((p) => p.result.duplicate && p.layout !== 'resumed' && p.idemKey);
     if (repeats.length === 0) return;
     await Promise.all(repeats.map((p) => this.markDone(p.idemKey!, p.record!)));
-    await this.waitForReplicas(this.deps.redis, plan);
+    // On a Cluster the event's jobs are on its destinations' shards: WAIT on each of those.
+    if (this.slotWrites) await this.slotWrites.confirmReplicated(repeats.flatMap((p) => p.routing.routes.map((r) => r.name)), plan);
+    else await this.waitForReplicas(this.deps.redis, plan);
   }
 
   /** WAIT for the replicas of `plan` to have every write `connection` made so far. @throws ReplicationUnconfirmedError */
-  private async waitForReplicas(connection: Redis, plan: ReplicationPlan): Promise<void> {
+  private async waitForReplicas(connection: RedisClient, plan: ReplicationPlan): Promise<void> {
     const copies = (await connection.call('WAIT', String(plan.replicas), String(plan.timeoutMs))) as number;
     if (copies < plan.replicas) throw new ReplicationUnconfirmedError(plan.replicas, copies, plan.timeoutMs);
   }

@@ -1,6 +1,27 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { ENQUEUE_FUNCTIONS_LUA } from '../queue/enqueue.js';
 import { defineScript, type KeyedScriptCall, type ScriptCall } from '../redis/scripts.js';
+
+/**
+ * The delivery log's index entry of one destination's part of a write (ADR 0012), shared by the
+ * one-script write and the per-slot write of a Redis Cluster: one member per write, the ids of the
+ * jobs it added (not the `duplicates`, indices into `args`), comma-separated, scored by the write's
+ * time; the index is trimmed to the retention and expires with it. An event indexed once per job
+ * costs Redis a sorted-set insert per job; a write's member costs one per write.
+ */
+export const INDEX_WRITE_LUA = `
+local function indexWrite(index, ts, retention, args, first, count, stride, duplicates)
+  local skip = {}
+  for _, i in ipairs(duplicates) do skip[i] = true end
+  local ids = {}
+  for i = first, first + (count - 1) * stride, stride do
+    if not skip[i] then ids[#ids + 1] = args[i] end
+  end
+  rcall('ZADD', index, ts, table.concat(ids, ','))
+  rcall('ZREMRANGEBYSCORE', index, '-inf', '(' .. (tonumber(ts) - retention))
+  rcall('PEXPIRE', index, retention)
+end
+`;
 
 /**
  * Ingest's whole write in one script, so Redis applies it whole or not at all: the shared bodies, the
@@ -32,6 +53,7 @@ import { defineScript, type KeyedScriptCall, type ScriptCall } from '../redis/sc
  * jobs added per destination.
  */
 const WRITE_LUA = `${ENQUEUE_FUNCTIONS_LUA}
+${INDEX_WRITE_LUA}
 local journal = KEYS[1]
 local seq = tonumber(ARGV[1])
 if seq <= tonumber(rcall('HGET', journal, 'f') or '0') then return -1 end
@@ -66,19 +88,7 @@ for d = 1, nd do
   local first = a + 5
   local n, duplicates = enqueueJobs(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], prefix, ARGV[2], ARGV[3], ARGV[4], ARGV, first, nj, 5, ordBase, 4)
   added[d] = n
-  if retention > 0 and n > 0 then
-    -- One member per write: the ids of the jobs it added, comma-separated. An event indexed once per
-    -- job costs Redis a sorted-set insert per job; a write's member costs one per write.
-    local skip = {}
-    for _, i in ipairs(duplicates) do skip[i] = true end
-    local ids = {}
-    for i = first, first + (nj - 1) * 5, 5 do
-      if not skip[i] then ids[#ids + 1] = ARGV[i] end
-    end
-    rcall('ZADD', KEYS[k + 5], ARGV[2], table.concat(ids, ','))
-    rcall('ZREMRANGEBYSCORE', KEYS[k + 5], '-inf', '(' .. (tonumber(ARGV[2]) - retention))
-    rcall('PEXPIRE', KEYS[k + 5], retention)
-  end
+  if retention > 0 and n > 0 then indexWrite(KEYS[k + 5], ARGV[2], retention, ARGV, first, nj, 5, duplicates) end
   -- A resume holds its shared body for every destination it routes to; where the earlier attempt's
   -- job is there already and carries its own body, nothing would ever release that hold.
   for _, i in ipairs(duplicates) do
@@ -106,7 +116,7 @@ return added
  * sequence number that reaches Redis later is refused) and returns the last sequence number applied.
  * Writes on one connection run in order, so those in flight up to it were applied, the others not.
  */
-const CHECK_LUA = `
+export const CHECK_LUA = `
 if tonumber(ARGV[1]) > tonumber(redis.call('HGET', KEYS[1], 'f') or '0') then redis.call('HSET', KEYS[1], 'f', ARGV[1]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return tonumber(redis.call('HGET', KEYS[1], 'a') or '0')
@@ -121,7 +131,7 @@ export interface WriteScripts {
 }
 
 /** Defines the write scripts on `redis` (defineScript: once per connection). */
-export function writeScripts(redis: Redis): WriteScripts {
+export function writeScripts(redis: RedisClient): WriteScripts {
   return {
     write: defineScript(redis, { name: 'heraldWrite', keys: 'varying', lua: WRITE_LUA }),
     check: defineScript(redis, { name: 'heraldWriteCheck', keys: 1, lua: CHECK_LUA }),

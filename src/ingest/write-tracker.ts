@@ -1,4 +1,5 @@
-import { ReplyError, type Redis } from 'ioredis';
+import { ReplyError } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from '../log/logger.js';
 import { IngestError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors.js';
 import type { WriteScripts } from './write-script.js';
@@ -14,7 +15,12 @@ interface Pending {
 /** Options of a {@link WriteTracker}. */
 export interface WriteTrackerDeps {
   /** The connection the writes are sent on. */
-  redis: Redis;
+  redis: RedisClient;
+  /**
+   * Whether the tracker watches `redis` for a lost connection itself (default true). Trackers that
+   * share one Cluster client leave it to their owner, which calls {@link WriteTracker.connectionLost}.
+   */
+  watchConnection?: boolean;
   /** The write scripts' settling check, defined on `redis`. */
   check: WriteScripts['check'];
   /** This writer's journal key (RedisKeys.ingestWrites). */
@@ -51,7 +57,7 @@ export class WriteTracker {
   private recovering = false;
 
   constructor(private readonly deps: WriteTrackerDeps) {
-    deps.redis.on('close', () => this.doubtAll());
+    if (deps.watchConnection !== false) deps.redis.on('close', () => this.connectionLost());
   }
 
   /** Sends one write (`send` gets its sequence number); resolves with its reply, or undefined when it was settled after a lost connection. */
@@ -77,14 +83,15 @@ export class WriteTracker {
             this.inFlight.delete(seq);
             reject(err);
           } else {
-            this.doubtAll();
+            this.connectionLost();
           }
         },
       );
     });
   }
 
-  private doubtAll(): void {
+  /** The connection went away: every write in flight is in doubt until Redis says whether it applied it. */
+  connectionLost(): void {
     let any = false;
     for (const p of this.inFlight.values()) {
       p.inDoubt = true;

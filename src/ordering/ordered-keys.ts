@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
 import { defineScript, type ScriptCall } from '../redis/scripts.js';
 import { ADVANCE_LUA } from './ordered-lua.js';
@@ -31,7 +31,7 @@ export class OrderedKeys {
   private readonly base: string;
   private readonly queueKeys: string[];
 
-  constructor(private readonly redis: Redis, keys: RedisKeys, readonly destination: string) {
+  constructor(private readonly redis: RedisClient, keys: RedisKeys, readonly destination: string) {
     this.advanceScript = defineScript(redis, { name: 'heraldOrderAdvance', keys: 7, lua: ADVANCE_LUA });
     this.base = keys.ordering(destination);
     const q = `${keys.queuePrefix(destination)}:${QUEUE_NAME}:`;
@@ -85,7 +85,7 @@ export class OrderedKeys {
  * A destination's ordering status from its ordering base (RedisKeys.ordering), in one round trip:
  * for the controller's status and the queue gauges, which have no OrderedKeys of their own.
  */
-export async function readOrderingStatus(redis: Redis, base: string): Promise<OrderingStatus> {
+export async function readOrderingStatus(redis: RedisClient, base: string): Promise<OrderingStatus> {
   // Four reads, not a MULTI: they go out together anyway, and a figure a moment apart from another is fine here.
   const [keys, blocked, waiting, oldest] = await Promise.all([redis.zcard(`${base}since`), redis.hlen(`${base}blocked`), redis.get(`${base}waiting`), redis.zrange(`${base}since`, 0, 0, 'WITHSCORES')]);
   return { keys, blocked, waiting: Math.max(0, Number(waiting ?? 0)), ...(oldest.length === 2 ? { oldestWaitingSince: Number(oldest[1]) } : {}) };

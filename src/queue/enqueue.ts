@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { QUEUE_NAME, type RedisKeys } from '../redis/keys.js';
 import { defineScript, type ScriptCall } from '../redis/scripts.js';
 import { APPEND_ORDERED_LUA } from '../ordering/ordered-lua.js';
@@ -125,7 +125,7 @@ export class DeliveryEnqueuer {
   private readonly enqueueScript: ScriptCall<[number, ...string[]]>;
   private readonly enqueueKeys = new Map<string, readonly string[]>();
 
-  constructor(redis: Redis, private readonly keys: RedisKeys) {
+  constructor(redis: RedisClient, private readonly keys: RedisKeys) {
     this.enqueueScript = defineScript(redis, { name: 'heraldEnqueue', keys: 5, lua: ENQUEUE_LUA });
   }
 

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { EventStore } from '../event-store/event-store.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { DeliveryJobData } from './delivery-queue.js';
@@ -13,7 +13,7 @@ const PAGE = 500;
  * destination needs them. Safe to run again after a crash midway: released jobs are gone, so nothing
  * is released twice. Workers of the destination must be stopped first.
  */
-export async function purgeDestination(queue: Queue<DeliveryJobData>, events: EventStore, redis: Redis, keys: RedisKeys, destination: string): Promise<number> {
+export async function purgeDestination(queue: Queue<DeliveryJobData>, events: EventStore, redis: RedisClient, keys: RedisKeys, destination: string): Promise<number> {
   let purged = 0;
   // Events waiting behind their ordering key's head are in no BullMQ list: release them into `wait`
   // first, so they are removed (and their bodies released) like any other job.

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from '../log/logger.js';
 import type { QueueMetrics } from '../metrics/metrics.js';
 import type { RedisKeys } from '../redis/keys.js';
@@ -18,11 +18,11 @@ export class QueueDepthExporter {
   private readonly latest = new Map<string, QueueHealth>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly metrics: QueueMetrics,
     private readonly logger: Logger,
-    queueConnection: Redis = redis,
+    queueConnection: RedisClient = redis,
   ) {
     this.queues = new DeliveryQueues(queueConnection, keys);
   }

@@ -1,5 +1,9 @@
-import { Redis, type RedisOptions } from 'ioredis';
-import { sentinelOptions, type RedisTarget } from './redis-target.js';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { primariesOf, type RedisClient } from './client.js';
+import { clusterOptions, sentinelOptions, type RedisTarget } from './redis-target.js';
+
+/** The single-server targets, for which {@link createRedis} gives a plain `Redis`. */
+export type ServerTarget = Exclude<RedisTarget, { kind: 'cluster' }>;
 
 export class RedisPolicyError extends Error {
   readonly code = 'HERALD_REDIS_POLICY';
@@ -13,31 +17,50 @@ export class RedisPolicyError extends Error {
  * answer 503 instead of holding requests. BullMQ workers need `maxRetriesPerRequest: null` (and an
  * offline queue, so their blocking commands wait for the new primary); pass `forBullmqWorker`.
  */
-export function createRedis(target: RedisTarget, opts: { forBullmqWorker?: boolean; name?: string; autoPipelining?: boolean } = {}): Redis {
-  const options: RedisOptions = {
+export function createRedis(target: ServerTarget, opts?: ConnectionOptions): Redis;
+export function createRedis(target: RedisTarget, opts?: ConnectionOptions): RedisClient;
+export function createRedis(target: RedisTarget, opts: ConnectionOptions = {}): RedisClient {
+  const node = {
     connectionName: opts.name,
-    lazyConnect: false,
-    enableAutoPipelining: opts.autoPipelining ?? true,
     maxRetriesPerRequest: opts.forBullmqWorker ? null : 1,
-    enableOfflineQueue: opts.forBullmqWorker ? true : false,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
     // Only a failover (the old primary turned replica) warrants a reconnect; OOM and script errors do not.
-    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+    reconnectOnError: (err: Error) => err.message.startsWith('READONLY'),
+  } satisfies RedisOptions;
+  const enableOfflineQueue = opts.forBullmqWorker ? true : false;
+  const enableAutoPipelining = opts.autoPipelining ?? true;
+  if (target.kind === 'cluster') return new Cluster([...target.nodes], clusterOptions(target, node, { enableOfflineQueue, enableAutoPipelining }));
+  const options: RedisOptions = {
+    ...node,
+    lazyConnect: false,
+    enableAutoPipelining,
+    enableOfflineQueue,
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
   };
   return target.kind === 'url' ? new Redis(target.url, options) : new Redis({ ...sentinelOptions(target), ...options });
+}
+
+/** How {@link createRedis} opens a connection. */
+export interface ConnectionOptions {
+  forBullmqWorker?: boolean;
+  name?: string;
+  autoPipelining?: boolean;
 }
 
 /**
  * Refuses to run against a Redis that may evict keys: an evicted queue entry or event body is a lost
  * event that nobody notices. Run once at start-up and by readiness checks.
  */
-export async function assertNoEviction(redis: Redis): Promise<void> {
-  const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
-  const policy = reply[1];
-  if (policy !== undefined && policy !== 'noeviction') {
-    throw new RedisPolicyError(
-      `Redis maxmemory-policy is "${policy}"; Herald requires "noeviction" so queued events are never silently evicted. ` +
-        'Set `maxmemory-policy noeviction` in redis.conf or run `CONFIG SET maxmemory-policy noeviction`.',
-    );
+export async function assertNoEviction(redis: RedisClient): Promise<void> {
+  // On a Cluster every primary holds queues, so every primary must refuse to evict.
+  for (const server of primariesOf(redis)) {
+    const reply = (await server.config('GET', 'maxmemory-policy')) as string[];
+    const policy = reply[1];
+    if (policy !== undefined && policy !== 'noeviction') {
+      const where = server === redis ? '' : ` on ${server.options.host}:${server.options.port}`;
+      throw new RedisPolicyError(
+        `Redis maxmemory-policy is "${policy}"${where}; Herald requires "noeviction" so queued events are never silently evicted. ` +
+          'Set `maxmemory-policy noeviction` in redis.conf or run `CONFIG SET maxmemory-policy noeviction`.',
+      );
+    }
   }
 }

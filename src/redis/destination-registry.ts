@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 import { DestinationSpec, type ResolvedDestination } from '../api/destination.js';
 import type { RedisKeys } from './keys.js';
 import type { Logger } from '../log/logger.js';
@@ -10,7 +10,7 @@ import type { Logger } from '../log/logger.js';
  * every `refreshMs` as a safety net for missed messages.
  */
 export class DestinationRegistry {
-  constructor(private readonly redis: Redis, private readonly keys: RedisKeys) {}
+  constructor(private readonly redis: RedisClient, private readonly keys: RedisKeys) {}
 
   async put(dest: ResolvedDestination): Promise<void> {
     await this.redis.multi().hset(this.keys.destinations(), dest.name, JSON.stringify(dest.spec)).publish(this.keys.destinationsChannel(), dest.name).exec();
@@ -59,7 +59,7 @@ export class DestinationWatcher {
 
   constructor(
     private readonly registry: DestinationRegistry,
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisClient,
     private readonly keys: RedisKeys,
     private readonly logger: Logger,
     private readonly refreshMs = 5_000,

@@ -71,6 +71,14 @@ export class RedisKeys {
   ingestWrites(instance: string): string {
     return `${this.prefix}:ingest:{w:${instance}}`;
   }
+  /**
+   * One ingest process's write journal for one destination's slot, on a Redis Cluster, where each
+   * destination's part of a write is a script of its own: a write in doubt is settled on that
+   * destination's shard alone.
+   */
+  ingestSlotWrites(destination: string, instance: string): string {
+    return `${this.prefix}:{d:${destination}}:ingest:${instance}`;
+  }
   /** The active destination set: hash of name → JSON spec. */
   destinations(): string {
     return `${this.prefix}:destinations`;

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { describeTarget, sentinelOptions, withoutCredentials, type RedisTarget } from './redis-target.js';
 
 /** Redis did not answer a bounded connection attempt: one line naming the URL and what to do. */
@@ -19,7 +19,7 @@ export class RedisUnreachableError extends Error {
 export async function assertRedisReachable(target: string | RedisTarget, timeoutMs = 3_000): Promise<void> {
   const t: RedisTarget = typeof target === 'string' ? { kind: 'url', url: target } : target;
   const once = { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: timeoutMs };
-  const probe = t.kind === 'url' ? new Redis(t.url, once) : new Redis({ ...sentinelOptions(t), ...once, sentinelRetryStrategy: () => null, failoverDetector: false });
+  const probe = t.kind === 'url' ? new Redis(t.url, once) : t.kind === 'cluster' ? new Redis({ ...seedNodeOptions(t), ...once }) : new Redis({ ...sentinelOptions(t), ...once, sentinelRetryStrategy: () => null, failoverDetector: false });
   const url = describeTarget(t);
   let last: Error | undefined;
   probe.on('error', (err: Error) => (last = err));
@@ -37,4 +37,16 @@ function reasonOf(err: Error & { code?: string }): string {
   if (err.code === 'ECONNREFUSED') return 'connection refused';
   if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return 'unknown host';
   return err.code ?? err.message;
+}
+
+/** The first seed node of a cluster target, as one server: if it answers, the client finds the others through it. */
+function seedNodeOptions(t: Extract<RedisTarget, { kind: 'cluster' }>): RedisOptions {
+  const seed = t.nodes[0]!;
+  return {
+    host: seed.host,
+    port: seed.port,
+    ...(t.username !== undefined ? { username: t.username } : {}),
+    ...(t.password !== undefined ? { password: t.password } : {}),
+    ...(t.tls ? { tls: {} } : {}),
+  };
 }

@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import { redisMetrics } from '../metrics/metrics.js';
+import type { RedisClient } from './client.js';
 import { assertNoEviction, createRedis } from './connection.js';
 import { RedisKeys } from './keys.js';
 import { redisTarget, type RedisTarget } from './redis-target.js';
@@ -12,14 +12,14 @@ import type { ReadinessCheck } from '../server/ops-routes.js';
 /** The Redis connections of one process, its health gauge and its readiness check. */
 export class RedisRuntime {
   readonly keys: RedisKeys;
-  private readonly extra: Redis[] = [];
+  private readonly extra: RedisClient[] = [];
   private readonly gauge;
   private timer: NodeJS.Timeout | undefined;
-  private queueConn: Redis | undefined;
+  private queueConn: RedisClient | undefined;
   /** The Redis this process uses: a URL or a Sentinel master group; every connection below opens on it. */
   readonly target: RedisTarget;
 
-  private constructor(readonly redis: Redis, private readonly config: Config, private readonly logger: Logger, registry: Registry) {
+  private constructor(readonly redis: RedisClient, private readonly config: Config, private readonly logger: Logger, registry: Registry) {
     this.keys = new RedisKeys(config.HERALD_REDIS_PREFIX);
     this.target = redisTarget(config);
     this.gauge = redisMetrics(registry).up;
@@ -82,18 +82,18 @@ export class RedisRuntime {
    * one has no auto-pipelining, which only costs BullMQ CPU. It fails fast like `redis`, so ingest
    * still answers 503 while Redis is down.
    */
-  get queueConnection(): Redis {
+  get queueConnection(): RedisClient {
     this.queueConn ??= this.track(createRedis(this.target, { name: 'queue', autoPipelining: false }), 'queue');
     return this.queueConn;
   }
 
   /** A new connection for BullMQ workers (blocking commands, retried forever) or pub/sub. */
-  connection(kind: 'worker' | 'subscriber'): Redis {
+  connection(kind: 'worker' | 'subscriber'): RedisClient {
     // A Worker runs BullMQ's scripts too; auto-pipelining would only copy them around.
     return this.track(createRedis(this.target, { forBullmqWorker: true, name: kind, autoPipelining: kind !== 'worker' }), kind);
   }
 
-  private track(c: Redis, kind: string): Redis {
+  private track(c: RedisClient, kind: string): RedisClient {
     c.on('error', (err) => this.logger.debug({ err: err.message, connection: kind }, 'Redis connection error'));
     this.extra.push(c);
     return c;

@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 
 /** A Lua script Herald runs in Redis. */
 export interface RedisScript {
@@ -31,7 +31,13 @@ export function defineScript<R = unknown>(redis: Redis | Cluster, script: RedisS
 export function defineScript<R = unknown>(redis: Redis | Cluster, script: RedisScript & { keys: 'varying' }): KeyedScriptCall<R>;
 export function defineScript<R = unknown>(redis: Redis | Cluster, script: RedisScript): ScriptCall<R> | KeyedScriptCall<R> {
   // Without numberOfKeys, ioredis takes the call's first argument as the number of keys.
-  if (!(script.name in redis)) redis.defineCommand(script.name, script.keys === 'varying' ? { lua: script.lua } : { numberOfKeys: script.keys, lua: script.lua });
+  if (!(script.name in redis)) {
+    redis.defineCommand(script.name, script.keys === 'varying' ? { lua: script.lua } : { numberOfKeys: script.keys, lua: script.lua });
+    // ioredis' Cluster auto-pipelining fails a script of varying keys on its first calls ("All keys in
+    // the pipeline should belong to the same slots allocation group"); sent on their own, they route
+    // by their first key like any command.
+    if (script.keys === 'varying' && redis instanceof Cluster) redis.options.autoPipeliningIgnoredCommands?.push(script.name);
+  }
   const command = (redis as unknown as Record<string, (...args: ScriptArg[]) => Promise<R>>)[script.name]!;
   if (script.keys === 'varying') return (keys: readonly string[], ...args: ScriptArg[]) => command.call(redis, keys.length, keys, ...args);
   return (...args: ScriptArg[]) => command.apply(redis, args);

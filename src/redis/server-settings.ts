@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { primariesOf, type RedisClient } from './client.js';
 
 /** The smallest `hash-max-listpack-value` at which a queued delivery's job and body hashes stay compact. */
 export const COMPACT_HASH_VALUE_BYTES = 512;
@@ -24,12 +24,13 @@ export const REDIS_SERVER_ARGS: readonly string[] = [
  * undefined when it does not (or when CONFIG is not allowed, as on some managed services). Not a refusal
  * like an evicting policy: it costs memory, never events.
  */
-export async function compactHashWarning(redis: Redis): Promise<string | undefined> {
-  let value: number;
+export async function compactHashWarning(redis: RedisClient): Promise<string | undefined> {
+  let value = Infinity;
   try {
-    const reply = (await redis.config('GET', 'hash-max-ziplist-value')) as string[];
-    if (reply[1] === undefined) return undefined;
-    value = Number(reply[1]);
+    for (const server of primariesOf(redis)) {
+      const reply = (await server.config('GET', 'hash-max-ziplist-value')) as string[];
+      if (reply[1] !== undefined) value = Math.min(value, Number(reply[1]));
+    }
   } catch {
     return undefined;
   }

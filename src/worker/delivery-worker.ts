@@ -3,7 +3,7 @@ import { BreakerStore } from '../delivery/breaker-store.js';
 import { admit, resolveBreakerConfig, type BreakerConfig } from '../delivery/circuit-breaker.js';
 import type { SigningKeyring } from '../signing/signing-keyring.js';
 import { sign } from '../signing/standard-webhooks.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { parseDuration } from '../api/duration.js';
 import { timeOfEventId } from '../api/event.js';
 import type { ResolvedDestination } from '../api/destination.js';
@@ -30,10 +30,10 @@ import { OrderedKeys, type AdvanceMode } from '../ordering/ordered-keys.js';
 
 export interface DeliveryWorkerDeps {
   /** A connection with `maxRetriesPerRequest: null`, as BullMQ's blocking commands need. */
-  workerConnection: Redis;
+  workerConnection: RedisClient;
   /** Where the destination's BullMQ `Queue` handle lives; never `redis` (see RedisRuntime.queueConnection). */
-  queueConnection: Redis;
-  redis: Redis;
+  queueConnection: RedisClient;
+  redis: RedisClient;
   keys: RedisKeys;
   events: EventStore;
   stats: DeliveryStatsStore;

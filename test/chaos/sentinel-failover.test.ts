@@ -16,19 +16,16 @@
  * that scenario starts a new replica of the promoted primary.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
-import { DestinationSpec } from '../../src/api/destination.js';
+import type { RedisClient } from '../../src/redis/client.js';
 import { loadConfig } from '../../src/config/config.js';
-import { DestinationRegistry } from '../../src/redis/destination-registry.js';
 import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
 import { createRedis } from '../../src/redis/connection.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import { redisTarget } from '../../src/redis/redis-target.js';
-import { startBatchLoad } from '../support/batch-load.js';
+import { failoverDestinations, loadThroughFailover } from '../support/failover-load.js';
 import { processEnv, startIngestProcess, startWorkerProcess, type RunningHerald } from '../support/fleet.js';
-import { startLoad, startOpenLoad } from '../support/load.js';
 import { pending } from '../support/process-fixture.js';
-import { startReceiver, type Receiver } from '../support/receiver.js';
+import type { Receiver } from '../support/receiver.js';
 import { SENTINEL_MASTER, startSentinelSet, type SentinelSet } from '../support/sentinel.js';
 import { waitFor } from '../support/wait.js';
 
@@ -40,7 +37,7 @@ describe.each([
   { mode: 'acknowledge after replication, replica 200 ms behind', ackReplicas: '1', delayMs: 200 },
 ])('Sentinel failover under batch and single load, $mode', ({ mode, ackReplicas, delayMs }) => {
   let set: SentinelSet;
-  let control: Redis;
+  let control: RedisClient;
   const prefix = `f${Math.random().toString(36).slice(2, 8)}`;
   const keys = new RedisKeys(prefix);
   const receivers: Receiver[] = [];
@@ -60,12 +57,7 @@ describe.each([
     // The test's own client goes through the sentinels too, so it reads the new primary afterwards.
     control = createRedis(redisTarget(loadConfig(env)), { name: 'test', forBullmqWorker: true });
     control.on('error', () => undefined);
-    const registry = new DestinationRegistry(control, keys);
-    for (const name of DESTINATIONS) {
-      const r = await startReceiver(() => ({ status: 200 }));
-      receivers.push(r);
-      await registry.put({ name, spec: DestinationSpec.parse({ url: r.url, concurrency: 16, retry: { initialDelay: '200ms', maxDelay: '2s' } }) });
-    }
+    await failoverDestinations(control, keys, DESTINATIONS, receivers);
   });
 
   afterAll(async () => {
@@ -80,37 +72,15 @@ describe.each([
     procs.push(ingest);
     for (const d of DESTINATIONS) procs.push(await startWorkerProcess(d, env));
 
-    const singles = startLoad({ url: ingest.url, concurrency: 4, paceMs: 5 });
-    const batches = startBatchLoad({ url: ingest.url, concurrency: 2, size: 50, paceMs: 20, firstSeq: 1_000_000 });
-    const acceptedCount = () => singles.accepted().length + batches.accepted().length;
-    await waitFor(() => acceptedCount() >= 1_500, { what: '1,500 events accepted before the kill', timeoutMs: 60_000 });
-
     const oldPort = await set.primaryPort();
-    const crashedAt = Date.now();
-    await set.serverAt(oldPort).stop({ kill: true });
-    // The primary is gone by now; a request sent later cannot have been stored on it.
-    const goneAt = Date.now();
-    // Requests whose write was in flight at the kill wait until ingest knows whether it was applied,
-    // and they may hold every lane of `singles`; the probe sends new requests whatever those wait for.
-    const probe = startOpenLoad({ url: ingest.url, everyMs: 10, firstSeq: 2_000_000 });
-    await waitFor(() => probe.results.some((x) => x.sentAt > crashedAt && x.status === 503), { what: 'ingest to refuse while there is no primary', timeoutMs: 30_000 });
-    probe.stop();
-    const newPort = await set.waitForPromotion(oldPort);
-    const promotedAt = Date.now();
-    if (ackReplicas !== '0') {
+    const { batches, singleResults, crashedAt, goneAt, promotedAt, promoted: newPort } = await loadThroughFailover({
+      ingestUrl: ingest.url,
+      kill: () => set.serverAt(oldPort).stop({ kill: true }),
+      promote: () => set.waitForPromotion(oldPort),
+      refusing: 'while there is no primary',
       // Acknowledging after replication needs a replica: a new one joins the promoted primary.
-      await set.addReplica();
-      await set.waitForReplicas(1);
-    }
-    const recovered = Date.now();
-    await waitFor(() => singles.results.some((x) => x.sentAt > recovered && x.status === 202), { what: 'ingest to accept again after the promotion', timeoutMs: 60_000 });
-    await waitFor(() => batches.results.some((x) => x.sentAt > recovered && x.status === 202), { what: 'a batch accepted after the promotion', timeoutMs: 60_000 });
-    const target = acceptedCount() + 1_000;
-    await waitFor(() => acceptedCount() >= target, { what: '1,000 more events accepted after the promotion', timeoutMs: 60_000 });
-    singles.stop();
-    batches.stop();
-    await Promise.all([singles.done, batches.done, probe.done]);
-    const singleResults = [...singles.results, ...probe.results];
+      ...(ackReplicas !== '0' ? { afterPromotion: async () => void (await set.addReplica(), await set.waitForReplicas(1)) } : {}),
+    });
     expect(procs.some((p) => p.dead()), procs.map((p) => p.output()).join('\n')).toBe(false);
 
     // Every accepted event as [seq, id, answeredAt, sentAt].
@@ -177,7 +147,7 @@ async function whatIsPending(queues: ReturnType<typeof openDeliveryQueue>[], pro
   const lines: string[] = [];
   for (const q of queues) {
     const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed').catch((e: Error) => e.message);
-    lines.push(`${q.name}@${(q.opts as { prefix?: string }).prefix}: ${JSON.stringify(counts)}`);
+    lines.push(`${q.qualifiedName}: ${JSON.stringify(counts)}`);
     for (const job of await q.getJobs(['active', 'waiting', 'delayed'], 0, 4).catch(() => [])) {
       lines.push(`  ${job.id} ${await job.getState()} attempts=${job.attemptsMade} stalled=${job.stalledCounter} created=${job.timestamp} processed=${job.processedOn ?? '-'} delay=${job.delay} failed=${job.failedReason ?? '-'}`);
     }

@@ -269,6 +269,40 @@ describe('an external Redis through Sentinel (redis.sentinel)', () => {
   });
 });
 
+describe('an external Redis Cluster (redis.cluster)', () => {
+  const cluster = {
+    'redis.enabled': false,
+    'redis.cluster.nodes[0]': 'redis-cluster-0.redis:6379',
+    'redis.cluster.nodes[1]': 'redis-cluster-1.redis:6379',
+    'redis.cluster.tls': true,
+    'config.ackReplicas': 1,
+    existingSecret: 'herald-redis-auth',
+  };
+
+  it('gives every process the cluster\'s nodes instead of a URL, the password from the Secret you manage, and no in-chart Redis', () => {
+    const objects = render({ set: cluster });
+    const secret = { 'herald-redis-auth': { HERALD_REDIS_PASSWORD: 'p' } };
+    for (const name of ['herald-ingest', 'herald-controller']) {
+      const config = loadConfig(containerEnv(objects, container(objects, 'Deployment', name), { name: 'x', namespace: 'herald' }, secret));
+      expect(config).toMatchObject({
+        HERALD_REDIS_CLUSTER_NODES: [{ host: 'redis-cluster-0.redis', port: 6379 }, { host: 'redis-cluster-1.redis', port: 6379 }],
+        HERALD_REDIS_PASSWORD: 'p',
+        HERALD_REDIS_TLS: true,
+        HERALD_ACK_REPLICAS: 1,
+      });
+      expect(config.HERALD_REDIS_SENTINELS).toBeUndefined();
+    }
+    expect(objects.filter((o) => o.kind === 'StatefulSet')).toEqual([]);
+    expect(find(render({ set: { ...cluster, existingSecret: '' } }), 'Secret', 'herald-worker').stringData?.REDIS_URL).toBeUndefined();
+  });
+
+  it('refuses a cluster beside the in-chart Redis, a URL or Sentinel, saying what to set', () => {
+    expect(renderRaw({ set: { ...cluster, 'redis.enabled': true } }).stderr).toMatch(/redis.cluster.nodes names an external Redis Cluster: set redis.enabled to false/);
+    expect(renderRaw({ set: { ...cluster, 'redis.url': 'redis://r:6379' } }).stderr).toMatch(/either redis.url or redis.cluster.nodes/);
+    expect(renderRaw({ set: { ...cluster, 'redis.sentinel.sentinels[0]': 's:26379', 'redis.sentinel.masterName': 'herald' } }).stderr).toMatch(/either redis.sentinel.sentinels .* or redis.cluster.nodes/);
+  });
+});
+
 describe('worker autoscaling (autoscaling.workers)', () => {
   const env = (objects: KubeObject[]) => containerEnv(objects, container(objects, 'Deployment', 'herald-controller'), { name: 'c', namespace: 'prod' });
 

@@ -1,5 +1,4 @@
 import { UnrecoverableError, Worker } from 'bullmq';
-import { Redis as IORedis, type Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DestinationSpec, typeMatcher } from '../../src/api/destination.js';
 import { DestinationRegistry } from '../../src/redis/destination-registry.js';
@@ -9,23 +8,24 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { KubeApiError, KubeRest } from '../../src/controller/kube-rest.js';
 import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
 import { QUEUE_NAME, RedisKeys } from '../../src/redis/keys.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { startTestRedis, type TestRedis } from '../support/test-redis.js';
+import type { RedisClient } from '../../src/redis/client.js';
 import { waitFor } from '../support/wait.js';
 import { runController, startCluster, WORKER_IMAGE, type Cluster, type TestController } from './harness.js';
 
 const PREFIX = 'ctl';
 const keys = new RedisKeys(PREFIX);
 let cluster: Cluster;
-let redisServer: RedisServer;
-let redis: Redis;
+let redisServer: TestRedis;
+let redis: RedisClient;
 let registry: DestinationRegistry;
 let ctl: TestController;
 
 beforeAll(async () => {
-  [cluster, redisServer] = await Promise.all([startCluster({ namespace: 'herald' }), startRedis()]);
+  [cluster, redisServer] = await Promise.all([startCluster({ namespace: 'herald' }), startTestRedis()]);
   redis = redisServer.client();
   registry = new DestinationRegistry(redis, keys);
-  ctl = runController(cluster, { redisUrl: redisServer.url, prefix: PREFIX, identity: 'controller-0', env: { HERALD_DRAIN_SETTLE: '1s' } });
+  ctl = runController(cluster, { ...redisServer.target, prefix: PREFIX, identity: 'controller-0', env: { HERALD_DRAIN_SETTLE: '1s' } });
   await waitFor(() => ctl.controller.isLeader(), { what: 'controller to lead' });
 });
 afterAll(async () => {
@@ -61,7 +61,7 @@ async function addJob(name: string, id: string) {
 /** Dead-letters one event the way a worker does: a delivery that fails for good. */
 async function addDeadLetter(name: string, id: string) {
   await addJob(name, id);
-  const connection = new IORedis(redisServer.url, { maxRetriesPerRequest: null });
+  const connection = redisServer.workerConnection();
   const worker = new Worker(QUEUE_NAME, async () => {
     throw new UnrecoverableError('HTTP 410 Gone');
   }, { connection, prefix: keys.queuePrefix(name) });

@@ -17,6 +17,8 @@ import { KubeRest, PATCH, isNotFound } from '../../src/controller/kube-rest.js';
 import { workerDeploymentName } from '../../src/controller/names.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import { createRedis } from '../../src/redis/connection.js';
+import type { RedisTarget } from '../../src/redis/redis-target.js';
+import { parseHostPorts } from '../../src/config/config.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import { startKubeApiServer, type KubeEnv } from '../support/kube.js';
 import { waitFor } from '../support/wait.js';
@@ -228,7 +230,7 @@ export interface TestController {
 }
 
 /** Runs a controller in this process against `cluster`, as `herald controller` would in a pod. */
-export function runController(cluster: Cluster, opts: { redisUrl: string; prefix: string; identity: string; env?: Record<string, string>; kubeconfig?: string }): TestController {
+export function runController(cluster: Cluster, opts: { redisUrl: string; clusterNodes?: string; prefix: string; identity: string; env?: Record<string, string>; kubeconfig?: string }): TestController {
   const config = loadControllerConfig({
     HERALD_WORKER_IMAGE: WORKER_IMAGE,
     HERALD_WORKER_CONFIGMAP: 'herald-worker',
@@ -244,7 +246,8 @@ export function runController(cluster: Cluster, opts: { redisUrl: string; prefix
   kubeConfig.loadFromString(opts.kubeconfig ?? cluster.controllerKubeconfig);
   const logs = new LogSink();
   const logger = createLogger({ level: 'debug', name: opts.identity }, logs);
-  const redis = createRedis({ kind: 'url', url: opts.redisUrl }, { name: opts.identity });
+  const target: RedisTarget = opts.clusterNodes ? { kind: 'cluster', nodes: parseHostPorts(opts.clusterNodes), tls: false } : { kind: 'url', url: opts.redisUrl };
+  const redis = createRedis(target, { name: opts.identity });
   const registry = new Registry();
   const controller = startController({ kubeConfig, redis, keys: new RedisKeys(opts.prefix), logger, registry, config });
   return {

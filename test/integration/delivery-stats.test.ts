@@ -3,7 +3,6 @@
  * written in batches; these tests pin down that the batches add up, that the newest error wins even
  * when replicas flush out of order, and that a graceful shutdown writes what is left.
  */
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryStatsStore } from '../../src/delivery/delivery-stats.js';
 import { createRegistry } from '../../src/metrics/metrics.js';
@@ -11,18 +10,19 @@ import { RedisKeys } from '../../src/redis/keys.js';
 import { WorkerPool } from '../../src/worker/worker-pool.js';
 import { memoryLogger, startHerald, type HeraldUnderTest } from '../support/herald.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { startTestRedis, type TestRedis } from '../support/test-redis.js';
+import type { RedisClient } from '../../src/redis/client.js';
 import { waitFor } from '../support/wait.js';
 
-let redis: RedisServer;
-let client: Redis;
+let redis: TestRedis;
+let client: RedisClient;
 const closers: Array<() => Promise<unknown>> = [];
 const keys = new RedisKeys('stats-test');
 const HOUR = 3_600_000;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  client = new Redis(redis.url);
+  redis = await startTestRedis();
+  client = redis.client();
 });
 
 afterAll(async () => {
@@ -101,11 +101,11 @@ describe('DeliveryStatsStore', () => {
 });
 
 describe('a worker pool that shuts down gracefully', () => {
-  let herald: HeraldUnderTest;
+  let herald: HeraldUnderTest<RedisClient>;
   let receiver: Receiver;
 
   beforeAll(async () => {
-    herald = await startHerald({ redisUrl: redis.url, withWorkers: false });
+    herald = await startHerald({ ...redis.target, withWorkers: false });
     closers.push(() => herald.close());
     receiver = await startReceiver(() => ({ status: 200 }));
     closers.push(() => receiver.close());

@@ -7,7 +7,8 @@ import type { EventLogEntry } from '../../src/api/event-log.js';
 import { runHerald } from '../support/cli.js';
 import { startHerald, type HeraldUnderTest } from '../support/herald.js';
 import { always, failTimes, ok, startReceiver, type Receiver } from '../support/receiver.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { keysMatching, startTestRedis, targetEnv, type TestRedis } from '../support/test-redis.js';
+import type { RedisClient } from '../../src/redis/client.js';
 import { waitFor } from '../support/wait.js';
 
 // One key per tenant, and two for one tenant limited to different types.
@@ -16,8 +17,8 @@ const ACME_ORDERS_KEY = 'hk_acme_orders_key_for_event_log_tests_01234567';
 const ACME_INVOICES_KEY = 'hk_acme_invoices_key_for_event_log_tests_012345';
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
-let redis: RedisServer;
-let herald: HeraldUnderTest;
+let redis: TestRedis;
+let herald: HeraldUnderTest<RedisClient>;
 let dir: string;
 const receivers: Receiver[] = [];
 
@@ -28,7 +29,7 @@ async function receiver(...args: Parameters<typeof startReceiver>): Promise<Rece
 }
 
 beforeAll(async () => {
-  redis = await startRedis();
+  redis = await startTestRedis();
   dir = await mkdtemp(join(tmpdir(), 'herald-event-log-'));
   const keysFile = join(dir, 'keys.json');
   await writeFile(
@@ -39,7 +40,7 @@ beforeAll(async () => {
       { name: 'acme', hash: hashApiKey(ACME_INVOICES_KEY), types: ['invoice.*'] },
     ]),
   );
-  herald = await startHerald({ redisUrl: redis.url, env: { HERALD_API_KEYS_FILE: keysFile, HERALD_INGEST_AUTH: 'required' } });
+  herald = await startHerald({ ...redis.target, env: { HERALD_API_KEYS_FILE: keysFile, HERALD_INGEST_AUTH: 'required' } });
 });
 
 afterAll(async () => {
@@ -143,7 +144,7 @@ describe('the delivery log of one event', () => {
     expect(paused.body.items.map((e: EventLogEntry) => e.id)).toContain(id);
     const none = await get('/events?destination=good&status=dead');
     expect(none.body.items.map((e: EventLogEntry) => e.id)).not.toContain(id);
-    const keys = await herald.redis.keys(`${herald.config.HERALD_REDIS_PREFIX}*evlog*`);
+    const keys = await keysMatching(herald.redis, `${herald.config.HERALD_REDIS_PREFIX}*evlog*`);
     expect(keys.length).toBeGreaterThan(0);
     const ttls = await Promise.all(keys.map((k) => herald.redis.pttl(k)));
     expect(keys.filter((_, i) => !(ttls[i]! > 0))).toEqual([]);
@@ -161,7 +162,7 @@ describe('the delivery log of one event', () => {
     expect(gone.body.error.code).toBe('event_not_found');
     const p = herald.config.HERALD_REDIS_PREFIX;
     // The record's bucket outlives the event's retention by at most a second.
-    await waitFor(async () => (await herald.redis.keys(`${p}:{d:brief}:evlog:*`)).length === 0, { timeoutMs: 20_000, what: 'the records to expire' });
+    await waitFor(async () => (await keysMatching(herald.redis, `${p}:{d:brief}:evlog:*`)).length === 0, { timeoutMs: 20_000, what: 'the records to expire' });
     await waitFor(async () => (await herald.redis.exists(`${p}:{d:brief}:evlog`)) === 0, { timeoutMs: 20_000, what: 'the index to expire' });
   });
 });
@@ -272,7 +273,7 @@ describe('who sees which events', () => {
 });
 
 describe('herald events', () => {
-  const env = () => ({ REDIS_URL: redis.url, HERALD_REDIS_PREFIX: herald.config.HERALD_REDIS_PREFIX });
+  const env = () => ({ ...targetEnv(redis.target), HERALD_REDIS_PREFIX: herald.config.HERALD_REDIS_PREFIX });
   let id: string;
 
   beforeAll(async () => {

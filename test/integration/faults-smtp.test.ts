@@ -4,7 +4,8 @@
  * arrive, once, when SMTP is back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { startTestRedis, type TestRedis } from '../support/test-redis.js';
+import type { RedisClient } from '../../src/redis/client.js';
 import { startHerald, type HeraldUnderTest } from '../support/herald.js';
 import { always, startReceiver, type Receiver } from '../support/receiver.js';
 import { startSmtpSink, type SmtpSink } from '../support/smtp.js';
@@ -15,15 +16,15 @@ import { DeadLetters } from '../../src/dead-letters/dead-letters.js';
 import { EventStore } from '../../src/event-store/event-store.js';
 import { openDeliveryQueue } from '../../src/queue/delivery-queue.js';
 
-let redis: RedisServer;
+let redis: TestRedis;
 let smtp: SmtpSink;
-let herald: HeraldUnderTest;
+let herald: HeraldUnderTest<RedisClient>;
 const receivers: Receiver[] = [];
 
 beforeAll(async () => {
-  redis = await startRedis();
+  redis = await startTestRedis();
   smtp = await startSmtpSink();
-  herald = await startHerald({ redisUrl: redis.url, smtpUrl: smtp.url });
+  herald = await startHerald({ ...redis.target, smtpUrl: smtp.url });
 });
 
 afterAll(async () => {
@@ -101,7 +102,7 @@ describe('SMTP down', () => {
 describe('SMTP that accepts connections and never answers', () => {
   let hole: Blackhole;
   let worker: RunningHerald;
-  let solo: HeraldUnderTest;
+  let solo: HeraldUnderTest<RedisClient>;
   let dead: Receiver;
   let ok: Receiver;
 
@@ -111,12 +112,12 @@ describe('SMTP that accepts connections and never answers', () => {
     ok = await receiver(() => ({ status: 200 }));
     // Its own key prefix and no in-process workers: one worker process delivers both destinations
     // and is the only one sending alerts, to an SMTP server that never says hello.
-    solo = await startHerald({ redisUrl: redis.url, withWorkers: false });
+    solo = await startHerald({ ...redis.target, withWorkers: false });
     await solo.publish('hung-dead', { url: dead.url, filter: { types: ['dead'] } });
     await solo.publish('hung-ok', { url: ok.url, filter: { types: ['ok'] } });
     worker = await startWorkerProcess(
       ['hung-dead', 'hung-ok'],
-      processEnv(redis.url, solo.config.HERALD_REDIS_PREFIX, { SMTP_URL: hole.url('smtp'), ALERT_EMAIL_TO: 'ops@example.test', HERALD_DIGEST_WINDOW: '100ms', HERALD_SHUTDOWN_TIMEOUT: '5s' }),
+      processEnv(redis.target, solo.config.HERALD_REDIS_PREFIX, { SMTP_URL: hole.url('smtp'), ALERT_EMAIL_TO: 'ops@example.test', HERALD_DIGEST_WINDOW: '100ms', HERALD_SHUTDOWN_TIMEOUT: '5s' }),
     );
   });
 

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DRAINING_FILTER } from '../../src/controller/registry-entry.js';
 import { startHerald, type HeraldUnderTest } from '../support/herald.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { startTestRedis, type TestRedis } from '../support/test-redis.js';
+import type { RedisClient } from '../../src/redis/client.js';
 import { waitFor } from '../support/wait.js';
 
 /** A receiver that holds every request open until the test releases them. */
@@ -37,13 +38,13 @@ async function holdingReceiver(): Promise<HoldingReceiver> {
   return r;
 }
 
-let redis: RedisServer;
-let herald: HeraldUnderTest;
+let redis: TestRedis;
+let herald: HeraldUnderTest<RedisClient>;
 let receiver: HoldingReceiver;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  herald = await startHerald({ redisUrl: redis.url });
+  redis = await startTestRedis();
+  herald = await startHerald({ ...redis.target });
   receiver = await holdingReceiver();
 });
 

@@ -3,6 +3,8 @@ export interface SentBatch {
   seqs: number[];
   status: number;
   code?: string;
+  /** The error message of a refused batch (e.g. where a partially stored one is stored). */
+  message?: string;
   /** Event ids of the events answered 202, by seq. */
   ids: Map<number, string>;
   sentAt: number;
@@ -40,9 +42,10 @@ export function startBatchLoad(opts: { url: string; concurrency: number; size: n
       const sent: SentBatch = { seqs, status: 0, ids: new Map(), sentAt, answeredAt: 0 };
       try {
         const res = await fetch(`${opts.url}/ingest/batch`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...(opts.headers?.(n) ?? {}) } });
-        const json = (await res.json()) as { results?: Array<{ index: number; status: number; id?: string }>; error?: { code?: string } };
+        const json = (await res.json()) as { results?: Array<{ index: number; status: number; id?: string }>; error?: { code?: string; message?: string } };
         sent.status = res.status;
         if (json.error?.code) sent.code = json.error.code;
+        if (json.error?.message) sent.message = json.error.message;
         for (const r of json.results ?? []) if (r.status === 202 && r.id) sent.ids.set(seqs[r.index]!, r.id);
       } catch (err) {
         sent.code = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { spawnHerald, type HeraldProcess } from './cli.js';
 import { freePort } from './net.js';
+import { targetEnv } from './test-redis.js';
 import { waitFor } from './wait.js';
 
 /** A `herald worker` or `herald ingest` started as a real process, ready (its /readyz answered 200). */
@@ -16,9 +17,9 @@ export interface RunningHerald extends HeraldProcess {
 }
 
 /** Environment shared by every process a fault test starts: loopback receivers, quiet logs, fast lock expiry. */
-export function processEnv(redisUrl: string, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
+export function processEnv(redis: string | { redisUrl: string; clusterNodes?: string }, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    REDIS_URL: redisUrl,
+    ...targetEnv(typeof redis === 'string' ? { redisUrl: redis } : redis),
     HERALD_REDIS_PREFIX: prefix,
     HERALD_HTTP_HOST: '127.0.0.1',
     HERALD_ALLOW_PRIVATE_DESTINATIONS: 'true',

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/client.js';
 import type { Registry } from 'prom-client';
 import type { DestinationSpecInput, ResolvedDestination } from '../../src/api/destination.js';
 import { DestinationSpec } from '../../src/api/destination.js';
@@ -33,7 +34,7 @@ export function memoryLogger(): { logger: Logger; lines: LogLine[] } {
   return { logger: createLogger({ level: 'debug' }, stream), lines };
 }
 
-export interface HeraldUnderTest {
+export interface HeraldUnderTest<C extends RedisClient = Redis> {
   config: Config;
   url: string;
   ingest: IngestHandle;
@@ -41,7 +42,8 @@ export interface HeraldUnderTest {
   exporter: QueueDepthExporter;
   registry: Registry;
   rt: RedisRuntime;
-  redis: Redis;
+  /** A client of the test's own, on the same Redis (a Cluster client on a cluster). */
+  redis: C;
   logs: LogLine[];
   publish(name: string, spec: DestinationSpecInput): Promise<ResolvedDestination>;
   unpublish(name: string): Promise<void>;
@@ -52,13 +54,26 @@ export interface HeraldUnderTest {
   close(): Promise<void>;
 }
 
+interface StartOptions {
+  redisUrl: string;
+  /** `HERALD_REDIS_CLUSTER_NODES`: run on this Redis Cluster instead of `redisUrl` (which is then unused). */
+  clusterNodes?: string | undefined;
+  prefix?: string;
+  env?: Record<string, string>;
+  smtpUrl?: string;
+  withWorkers?: boolean;
+}
+
 /**
  * Runs Herald's ingest and a worker pool in this process against a real Redis, with timings
  * shortened (locks, digest windows) so failure paths finish in seconds.
  */
-export async function startHerald(opts: { redisUrl: string; prefix?: string; env?: Record<string, string>; smtpUrl?: string; withWorkers?: boolean }): Promise<HeraldUnderTest> {
+export async function startHerald(opts: StartOptions & { clusterNodes?: undefined }): Promise<HeraldUnderTest>;
+export async function startHerald(opts: StartOptions & { clusterNodes: string }): Promise<HeraldUnderTest<Cluster>>;
+export async function startHerald(opts: StartOptions): Promise<HeraldUnderTest<RedisClient>>;
+export async function startHerald(opts: StartOptions): Promise<HeraldUnderTest<RedisClient>> {
   const config = loadConfig({
-    REDIS_URL: opts.redisUrl,
+    ...(opts.clusterNodes ? { HERALD_REDIS_CLUSTER_NODES: opts.clusterNodes } : { REDIS_URL: opts.redisUrl }),
     HERALD_REDIS_PREFIX: opts.prefix ?? `t${Math.random().toString(36).slice(2, 8)}`,
     HERALD_HTTP_PORT: '0',
     HERALD_HTTP_HOST: '127.0.0.1',
@@ -92,7 +107,9 @@ export async function startHerald(opts: { redisUrl: string; prefix?: string; env
   exporter.setDestinations(ingest.watcher.destinations.map((d) => d.name));
   ingest.watcher.onChange((d) => exporter.setDestinations(d.map((x) => x.name)));
   const url = `http://127.0.0.1:${ingest.port}`;
-  const redis = new Redis(opts.redisUrl);
+  const redis: RedisClient = opts.clusterNodes
+    ? new Cluster(config.HERALD_REDIS_CLUSTER_NODES!.map((n) => ({ ...n })), { scaleReads: 'master' })
+    : new Redis(opts.redisUrl);
   redis.on('error', () => undefined); // tests stop Redis on purpose
   const postRaw = async (body: string | Buffer, headers: Record<string, string> = {}, path = '/ingest') => {
     const res = await fetch(url + path, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });

@@ -6,6 +6,8 @@ export interface SentEvent {
   id?: string;
   /** The error code of a 4xx/5xx answer, or the network error of status 0. */
   code?: string;
+  /** The error message of a 4xx/5xx answer (e.g. where a partially stored event is stored). */
+  message?: string;
   retryAfter?: string | null;
   sentAt: number;
   answeredAt: number;
@@ -28,7 +30,7 @@ export async function sendEvent(url: string, seq: number, body: unknown, headers
   try {
     const res = await fetch(`${url}/ingest`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
     const text = await res.text();
-    let parsed: { id?: string; error?: { code?: string } } = {};
+    let parsed: { id?: string; error?: { code?: string; message?: string } } = {};
     try {
       parsed = JSON.parse(text) as typeof parsed;
     } catch {
@@ -39,6 +41,7 @@ export async function sendEvent(url: string, seq: number, body: unknown, headers
       status: res.status,
       ...(res.status === 202 && parsed.id ? { id: parsed.id } : {}),
       ...(parsed.error?.code ? { code: parsed.error.code } : {}),
+      ...(parsed.error?.message ? { message: parsed.error.message } : {}),
       retryAfter: res.headers.get('retry-after'),
       sentAt,
       answeredAt: Date.now(),

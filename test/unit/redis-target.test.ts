@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseHostPorts } from '../../src/config/config.js';
-import { describeTarget, redisTarget, sentinelOptions } from '../../src/redis/redis-target.js';
+import { clusterOptions, describeTarget, redisTarget, sentinelOptions } from '../../src/redis/redis-target.js';
 import { replicationPlan, replicationWarning } from '../../src/ingest/durability.js';
 
 function issuesOf(env: Record<string, string>): string[] {
@@ -45,6 +45,26 @@ describe('Redis through Sentinel: configuration', () => {
 
   it('refuses Sentinel-only settings beside REDIS_URL, where they would be ignored', () => {
     expect(issuesOf({ HERALD_REDIS_PASSWORD: 'p', HERALD_REDIS_TLS: 'true' })).toEqual([expect.stringMatching(/^HERALD_REDIS_PASSWORD: only used with/), expect.stringMatching(/^HERALD_REDIS_TLS: only used with/)]);
+  });
+});
+
+describe('Redis Cluster: configuration', () => {
+  it('builds a cluster target from seed nodes, with the password and TLS of its nodes', () => {
+    const target = redisTarget(loadConfig({ HERALD_REDIS_CLUSTER_NODES: 'r0:6379, r1:6380', HERALD_REDIS_PASSWORD: 'p', HERALD_REDIS_TLS: 'true' }));
+    expect(target).toEqual({ kind: 'cluster', nodes: [{ host: 'r0', port: 6379 }, { host: 'r1', port: 6380 }], password: 'p', tls: true });
+    if (target.kind !== 'cluster') throw new Error('not a cluster target');
+    expect(clusterOptions(target, { connectionName: 'x' }, { enableOfflineQueue: false })).toMatchObject({ scaleReads: 'master', enableOfflineQueue: false, redisOptions: { connectionName: 'x', password: 'p', tls: {} } });
+    expect(describeTarget(target)).toBe('Redis Cluster via r0:6379,r1:6380');
+    expect(sentinelOptions(target)).toEqual({});
+  });
+
+  it('refuses a cluster beside REDIS_URL or Sentinel, and Sentinel-only settings beside a cluster', () => {
+    expect(issuesOf({ HERALD_REDIS_CLUSTER_NODES: 'r0:6379', REDIS_URL: 'redis://r:6379' })).toEqual([expect.stringMatching(/^REDIS_URL: set either REDIS_URL or HERALD_REDIS_CLUSTER_NODES/)]);
+    expect(issuesOf({ HERALD_REDIS_CLUSTER_NODES: 'r0:6379', HERALD_REDIS_SENTINELS: 's0:26379', HERALD_REDIS_SENTINEL_NAME: 'herald' })).toEqual([
+      expect.stringMatching(/^HERALD_REDIS_CLUSTER_NODES: set either HERALD_REDIS_CLUSTER_NODES .* or HERALD_REDIS_SENTINELS/),
+    ]);
+    expect(issuesOf({ HERALD_REDIS_CLUSTER_NODES: 'r0:6379', HERALD_REDIS_SENTINEL_PASSWORD: 'sp' })).toEqual([expect.stringMatching(/^HERALD_REDIS_SENTINEL_PASSWORD: only used with HERALD_REDIS_SENTINELS/)]);
+    expect(issuesOf({ HERALD_REDIS_CLUSTER_NODES: 'r0' })).toEqual([expect.stringMatching(/^HERALD_REDIS_CLUSTER_NODES: must be a comma-separated list of host:port/)]);
   });
 });
 

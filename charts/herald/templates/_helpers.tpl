@@ -95,6 +95,8 @@ release never starts pods that cannot reach Redis.
 {{- define "herald.redisUrl" -}}
 {{- if .Values.redis.sentinel.sentinels }}
 {{- fail "redis.sentinel is for an external Redis: no redisUrl in Sentinel mode" }}
+{{- else if .Values.redis.cluster.nodes }}
+{{- fail "redis.cluster is for an external Redis Cluster: no redisUrl in cluster mode" }}
 {{- else if .Values.redis.enabled }}
 {{- printf "redis://%s.%s.svc:6379" (include "herald.redis.fullname" .) .Release.Namespace }}
 {{- else }}
@@ -193,5 +195,17 @@ starts pods with a half-configured Sentinel. Renders nothing.
 {{- if $.Values.redis.url }}{{ fail "set either redis.url or redis.sentinel.sentinels, not both" }}{{ end }}
 {{- if not .masterName }}{{ fail "redis.sentinel.masterName is required with redis.sentinel.sentinels (the name in `sentinel monitor <name> ...`)" }}{{ end }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Cluster mode (redis.cluster.nodes set): checks the values that go with it, as checkSentinel does.
+Renders nothing.
+*/}}
+{{- define "herald.checkCluster" -}}
+{{- if .Values.redis.cluster.nodes }}
+{{- if .Values.redis.enabled }}{{ fail "redis.cluster.nodes names an external Redis Cluster: set redis.enabled to false" }}{{ end }}
+{{- if .Values.redis.url }}{{ fail "set either redis.url or redis.cluster.nodes, not both" }}{{ end }}
+{{- if .Values.redis.sentinel.sentinels }}{{ fail "set either redis.sentinel.sentinels (one primary promoted by Sentinel) or redis.cluster.nodes (a Redis Cluster), not both" }}{{ end }}
 {{- end }}
 {{- end }}
