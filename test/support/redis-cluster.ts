@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
-import { startRedis, type RedisServer } from './redis.js';
+import { startRedis, waitForReplicasInSync, type RedisServer } from './redis.js';
 import { waitFor } from './wait.js';
 
 const run = promisify(execFile);
@@ -88,6 +88,7 @@ export async function startRedisCluster(opts: { primaries?: number; replicasPerP
     throw new Error('no cluster node answers');
   };
   await waitForOk();
+  await waitForReplicasInSync(servers, primaries * replicas);
   return {
     servers,
     nodesEnv: servers.map((s) => `127.0.0.1:${s.port}`).join(','),

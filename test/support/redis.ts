@@ -77,3 +77,24 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
     },
   };
 }
+
+/**
+ * Waits until `replicas` of the given servers are replicas whose first full sync with their primary
+ * is done and whose link is up. A replica named by Sentinel or by the cluster may still be syncing,
+ * holding none of its primary's data: a fault test that kills the primary then gets an empty server
+ * promoted (Sentinel) or no promotion at all (Redis Cluster refuses a replica whose data is too old).
+ */
+export async function waitForReplicasInSync(servers: RedisServer[], replicas: number, timeoutMs = 60_000): Promise<void> {
+  const clients = servers.map((s) => s.client());
+  await waitFor(
+    async () => {
+      let inSync = 0;
+      for (const c of clients) {
+        const info = await c.info('replication');
+        if (/^role:slave\r?$/m.test(info) && /^master_link_status:up\r?$/m.test(info) && /^master_sync_in_progress:0\r?$/m.test(info)) inSync++;
+      }
+      return inSync >= replicas;
+    },
+    { what: `${replicas} replica(s) to finish their first sync`, timeoutMs, intervalMs: 100 },
+  );
+}

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startDelayProxy } from './delay-proxy.js';
 import { freePort } from './net.js';
-import { startRedis, type RedisServer } from './redis.js';
+import { startRedis, waitForReplicasInSync, type RedisServer } from './redis.js';
 import { waitFor } from './wait.js';
 
 /** The master group name the test sentinels monitor. */
@@ -80,10 +80,8 @@ export async function startSentinelSet(opts: { replicas?: number; serverArgs?: s
     return c.call('SENTINEL', ...args);
   };
   const replicas = servers.length - 1;
-  // A replica named by the sentinels may still be in its first full sync, holding none of the
-  // primary's data; killing the primary then promotes an empty server, and everything written
-  // before the kill (destinations included) is gone. A fault test starts from replicas in sync.
-  await waitForInSync(servers.slice(1));
+  // A fault test starts from replicas in sync (see waitForReplicasInSync).
+  await waitForReplicasInSync(servers.slice(1), replicas);
   await waitFor(
     async () => {
       for (const c of clients) {
@@ -132,7 +130,7 @@ export async function startSentinelSet(opts: { replicas?: number; serverArgs?: s
     async addReplica() {
       const server = await startRedis([...(opts.serverArgs ?? []), '--replicaof', '127.0.0.1', String(await primaryPort())]);
       servers.push(server);
-      await waitForInSync([server]);
+      await waitForReplicasInSync([server], 1);
       return server;
     },
     async waitForReplicas(n, timeoutMs = 60_000) {
@@ -159,19 +157,4 @@ export async function startSentinelSet(opts: { replicas?: number; serverArgs?: s
       await rm(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Waits until each replica has finished its full sync with its primary and its link is up. */
-async function waitForInSync(replicas: RedisServer[], timeoutMs = 60_000): Promise<void> {
-  const clients = replicas.map((r) => r.client());
-  await waitFor(
-    async () => {
-      for (const c of clients) {
-        const info = await c.info('replication');
-        if (!/^master_link_status:up\r?$/m.test(info) || !/^master_sync_in_progress:0\r?$/m.test(info)) return false;
-      }
-      return true;
-    },
-    { what: 'the replicas to finish their first sync', timeoutMs, intervalMs: 100 },
-  );
 }
