@@ -1,7 +1,7 @@
 /**
  * Herald on a 3-primary Redis Cluster beside one Redis, in one run, alternating rounds:
- * `node bench/dist/cluster.js` (after `make bench-build`; knobs BENCH_RUNS, BENCH_DURATION,
- * BENCH_DRAIN_EVENTS, BENCH_HERALD as in bench/README.md).
+ * `make bench-cluster`, or `node bench/dist/cluster.js` after `make bench-build` (knobs BENCH_RUNS,
+ * BENCH_DURATION, BENCH_WARMUP, BENCH_DRAIN_EVENTS, BENCH_HERALD, BENCH_PIN as in bench/README.md).
  *
  * Three destinations whose hash tags land one on each primary, so an event of the load is one job on
  * every shard. Per round and per Redis layout: batch ingest (100 events a request, 10 connections) and
@@ -21,9 +21,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Cluster, type Redis } from 'ioredis';
 import { authHeader, batchJson, eventJson, prefill, PREFIX, startIngest, startWorker, writeApiKeyFile, type BenchDestination, type HeraldEnv } from './lib/herald.js';
-import { configurePinning, pinSelf, stopAll, waitUntil, type Proc } from './lib/procs.js';
+import { configurePinning, pinSelf, sleep, stopAll, waitUntil, type Proc } from './lib/procs.js';
 import { startReceiver, type ReceiverHandle } from './lib/receiver-client.js';
-import { flush, startRedis, type BenchRedis } from './lib/redis.js';
+import { commandStats, flush, perOperation, startRedis, type BenchRedis } from './lib/redis.js';
 import { machineLoad } from './lib/rounds.js';
 import { figure, rateBetween, type Figure } from './lib/stats.js';
 import { postScript, wrk } from './lib/wrk.js';
@@ -66,6 +66,19 @@ async function publishTo(client: Redis | Cluster, dests: BenchDestination[]): Pr
   await client.del(`${PREFIX}:destinations`);
   await client.hset(`${PREFIX}:destinations`, Object.fromEntries(dests.map((d) => [d.name, JSON.stringify(d.spec)])));
   await client.publish(`${PREFIX}:destinations:changed`, '*');
+}
+
+/** INFO commandstats summed over a layout's shards (since their last CONFIG RESETSTAT). */
+async function layoutCommandStats(l: Layout): Promise<Record<string, { calls: number; usec: number }>> {
+  const sum: Record<string, { calls: number; usec: number }> = {};
+  for (const s of l.shards) {
+    for (const [c, v] of Object.entries(await commandStats(s.client))) {
+      const t = (sum[c] ??= { calls: 0, usec: 0 });
+      t.calls += v.calls;
+      t.usec += v.usec;
+    }
+  }
+  return sum;
 }
 
 const stamp = new Date().toISOString().replace(/[:]/g, '').replace(/\..*/, 'Z');
@@ -134,6 +147,8 @@ try {
   const values: Record<string, Record<string, number[]>> = { single: {}, cluster: {} };
   const push = (layout: string, key: string, v: number) => ((values[layout]![key] ??= []).push(v));
   let errors = 0;
+  /** Redis commands per job (ingest) and per delivery, summed over the shards, from the last round. */
+  const commands: Record<string, unknown> = {};
 
   const ingestRound = async (l: Layout) => {
     await l.reset(dests);
@@ -143,6 +158,7 @@ try {
         const url = `${ingest.url}/ingest${kind === 'batch' ? '/batch' : ''}`;
         await wrk(url, script, { connections, durationS: warmupS });
         await l.reset(dests);
+        await Promise.all(l.shards.map((s) => s.client.config('RESETSTAT')));
         const cpu0 = ingest.cpuSeconds();
         const shard0 = l.shards.map((s) => s.proc.cpuSeconds());
         const r = await wrk(url, script, { connections, durationS });
@@ -152,6 +168,7 @@ try {
         push(l.name, `${kind}IngestCpuUsPerEvent`, ((ingest.cpuSeconds() - cpu0) / events) * 1e6);
         // Every event is one job per destination; on the cluster each shard holds one destination's jobs.
         const jobsPerShard = (events * dests.length) / l.shards.length;
+        commands[`${l.name}.${kind}PerJob`] = perOperation(await layoutCommandStats(l), events * dests.length, 6);
         l.shards.forEach((s, i) => push(l.name, `${kind}RedisCpuUsPerJob.shard${i}`, ((s.proc.cpuSeconds() - shard0[i]!) / jobsPerShard) * 1e6));
       }
     } finally {
@@ -165,22 +182,38 @@ try {
     await prefill(ingest.url, drainEvents, payloadBytes, auth.apiKey);
     await ingest.stop();
     await receiver!.reset();
+    await Promise.all(l.shards.map((s) => s.client.config('RESETSTAT')));
     const shard0 = l.shards.map((s) => s.proc.cpuSeconds());
+    const t0 = performance.now();
     const worker = await startWorker(l.herald, names, 'sut', `worker-${l.name}`);
     const cpu0 = worker.cpuSeconds();
     try {
       for (const n of names) await receiver!.waitFor(n, drainEvents, 600_000);
       const deliveries = drainEvents * names.length;
+      const windowS = (performance.now() - t0) / 1000;
       push(l.name, 'workerCpuUsPerDelivery', ((worker.cpuSeconds() - cpu0) / deliveries) * 1e6);
       const st = await receiver!.stats();
       // The three destinations drain side by side: the sum of their rates is the worker's.
       push(l.name, 'deliveriesPerS', names.reduce((sum, n) => sum + rateBetween(st[n]!.series, drainEvents), 0));
       const perShard = deliveries / l.shards.length;
-      l.shards.forEach((s, i) => push(l.name, `deliveryRedisCpuUsPerDelivery.shard${i}`, ((s.proc.cpuSeconds() - shard0[i]!) / perShard) * 1e6));
+      commands[`${l.name}.perDelivery`] = perOperation(await layoutCommandStats(l), deliveries, 8);
+      l.shards.forEach((s, i) => {
+        const cpuS = s.proc.cpuSeconds() - shard0[i]!;
+        push(l.name, `deliveryRedisCpuUsPerDelivery.shard${i}`, (cpuS / perShard) * 1e6);
+        push(l.name, `deliveryRedisCpuNetUsPerDelivery.shard${i}`, ((cpuS - idleCpuPerS.get(s.port)! * windowS) / perShard) * 1e6);
+      });
     } finally {
       await worker.stop();
     }
   };
+
+  // What each redis-server burns with no load (serverCron; on the cluster also the cluster bus): over a
+  // drain of a few seconds it is a visible share of a shard's CPU per delivery, since each shard serves
+  // a third of the deliveries in the same time. Measured once, subtracted in the `Net` delivery figures.
+  const idleS = 3;
+  const idle0 = servers.map((s) => s.proc.cpuSeconds());
+  await sleep(idleS * 1000);
+  const idleCpuPerS = new Map(servers.map((s, i) => [s.port, (s.proc.cpuSeconds() - idle0[i]!) / idleS]));
 
   log(`${runs} round(s) of ${durationS}s per measurement, ${drainEvents} events × ${names.length} destinations drained; pinning ${pinned ? 'on' : 'off'}`);
   for (let round = 0; round < runs; round++) {
@@ -201,17 +234,21 @@ try {
     const meds = Object.entries(figures.cluster!).filter(([k]) => k.startsWith(prefix)).map(([, f]) => f.median);
     return Number((Math.max(...meds) / Math.min(...meds)).toFixed(2));
   };
-  const ratio = (k: string) => Number((figures.cluster![k]!.median / figures.single![k]!.median).toFixed(2));
+  /** Cluster ÷ one Redis per round (the two were measured side by side), then the median and range of those ratios. */
+  const ratio = (k: string) => {
+    const f = figure(values.cluster![k]!.map((v, i) => v / values.single![k]![i]!), '×');
+    return { median: Number(f.median.toFixed(2)), min: Number(f.min.toFixed(2)), max: Number(f.max.toFixed(2)) };
+  };
   const summary = {
     batchEventsPerS: ratio('batchEventsPerS'),
     singleEventsPerS: ratio('singleEventsPerS'),
     deliveriesPerS: ratio('deliveriesPerS'),
+    workerCpuUsPerDelivery: ratio('workerCpuUsPerDelivery'),
     batchIngestCpuUsPerEvent: ratio('batchIngestCpuUsPerEvent'),
     singleIngestCpuUsPerEvent: ratio('singleIngestCpuUsPerEvent'),
-    workerCpuUsPerDelivery: ratio('workerCpuUsPerDelivery'),
-    shardSpread: { batch: spread('batchRedisCpuUsPerJob'), single: spread('singleRedisCpuUsPerJob'), delivery: spread('deliveryRedisCpuUsPerDelivery') },
+    shardSpread: { batch: spread('batchRedisCpuUsPerJob'), single: spread('singleRedisCpuUsPerJob'), delivery: spread('deliveryRedisCpuUsPerDelivery'), deliveryNet: spread('deliveryRedisCpuNetUsPerDelivery') },
   };
-  const result = { stamp, runs, durationS, warmupS, drainEvents, payloadBytes, pinned, placement, loadBefore, loadAfter, errors, elapsedS: (Date.now() - started) / 1000, figures, clusterOverSingle: summary };
+  const result = { stamp, runs, durationS, warmupS, drainEvents, payloadBytes, pinned, placement, loadBefore, loadAfter, errors, idleCpuPctByPort: Object.fromEntries([...idleCpuPerS].map(([p, c]) => [p, Number((c * 100).toFixed(2))])), redisCommands: commands, elapsedS: (Date.now() - started) / 1000, figures, clusterOverSingle: summary };
 
   const fmt = (f: Figure | undefined) => (f ? `${f.median.toFixed(f.median < 100 ? 1 : 0)} (${f.min.toFixed(f.min < 100 ? 1 : 0)}–${f.max.toFixed(f.max < 100 ? 1 : 0)})` : '—');
   const rows = [...new Set([...Object.keys(figures.single!), ...Object.keys(figures.cluster!)])].sort();
@@ -224,7 +261,21 @@ try {
     '|---|---|---|',
     ...rows.map((k) => `| ${k} | ${fmt(figures.single![k])} | ${fmt(figures.cluster![k])} |`),
     '',
-    `Cluster ÷ one Redis (medians): ${JSON.stringify(summary)}`,
+    '| cluster ÷ one Redis, paired by round | median (min–max) |',
+    '|---|---|',
+    ...Object.entries(summary)
+      .filter(([k]) => k !== 'shardSpread')
+      .map(([k, r]) => { const x = r as { median: number; min: number; max: number }; return `| ${k} | ×${x.median} (×${x.min}–${x.max}) |`; }),
+    '',
+    `Shard spread on the cluster (largest ÷ smallest shard median of Redis CPU per job): ${JSON.stringify(summary.shardSpread)}`,
+    '',
+    `Idle CPU of each redis-server (% of a core, by port; one Redis: ${one.port}): ${JSON.stringify(result.idleCpuPctByPort)}`,
+    '',
+    'Redis commands, summed over the shards, last round (calls and Redis µs per job / per delivery; the µs are INFO commandstats, wall-clock inside the command, so they include time a server waited for the core it shares with the other shards: trust the calls and the /proc CPU figures above):',
+    '',
+    '```json',
+    JSON.stringify(commands, null, 1),
+    '```',
     '',
   ].join('\n');
   await mkdir(resultsDir, { recursive: true });
