@@ -110,7 +110,8 @@ async function rounds(): Promise<void> {
   await scenario('latency', () => latencyScenario(ctx, Math.round(sat / 2)));
   if (opts.backlogEvents > 0 && opts.backlogRuns > 0) await scenario('backlog', () => backlogScenario(ctx));
   // Its own alternating rounds (one Redis, then a 3-primary cluster it starts): in the full run, or when BENCH_ONLY names it.
-  if (opts.mode === 'full' || opts.only.length > 0) await scenario('cluster', () => clusterScenario(ctx));
+  // Not with BENCH_REPLICAS: one Redis would then also feed replicas the cluster's primaries do not have.
+  if ((opts.mode === 'full' || opts.only.length > 0) && opts.replicas === 0) await scenario('cluster', () => clusterScenario(ctx));
 }
 
 /** Before and after builds, alternating scenario by scenario, so slow changes in other load hit both alike. */
