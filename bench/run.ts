@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { backlogScenario } from './lib/backlog.js';
 import { bullmqCeilings, httpCeiling, receiverCeiling, redisCeiling } from './lib/ceilings.js';
+import { clusterScenario } from './lib/cluster.js';
 import type { Ctx, ScenarioResult } from './lib/context.js';
 import { environment } from './lib/environment.js';
 import { failingScenario } from './lib/failing.js';
@@ -108,6 +109,9 @@ async function rounds(): Promise<void> {
   const sat = results.delivery?.figures.deliveriesPerS?.median ?? Number(process.env.BENCH_LATENCY_RATE ?? 1000);
   await scenario('latency', () => latencyScenario(ctx, Math.round(sat / 2)));
   if (opts.backlogEvents > 0 && opts.backlogRuns > 0) await scenario('backlog', () => backlogScenario(ctx));
+  // Its own alternating rounds (one Redis, then a 3-primary cluster it starts): in the full run, or when BENCH_ONLY names it.
+  // Not with BENCH_REPLICAS: one Redis would then also feed replicas the cluster's primaries do not have.
+  if ((opts.mode === 'full' || opts.only.length > 0) && opts.replicas === 0) await scenario('cluster', () => clusterScenario(ctx));
 }
 
 /** Before and after builds, alternating scenario by scenario, so slow changes in other load hit both alike. */

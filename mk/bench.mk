@@ -29,3 +29,7 @@ bench-profile: bench-deps bench-build ## CPU profiles of ingest and worker under
 .PHONY: bench-durability
 bench-durability: bench-deps bench-build ## ingest cost of appendfsync everysec vs always vs a replica and WAIT 1 (HERALD_ACK_REPLICAS), interleaved (bench/durability.sh)
 	bash bench/durability.sh
+
+.PHONY: bench-cluster
+bench-cluster: bench-deps bench-build ## Herald on a 3-primary Redis Cluster beside one Redis, alternating rounds: ingest, delivery, Redis CPU per shard (bench/lib/cluster.ts; also in `make bench`)
+	BENCH_ONLY=cluster BENCH_DURATION=$${BENCH_DURATION:-3} node bench/dist/run.js --mode quick

@@ -24,6 +24,8 @@ export interface HeraldEnv {
   /** The node binary that runs Herald (BENCH_HERALD_NODE / BENCH_COMPARE_NODE); the harness's own by default. */
   node?: string;
   redisUrl: string;
+  /** `HERALD_REDIS_CLUSTER_NODES` (host:port,…): Herald runs on that Redis Cluster and `redisUrl` is not passed. */
+  clusterNodes?: string;
   logLevel: string;
   logDir: string;
   keepLogs: boolean;
@@ -38,7 +40,7 @@ export interface HeraldEnv {
 
 function env(h: HeraldEnv, port: number): NodeJS.ProcessEnv {
   return {
-    REDIS_URL: h.redisUrl,
+    ...(h.clusterNodes ? { HERALD_REDIS_CLUSTER_NODES: h.clusterNodes } : { REDIS_URL: h.redisUrl }),
     HERALD_REDIS_PREFIX: PREFIX,
     HERALD_HTTP_HOST: '127.0.0.1',
     HERALD_HTTP_PORT: String(port),
