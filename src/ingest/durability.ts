@@ -29,11 +29,11 @@ export interface Persistence {
  */
 export function durabilityPlan(mode: 'strict' | 'fast', p: Persistence): DurabilityPlan {
   if (mode === 'fast') return { kind: 'fast' };
-  if (p.appendonly !== 'yes') throw new DurabilityError(`HERALD_DURABILITY=strict needs Redis' append-only file: RedisClient has appendonly ${p.appendonly ?? 'unknown'}. Set \`appendonly yes\` and \`appendfsync always\` in redis.conf, or HERALD_DURABILITY=fast.`);
+  if (p.appendonly !== 'yes') throw new DurabilityError(`HERALD_DURABILITY=strict needs Redis' append-only file: Redis has appendonly ${p.appendonly ?? 'unknown'}. Set \`appendonly yes\` and \`appendfsync always\` in redis.conf, or HERALD_DURABILITY=fast.`);
   if (p.appendfsync === 'always') return { kind: 'fsync-always' };
   if (supportsWaitAof(p.version)) return { kind: 'waitaof' };
   throw new DurabilityError(
-    `HERALD_DURABILITY=strict needs Redis to fsync before it replies: RedisClient ${p.version} has appendfsync ${p.appendfsync ?? 'unknown'} and no WAITAOF (RedisClient 7.2+). ` +
+    `HERALD_DURABILITY=strict needs Redis to fsync before it replies: Redis ${p.version} has appendfsync ${p.appendfsync ?? 'unknown'} and no WAITAOF (Redis 7.2+). ` +
       'Set `appendfsync always` in redis.conf (or CONFIG SET appendfsync always), upgrade to Redis 7.2+, or set HERALD_DURABILITY=fast.',
   );
 }
