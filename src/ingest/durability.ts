@@ -1,4 +1,5 @@
 import { primariesOf, type RedisClient } from '../redis/client.js';
+import { ReplicationUnconfirmedError, StoreOutcomeUnknownError } from './errors.js';
 
 /** How ingest makes a write durable before it answers 202, decided once from the server (see {@link durabilityPlan}). */
 export type DurabilityPlan =
@@ -107,4 +108,18 @@ export async function connectedReplicas(redis: RedisClient): Promise<number | un
   } catch {
     return undefined;
   }
+}
+
+/**
+ * What ingest answers after `WAITAOF 1 0 <timeout>` behind a write: nothing when the local AOF has it
+ * on disk, else that the write is in Redis but its durability is unknown.
+ * @throws StoreOutcomeUnknownError
+ */
+export function assertAofSynced(reply: [number, number]): void {
+  if (reply[0] < 1) throw new StoreOutcomeUnknownError(new Error('WAITAOF timed out: the write is in Redis but not yet on disk'));
+}
+
+/** What ingest answers after a `WAIT` for `plan`: nothing when enough replicas have the write. @throws ReplicationUnconfirmedError */
+export function assertReplicated(plan: ReplicationPlan, copies: number): void {
+  if (copies < plan.replicas) throw new ReplicationUnconfirmedError(plan.replicas, copies, plan.timeoutMs);
 }

@@ -60,3 +60,8 @@ export class ReplicationUnconfirmedError extends IngestError {
     );
   }
 }
+
+/** A write the writer's journal fenced (its script returned -1, see WriteTracker): Redis refused it whole, so nothing of it is stored. */
+export function fencedWriteError(): StoreUnavailableError {
+  return new StoreUnavailableError(new Error('the write was fenced after a lost connection'));
+}

@@ -16,8 +16,8 @@ import { SlotWrites, type SlotWrite } from './slot-writes.js';
 import { PartialWrite, partialAnswer } from './partial-write.js';
 import { isCluster } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
-import { IdempotencyConflictError, IngestError, ReplicationUnconfirmedError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors.js';
-import type { ReplicationPlan } from './durability.js';
+import { fencedWriteError, IdempotencyConflictError, IngestError, StoreUnavailableError } from './errors.js';
+import { assertAofSynced, assertReplicated, type ReplicationPlan } from './durability.js';
 import { deliveryBodyJson } from './delivery-body.js';
 import { newEventId } from './event-id.js';
 import { MicroBatch } from './micro-batch.js';
@@ -393,12 +393,12 @@ export class IngestService {
       const plan = this.deps.replication;
       const replicated = plan ? (this.deps.writeRedis.call('WAIT', String(plan.replicas), String(plan.timeoutMs)) as Promise<number>) : undefined;
       return Promise.all([written, synced, replicated]).then(([r, aof, copies]) => {
-        if (aof && aof[0] < 1) throw new StoreOutcomeUnknownError(new Error('WAITAOF timed out: the write is in Redis but not yet on disk'));
-        if (plan && copies! < plan.replicas) throw new ReplicationUnconfirmedError(plan.replicas, copies!, plan.timeoutMs);
+        if (aof) assertAofSynced(aof);
+        if (plan) assertReplicated(plan, copies!);
         return r;
       });
     });
-    if (reply === -1) throw new StoreUnavailableError(new Error('the write was fenced after a lost connection'));
+    if (reply === -1) throw fencedWriteError();
     for (const [name, { jobs }] of perDest) this.enqueuedCounter(name).inc(jobs.size);
   }
 
@@ -480,8 +480,7 @@ export class IngestService {
 
   /** WAIT for the replicas of `plan` to have every write `connection` made so far. @throws ReplicationUnconfirmedError */
   private async waitForReplicas(connection: RedisClient, plan: ReplicationPlan): Promise<void> {
-    const copies = (await connection.call('WAIT', String(plan.replicas), String(plan.timeoutMs))) as number;
-    if (copies < plan.replicas) throw new ReplicationUnconfirmedError(plan.replicas, copies, plan.timeoutMs);
+    assertReplicated(plan, (await connection.call('WAIT', String(plan.replicas), String(plan.timeoutMs))) as number);
   }
 
   private async markDone(key: string, record: IdemRecord): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Cluster } from 'ioredis';
 import { ENQUEUE_FUNCTIONS_LUA } from '../queue/enqueue.js';
 import { defineScript, type ScriptCall } from '../redis/scripts.js';
-import { CHECK_LUA, INDEX_WRITE_LUA } from './write-script.js';
+import { CHECK_LUA, WRITE_FUNCTIONS_LUA } from './write-script.js';
 
 /**
  * One destination's part of an ingest write on a Redis Cluster, where a script may only touch keys
@@ -19,20 +19,17 @@ import { CHECK_LUA, INDEX_WRITE_LUA } from './write-script.js';
  * what is missing.
  */
 const SLOT_WRITE_LUA = `${ENQUEUE_FUNCTIONS_LUA}
-${INDEX_WRITE_LUA}
+${WRITE_FUNCTIONS_LUA}
 local journal = KEYS[1]
 local seq = tonumber(ARGV[1])
-if seq <= tonumber(rcall('HGET', journal, 'f') or '0') then return -1 end
-local bad = checkQueue(KEYS[2], KEYS[3], KEYS[4], KEYS[6])
+if fenced(journal, seq) then return -1 end
+local bad = checkQueue(KEYS[2], KEYS[3], KEYS[4], KEYS[6]) or checkIndex(KEYS[7])
 if bad then return bad end
-local t = rcall('TYPE', KEYS[7]).ok
-if t ~= 'zset' and t ~= 'none' then return redis.error_reply('WRONGTYPE ' .. KEYS[7] .. ' is not a sorted set') end
 local retention, ordBase, nj = tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
 if ordBase == '' then ordBase = nil end
 local n, duplicates = enqueueJobs(KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[6], ARGV[2], ARGV[3], ARGV[4], ARGV, 10, nj, 4, ordBase, 3)
 if retention > 0 and n > 0 then indexWrite(KEYS[7], ARGV[2], retention, ARGV, 10, nj, 4, duplicates) end
-if seq > tonumber(rcall('HGET', journal, 'a') or '0') then rcall('HSET', journal, 'a', seq) end
-rcall('PEXPIRE', journal, ARGV[5])
+recordApplied(journal, seq, ARGV[5])
 return n
 `;
 

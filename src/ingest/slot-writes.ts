@@ -2,8 +2,8 @@ import type { Cluster } from 'ioredis';
 import type { Logger } from '../log/logger.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { keySlot } from '../redis/key-slot.js';
-import type { ReplicationPlan } from './durability.js';
-import { IngestError, ReplicationUnconfirmedError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors.js';
+import { assertAofSynced, assertReplicated, type ReplicationPlan } from './durability.js';
+import { fencedWriteError, IngestError, StoreUnavailableError } from './errors.js';
 import { slotWriteScripts, type SlotWriteScripts } from './slot-write-script.js';
 import { WriteTracker } from './write-tracker.js';
 
@@ -89,7 +89,7 @@ export class SlotWrites {
     const outcomes: SlotOutcomes = new Map();
     settled.forEach((s, i) => {
       if (s.status === 'fulfilled' && s.value !== -1) outcomes.set(names[i]!, { ok: true });
-      else if (s.status === 'fulfilled') outcomes.set(names[i]!, { ok: false, error: new StoreUnavailableError(new Error('the write was fenced after a lost connection')) });
+      else if (s.status === 'fulfilled') outcomes.set(names[i]!, { ok: false, error: fencedWriteError() });
       else outcomes.set(names[i]!, { ok: false, error: s.reason instanceof IngestError ? s.reason : new StoreUnavailableError(s.reason) });
     });
     return outcomes;
@@ -150,14 +150,14 @@ export class SlotWrites {
     const replies = await execAll(pipeline);
     const written = replies[0];
     let next = 1;
-    if (waitAof && (replies[next++] as [number, number])[0] < 1) throw new StoreOutcomeUnknownError(new Error('WAITAOF timed out: the write is in Redis but not yet on disk'));
-    if (plan && (replies[next] as number) < plan.replicas) throw new ReplicationUnconfirmedError(plan.replicas, replies[next] as number, plan.timeoutMs);
+    if (waitAof) assertAofSynced(replies[next++] as [number, number]);
+    if (plan) assertReplicated(plan, replies[next] as number);
     return written;
   }
 
   private async confirm(journal: string, plan: ReplicationPlan): Promise<void> {
     const [, copies] = await execAll(this.deps.redis.pipeline().pexpire(journal, this.deps.journalTtlMs).call('WAIT', String(plan.replicas), String(plan.timeoutMs)));
-    if ((copies as number) < plan.replicas) throw new ReplicationUnconfirmedError(plan.replicas, copies as number, plan.timeoutMs);
+    assertReplicated(plan, copies as number);
   }
 }
 

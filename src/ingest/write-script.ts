@@ -3,13 +3,28 @@ import { ENQUEUE_FUNCTIONS_LUA } from '../queue/enqueue.js';
 import { defineScript, type KeyedScriptCall, type ScriptCall } from '../redis/scripts.js';
 
 /**
- * The delivery log's index entry of one destination's part of a write (ADR 0012), shared by the
- * one-script write and the per-slot write of a Redis Cluster: one member per write, the ids of the
- * jobs it added (not the `duplicates`, indices into `args`), comma-separated, scored by the write's
- * time; the index is trimmed to the retention and expires with it. An event indexed once per job
- * costs Redis a sorted-set insert per job; a write's member costs one per write.
+ * Lua shared by the one-script write and the per-slot write of a Redis Cluster (slot-write-script.ts):
+ * - `fenced` / `recordApplied`: the writer's journal (WriteTracker): a write at or below the fence is
+ *   refused before it writes anything; an applied one raises `a` and renews the journal's TTL.
+ * - `checkIndex`: the delivery log's index must be a sorted set, checked before anything is written.
+ * - `indexWrite`: the index entry of one destination's part of a write (ADR 0012): one member per
+ *   write, the ids of the jobs it added (not the `duplicates`, indices into `args`), comma-separated,
+ *   scored by the write's time; the index is trimmed to the retention and expires with it. An event
+ *   indexed once per job costs Redis a sorted-set insert per job; a write's member costs one per write.
  */
-export const INDEX_WRITE_LUA = `
+export const WRITE_FUNCTIONS_LUA = `
+local function fenced(journal, seq)
+  return seq <= tonumber(rcall('HGET', journal, 'f') or '0')
+end
+local function recordApplied(journal, seq, ttl)
+  if seq > tonumber(rcall('HGET', journal, 'a') or '0') then rcall('HSET', journal, 'a', seq) end
+  rcall('PEXPIRE', journal, ttl)
+end
+local function checkIndex(index)
+  local t = rcall('TYPE', index).ok
+  if t ~= 'zset' and t ~= 'none' then return redis.error_reply('WRONGTYPE ' .. index .. ' is not a sorted set') end
+  return false
+end
 local function indexWrite(index, ts, retention, args, first, count, stride, duplicates)
   local skip = {}
   for _, i in ipairs(duplicates) do skip[i] = true end
@@ -53,17 +68,15 @@ end
  * jobs added per destination.
  */
 const WRITE_LUA = `${ENQUEUE_FUNCTIONS_LUA}
-${INDEX_WRITE_LUA}
+${WRITE_FUNCTIONS_LUA}
 local journal = KEYS[1]
 local seq = tonumber(ARGV[1])
-if seq <= tonumber(rcall('HGET', journal, 'f') or '0') then return -1 end
+if fenced(journal, seq) then return -1 end
 local nb, nd, ni = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[8])
 local k = 2 + nb
 for d = 1, nd do
-  local bad = checkQueue(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 4])
+  local bad = checkQueue(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 4]) or checkIndex(KEYS[k + 5])
   if bad then return bad end
-  local t = rcall('TYPE', KEYS[k + 5]).ok
-  if t ~= 'zset' and t ~= 'none' then return redis.error_reply('WRONGTYPE ' .. KEYS[k + 5] .. ' is not a sorted set') end
   k = k + 6
 end
 local a = 9
@@ -106,8 +119,7 @@ for d = 1, nd do
   k = k + 6
 end
 for i = 0, ni - 1 do rcall('SET', KEYS[k + i], ARGV[a + i], 'KEEPTTL', 'XX') end
-if seq > tonumber(rcall('HGET', journal, 'a') or '0') then rcall('HSET', journal, 'a', seq) end
-rcall('PEXPIRE', journal, ARGV[7])
+recordApplied(journal, seq, ARGV[7])
 return added
 `;
 
