@@ -14,6 +14,7 @@ import { DeadLetters } from '../../src/dead-letters/dead-letters.js';
 import { EventStore } from '../../src/event-store/event-store.js';
 import { OrderedKeys } from '../../src/ordering/ordered-keys.js';
 import { purgeDestination } from '../../src/queue/purge.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 const fx = useHerald();
 const { closers, receiver } = fx;
@@ -22,18 +23,6 @@ let herald: HeraldUnderTest;
 beforeAll(() => {
   ({ redis, herald } = fx);
 });
-
-/** A small seeded PRNG (mulberry32), so a failing run can be repeated. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const fast = { initialDelay: '10ms', maxDelay: '50ms' };
 
@@ -71,7 +60,7 @@ describe('ordered delivery per key', () => {
   const PER_KEY = 20;
 
   it(`delivers ${KEYS} keys × ${PER_KEY} interleaved events in ingest order per key, through 20 % failures and slow answers, with two worker pools`, async () => {
-    const random = seeded(22);
+    const random = seededRandom(22);
     const r = await receiver(() => (random() < 0.2 ? { status: 500 } : { status: 200, delayMs: Math.floor(random() * 20) }));
     // A second Herald on the same Redis and prefix: two worker pools share the keys.
     const second = await startHerald({ redisUrl: redis.url, prefix: herald.config.HERALD_REDIS_PREFIX });

@@ -7,18 +7,7 @@ import { BlockList } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { cidrContains, parseCidr, type Cidr } from '../../../src/security/cidr.js';
 import { formatIp, parseIp, type IpAddress } from '../../../src/security/ip.js';
-
-/** A deterministic generator (mulberry32), so a failure names an address that reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../support/seeded-random.js';
 
 function randomAddress(random: () => number, family: 4 | 6): IpAddress {
   const words = family === 4 ? 1 : 4;
@@ -38,7 +27,7 @@ const family = (f: 4 | 6) => (f === 4 ? 'ipv4' : 'ipv6') as 'ipv4' | 'ipv6';
 
 describe('CIDR membership agrees with node:net BlockList', () => {
   it('for random blocks of every prefix length and random addresses in and around them', () => {
-    const random = rng(20261207);
+    const random = seededRandom(20261207);
     for (let i = 0; i < 400; i++) {
       const f: 4 | 6 = i % 2 === 0 ? 4 : 6;
       const bits = f === 4 ? 32 : 128;
@@ -59,7 +48,7 @@ describe('CIDR membership agrees with node:net BlockList', () => {
   });
 
   it('parses and formats every address the same as Node does', () => {
-    const random = rng(7);
+    const random = seededRandom(7);
     for (let i = 0; i < 200; i++) {
       const addr = randomAddress(random, i % 2 === 0 ? 4 : 6);
       const ip = formatIp(addr);
