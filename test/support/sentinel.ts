@@ -128,7 +128,24 @@ export async function startSentinelSet(opts: { replicas?: number; serverArgs?: s
       );
     },
     async addReplica() {
-      const server = await startRedis([...(opts.serverArgs ?? []), '--replicaof', '127.0.0.1', String(await primaryPort())]);
+      // Right after a failover a sentinel that has not heard of it yet still names the old primary
+      // (whose delay proxy still listens): a replica of that would never sync. Wait until every
+      // sentinel names the same server and it says it is the primary.
+      const port = await waitFor(
+        async () => {
+          const named = new Set<number>();
+          for (const c of clients) {
+            const addr = (await ask(c, 'GET-MASTER-ADDR-BY-NAME', SENTINEL_MASTER)) as [string, string] | null;
+            if (addr) named.add(Number(addr[1]));
+          }
+          const [only] = named;
+          if (named.size !== 1 || only === undefined) return undefined;
+          const role = (await serverClient(only).call('ROLE')) as [string];
+          return role[0] === 'master' ? only : undefined;
+        },
+        { what: 'every sentinel to name one primary that says it is one', timeoutMs: 60_000, intervalMs: 100 },
+      );
+      const server = await startRedis([...(opts.serverArgs ?? []), '--replicaof', '127.0.0.1', String(port)]);
       servers.push(server);
       await waitForReplicasInSync([server], 1);
       return server;
