@@ -54,20 +54,33 @@ export async function orderingDeliveryScenario(ctx: Ctx): Promise<ScenarioResult
   };
 }
 
-/** What the ingest scenario's keys are like: `busy` keys have events pending, `idle` ones none. */
-type Keying = 'busy' | 'idle';
+/**
+ * What the ingest scenario sends: batches whose keys are `busy` (events pending) or `idle` (none), or
+ * `single` events one a request, each a new key, as most producers send.
+ */
+type Keying = 'busy' | 'idle' | 'single';
 
-/** Placeholder for an idle-keys batch's ordering keys, replaced per event by wrk (countingPostScript). */
+/** Placeholder for an idle key, replaced per event by wrk (countingPostScript). */
 const NEW_KEY = 'KKKKKKKK';
 
+/** How each keying is sent: where, how many connections, and events per request. */
+const SENDS: Record<Keying, { path: string; connections: number; perRequest: number }> = {
+  busy: { path: '/ingest/batch', connections: 10, perRequest: 100 },
+  idle: { path: '/ingest/batch', connections: 10, perRequest: 100 },
+  single: { path: '/ingest', connections: 50, perRequest: 1 },
+};
+
 /**
- * Batch ingest (100 events a request, 10 connections, no workers) at one destination, keyed events,
- * with and without `spec.ordering`: what ordering costs ingest, for the two cases of the append.
- * - **busy keys**: every request carries the same 100 keys (`o0`…`o99`), so after the first request
- *   each event waits behind its key's head (one `RPUSH` in Redis);
- * - **idle keys**: every event a key never seen before (wrk numbers them), so each one is its key's
- *   head (`RPUSH`, `ZADD since` and the `LPUSH` to `wait`).
- * The four measurements alternate within a round, so load that comes and goes hits them alike, and
+ * Ingest at one destination (no workers), keyed events, with and without `spec.ordering`: what
+ * ordering costs ingest, for the two cases of the append and the usual way of sending.
+ * - **busy keys** (batches of 100, 10 connections): every request carries the same 100 keys
+ *   (`o0`…`o99`), so after the first request each event waits behind its key's head (one `RPUSH`);
+ * - **idle keys** (batches of 100): every event a key never seen before (wrk numbers them), so each
+ *   one is its key's head (`RPUSH` of a new list, its `since` entry and the `LPUSH` to `wait`). Batches
+ *   at this rate keep Redis busy, so this is Redis' cost per new key;
+ * - **single events** (50 connections, one event a request), each a new key: what a producer that
+ *   sends events one by one sees, where ingest's own CPU, not Redis, sets the pace.
+ * The six measurements alternate within a round, so load that comes and goes hits them alike, and
  * the on/off ratios are paired per round.
  */
 export async function orderingIngestScenario(ctx: Ctx): Promise<ScenarioResult> {
@@ -75,26 +88,28 @@ export async function orderingIngestScenario(ctx: Ctx): Promise<ScenarioResult> 
   const scripts: Record<Keying, string> = {
     busy: await postScript(ctx.tmpDir, 'ingest-batch-keyed', batchJson(ctx.opts.payloadBytes, 100, { count: 1000, first: 0 }), auth),
     idle: await countingPostScript(ctx.tmpDir, 'ingest-batch-new-keys', `[${Array.from({ length: 100 }, () => eventJson(ctx.opts.payloadBytes, NEW_KEY)).join(',')}]`, NEW_KEY, auth),
+    single: await countingPostScript(ctx.tmpDir, 'ingest-single-new-keys', eventJson(ctx.opts.payloadBytes, NEW_KEY), NEW_KEY, auth),
   };
   type Series = Record<Keying, Record<'off' | 'on', number[]>>;
-  const series = (): Series => ({ busy: { off: [], on: [] }, idle: { off: [], on: [] } });
+  const series = (): Series => ({ busy: { off: [], on: [] }, idle: { off: [], on: [] }, single: { off: [], on: [] } });
   const rates = series();
   const cpu = series();
   const redisCpu = series();
   for (let i = 0; i < ctx.opts.runs; i++) {
-    for (const keying of ['busy', 'idle'] as const) {
+    for (const keying of ['busy', 'idle', 'single'] as const) {
+      const send = SENDS[keying];
       for (const mode of ['off', 'on'] as const) {
         const dests = [dest(ctx, 'ordi', 0, mode === 'on' ? { ordering: { key: '/k' } } : {})];
         await resetWith(ctx, dests);
         const ingest = await startIngest(ctx.herald, 'sut', `ingest-ordering-${keying}-${mode}`);
         try {
-          await wrk(`${ingest.url}/ingest/batch`, scripts[keying], { connections: 10, durationS: ctx.opts.warmupS });
+          await wrk(`${ingest.url}${send.path}`, scripts[keying], { connections: send.connections, durationS: ctx.opts.warmupS });
           await resetWith(ctx, dests);
           const cpu0 = ingest.cpuSeconds();
           const rcpu0 = ctx.redis.proc.cpuSeconds();
-          const r = await wrk(`${ingest.url}/ingest/batch`, scripts[keying], { connections: 10, durationS: ctx.opts.durationS });
-          const events = Math.max(1, r.okPerS * 100 * r.durationS);
-          rates[keying][mode].push(r.okPerS * 100);
+          const r = await wrk(`${ingest.url}${send.path}`, scripts[keying], { connections: send.connections, durationS: ctx.opts.durationS });
+          const events = Math.max(1, r.okPerS * send.perRequest * r.durationS);
+          rates[keying][mode].push(r.okPerS * send.perRequest);
           cpu[keying][mode].push(((ingest.cpuSeconds() - cpu0) / events) * 1e6);
           redisCpu[keying][mode].push(((ctx.redis.proc.cpuSeconds() - rcpu0) / events) * 1e6);
         } finally {
@@ -120,6 +135,13 @@ export async function orderingIngestScenario(ctx: Ctx): Promise<ScenarioResult> 
       idleKeysCpuUsPerEventOn: figure(cpu.idle.on, 'µs CPU/event'),
       idleKeysRedisCpuUsPerEventOff: figure(redisCpu.idle.off, 'µs Redis CPU/event'),
       idleKeysRedisCpuUsPerEventOn: figure(redisCpu.idle.on, 'µs Redis CPU/event'),
+      singleEventsPerSOff: figure(rates.single.off, 'events/s'),
+      singleEventsPerSOn: figure(rates.single.on, 'events/s'),
+      singleOnOffRatio: figure(onOff('single'), 'on ÷ off, events/s, same round'),
+      singleCpuUsPerEventOff: figure(cpu.single.off, 'µs CPU/event'),
+      singleCpuUsPerEventOn: figure(cpu.single.on, 'µs CPU/event'),
+      singleRedisCpuUsPerEventOff: figure(redisCpu.single.off, 'µs Redis CPU/event'),
+      singleRedisCpuUsPerEventOn: figure(redisCpu.single.on, 'µs Redis CPU/event'),
     },
   };
 }

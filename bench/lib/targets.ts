@@ -87,6 +87,7 @@ export function evaluateTargets(r: Results, payloadBytes: number): TargetCheck[]
     info(absCheck('T7b', 'Ordered delivery, one hot key: one delivery per receiver round trip (context, no target)', 'deliveries/s', med(r, 'ordering-delivery', 'hotKeyPerS'), 0, 'min')),
     ratioCheck('T7c', 'Batch ingest with ordering on ≥ 90% of off (costs ≤ 10%), events behind busy keys', 'events/s', r, ['ordering-ingest', 'batchEventsPerSOn'], ['ordering-ingest', 'batchEventsPerSOff'], 0.9, { h: ['ordering-ingest', 'cpuUsPerEventOn'], c: ['ordering-ingest', 'cpuUsPerEventOff'] }),
     ratioCheck('T7d', 'Batch ingest with ordering on ≥ 90% of off (costs ≤ 10%), every event a new key', 'events/s', r, ['ordering-ingest', 'idleKeysEventsPerSOn'], ['ordering-ingest', 'idleKeysEventsPerSOff'], 0.9, { h: ['ordering-ingest', 'idleKeysCpuUsPerEventOn'], c: ['ordering-ingest', 'idleKeysCpuUsPerEventOff'] }),
+    ratioCheck('T7e', 'Single-event ingest with ordering on ≥ 90% of off (costs ≤ 10%), every event a new key', 'events/s', r, ['ordering-ingest', 'singleEventsPerSOn'], ['ordering-ingest', 'singleEventsPerSOff'], 0.9, { h: ['ordering-ingest', 'singleCpuUsPerEventOn'], c: ['ordering-ingest', 'singleCpuUsPerEventOff'] }),
   ];
   return checks.filter((c): c is TargetCheck => c !== undefined);
 }
