@@ -24,8 +24,10 @@ export interface DeliveryRecord {
 /** An attempt as a worker notes it: `at` is when it finished, in ms (readers get it as ISO time). */
 export type FinishedAttempt = Omit<AttemptRecord, 'at'> & { at: number };
 
-/** A record as a worker notes it: its last attempt with the time in ms. */
-export type NotedRecord = Omit<DeliveryRecord, 'lastAttempt'> & { lastAttempt?: FinishedAttempt };
+/** A record as a worker notes it: the attempt that finished last (if any), its time in ms. */
+export interface NotedRecord extends Omit<DeliveryRecord, 'lastAttempt'> {
+  attempt?: FinishedAttempt;
+}
 
 /** Width of a time bucket of the log (ms): a bucket is one hash per destination, expiring as a whole. */
 export const BUCKET_MS = 1_000;
@@ -62,7 +64,7 @@ const SEP = '|';
  * producer, l?: last attempt}`.
  */
 export function storedRecord(r: NotedRecord): string {
-  const a = r.lastAttempt;
+  const a = r.attempt;
   if (r.state === 'delivered' && a !== undefined && a.error === undefined && a.attempt === r.attempts && !r.type.includes(SEP) && (r.producer === undefined || (r.producer !== '' && !r.producer.includes(SEP)))) {
     return `${DELIVERED_MARK}|${r.attempts}|${a.at}|${a.durationMs}|${a.status ?? ''}|${r.type}|${r.producer ?? ''}|${a.response ?? ''}`;
   }

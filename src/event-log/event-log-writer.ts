@@ -1,22 +1,14 @@
 import type { RedisClient } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
-import { attemptField, bucketExpiry, bucketOf, storedAttempt, storedRecord, type FinishedAttempt, type RecordedState } from './delivery-record.js';
+import { attemptField, bucketExpiry, bucketOf, storedAttempt, storedRecord, type NotedRecord } from './delivery-record.js';
 
 /** One finished attempt (or a dead-lettering without one) of an event at a destination. */
-export interface LogEntry {
+export interface LogEntry extends NotedRecord {
   id: string;
   /** When the event was accepted, as its id carries it (timeOfEventId), ms. */
   at: number;
   /** The destination's log retention (ms). */
   retentionMs: number;
-  state: RecordedState;
-  /** Attempts made so far. */
-  attempts: number;
-  /** `retrying` only: when the next attempt is due (ms). */
-  nextAttemptAt?: number;
-  type: string;
-  producer?: string;
-  attempt?: FinishedAttempt;
 }
 
 export interface EventLogWriterOptions {
@@ -84,7 +76,7 @@ export class EventLogWriter {
     // An attempt another will follow keeps a field of its own; the last one lives in the record.
     // Fields are set in the order noted, so a later record of the same event wins.
     if (e.state === 'retrying' && e.attempt !== undefined) b.pairs.push(attemptField(e.id, e.attempt.attempt), storedAttempt(e.attempt));
-    b.pairs.push(e.id, storedRecord({ state: e.state, attempts: e.attempts, nextAttemptAt: e.nextAttemptAt, type: e.type, producer: e.producer, lastAttempt: e.attempt }));
+    b.pairs.push(e.id, storedRecord(e));
     if (++p.count >= this.maxPending) this.flush().catch(() => undefined);
     else this.schedule();
   }
