@@ -9,7 +9,8 @@ import { timeOfEventId } from '../api/event.js';
 import type { ResolvedDestination } from '../api/destination.js';
 import type { EventStore } from '../event-store/event-store.js';
 import type { EventLogWriter, LogEntry } from '../event-log/event-log-writer.js';
-import { eventFacts, type EventFacts } from '../event-log/event-facts.js';
+import { eventFacts } from '../event-log/event-facts.js';
+import type { FinishedAttempt, RecordedState } from '../event-log/delivery-record.js';
 import { logRetentionMs, responsePrefix } from '../event-log/retention.js';
 import type { Logger } from '../log/logger.js';
 import type { DeliveryMetrics } from '../metrics/metrics.js';
@@ -27,6 +28,9 @@ import { RetryableDeliveryError, withoutStack } from '../delivery/errors.js';
 import { HttpSender } from '../delivery/http-sender.js';
 import { decideRetry, resolveRetryPolicy, type RetryPolicy } from '../delivery/retry-policy.js';
 import { OrderedKeys, type AdvanceMode } from '../ordering/ordered-keys.js';
+
+/** An event as the delivery log files it (LogEntry's own fields). */
+type LogSubject = Pick<LogEntry, 'id' | 'at' | 'type' | 'producer'>;
 
 export interface DeliveryWorkerDeps {
   /** A connection with `maxRetriesPerRequest: null`, as BullMQ's blocking commands need. */
@@ -267,8 +271,7 @@ export class DeliveryWorker {
       }
       return;
     }
-    // Only when this destination keeps a log, and the id carries the time the log files it under.
-    const facts = this.logRetentionMs > 0 && timeOfEventId(eventId) !== undefined ? eventFacts(stored.body) : undefined;
+    const log = this.logRetentionMs > 0 ? this.logSubject(eventId, stored.body) : undefined;
     let probing = false;
     if (this.breakerConfig) {
       const verdict = admit(await this.breaker.read(), this.breakerConfig, now());
@@ -280,7 +283,7 @@ export class DeliveryWorker {
         throw Worker.RateLimitError();
       }
       if (verdict.action === 'expire') {
-        this.noteLog(job, facts, { state: 'dead', attempts: job.attemptsMade });
+        this.noteLog(log, 'dead', job.attemptsMade);
         return this.deadLetter(job, attempt, 'exhausted', 'circuit open longer than maxOpenDuration', 'circuit open longer than maxOpenDuration', undefined, ctx);
       }
     }
@@ -303,11 +306,11 @@ export class DeliveryWorker {
       metrics.attempt('success', sent.durationMs / 1000);
       metrics.delivered(attempt, Math.max(0, finished - stored.acceptedAt) / 1000);
       stats.delivered(destination, finished);
-      if (facts) {
-        const done: AttemptRecord = { attempt, at: new Date(finished).toISOString(), durationMs: Math.round(sent.durationMs) };
+      if (log) {
+        const done: FinishedAttempt = { attempt, at: finished, durationMs: Math.round(sent.durationMs) };
         if (status !== undefined) done.status = status;
         if (sent.responseSnippet) done.response = responsePrefix(sent.responseSnippet);
-        this.noteLog(job, facts, { state: 'delivered', attempts: attempt, attempt: done });
+        this.noteLog(log, 'delivered', attempt, done);
       }
       // The receiver has the event: bookkeeping failures (a full Redis) must not turn it into a retry.
       await events.releaseFor(job.data, destination).catch((err) => this.log.warn({ ...ctx, err: (err as Error).message }, 'Delivered, but could not release the body'));
@@ -336,10 +339,10 @@ export class DeliveryWorker {
     });
     stats.failedAttempt(destination, outcome.reason, finished);
     await job.log(JSON.stringify(record));
-    if (facts) {
-      const logged = record.response === undefined ? record : { ...record, response: responsePrefix(record.response) };
-      if (decision.action === 'retry') this.noteLog(job, facts, { state: 'retrying', attempts: attempt, nextAttemptAt: finished + decision.delayMs, attempt: logged });
-      else this.noteLog(job, facts, { state: 'dead', attempts: attempt, attempt: logged });
+    if (log) {
+      const logged: FinishedAttempt = { ...record, at: finished, ...(record.response !== undefined ? { response: responsePrefix(record.response) } : {}) };
+      if (decision.action === 'retry') this.noteLog(log, 'retrying', attempt, logged, finished + decision.delayMs);
+      else this.noteLog(log, 'dead', attempt, logged);
     }
     metrics.attempt(decision.action === 'retry' ? 'retry' : 'failed', sent.durationMs / 1000);
 
@@ -352,15 +355,21 @@ export class DeliveryWorker {
   }
 
   /**
-   * Notes a delivery-log entry of this destination (`facts` is set only while it keeps a log). The
-   * entry is filed under the time the event's id carries, which is where a reader looks; retention
-   * counts from it (a replayed dead letter keeps its first time).
+   * What the log files a delivery of this event under: the time its id carries (where a reader looks;
+   * retention counts from it, so a replayed dead letter keeps its first time), its type and producer.
+   * Undefined for an id without its time or a body that is not a delivery body: not logged.
    */
-  private noteLog(job: Job<DeliveryJobData>, facts: EventFacts | undefined, e: Pick<LogEntry, 'state' | 'attempts' | 'nextAttemptAt' | 'attempt'>): void {
-    const at = facts ? timeOfEventId(job.data.e) : undefined;
-    if (!facts || at === undefined) return;
-    // Not awaited: written with the next flush (EventLogWriter).
-    void this.deps.eventLog?.note(this.dest.name, { ...e, id: job.data.e, at, retentionMs: this.logRetentionMs, type: facts.type, ...(facts.producer !== undefined ? { producer: facts.producer } : {}) });
+  private logSubject(id: string, body: string): LogSubject | undefined {
+    const at = timeOfEventId(id);
+    if (at === undefined) return undefined;
+    const facts = eventFacts(body);
+    return facts && { id, at, type: facts.type, producer: facts.producer };
+  }
+
+  /** Notes a delivery-log entry of this destination (`log` is set only while it keeps a log); not awaited, written with the next flush. */
+  private noteLog(log: LogSubject | undefined, state: RecordedState, attempts: number, attempt?: FinishedAttempt, nextAttemptAt?: number): void {
+    if (!log) return;
+    this.deps.eventLog?.note(this.dest.name, { id: log.id, at: log.at, retentionMs: this.logRetentionMs, state, attempts, nextAttemptAt, type: log.type, producer: log.producer, attempt });
   }
 
   /**

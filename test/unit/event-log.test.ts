@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventsQuery } from '../../src/api/event-log.js';
 import { decodeCursor, encodeCursor, isAfter, newestFirst } from '../../src/event-log/cursor.js';
-import { attemptField, attemptHistory, bucketExpiry, bucketOf, deliveryRecordJson, deliveryState, parseDeliveryRecord } from '../../src/event-log/delivery-record.js';
+import { attemptField, attemptHistory, bucketExpiry, bucketOf, deliveryState, parseDeliveryRecord, storedAttempt, storedRecord } from '../../src/event-log/delivery-record.js';
 import { eventFacts, visibleTo } from '../../src/event-log/event-facts.js';
 import { logRetentionMs, responsePrefix } from '../../src/event-log/retention.js';
 import { deliveryBodyJson } from '../../src/ingest/delivery-body.js';
@@ -9,14 +9,46 @@ import { deliveryBodyJson } from '../../src/ingest/delivery-body.js';
 describe('delivery records and state', () => {
   const attempt = (n: number, status: number) => ({ attempt: n, at: '2026-01-01T00:00:00.000Z', status, durationMs: 3 });
 
+  const T = Date.parse('2026-01-01T00:00:00.000Z');
+  const finished = (n: number, status: number) => ({ attempt: n, at: T, status, durationMs: 3 });
+
   it('round-trips a record; the next attempt only while retrying', () => {
-    const r = { state: 'retrying' as const, attempts: 2, nextAttemptAt: 1767225600000, type: 'order.created', producer: 'shop', lastAttempt: attempt(2, 503) };
-    expect(parseDeliveryRecord(deliveryRecordJson(r))).toEqual(r);
+    const r = { state: 'retrying' as const, attempts: 2, nextAttemptAt: 1767225600000, type: 'order.created', producer: 'shop', attempt: { ...finished(2, 503), error: 'HTTP 503' } };
+    const { attempt: _, ...rest } = r;
+    expect(parseDeliveryRecord(storedRecord(r))).toEqual({ ...rest, lastAttempt: { ...attempt(2, 503), error: 'HTTP 503' } });
     expect(parseDeliveryRecord('{"s":"delivered","k":1,"n":5,"t":"x"}')).toEqual({ state: 'delivered', attempts: 1, type: 'x' });
-    expect(JSON.parse(deliveryRecordJson({ state: 'delivered', attempts: 1, type: 'x', lastAttempt: attempt(1, 200) }))).toEqual({ s: 'delivered', k: 1, t: 'x', l: attempt(1, 200) });
+    expect(JSON.parse(storedRecord({ state: 'dead', attempts: 1, type: 'x', attempt: finished(1, 400) }))).toEqual({ s: 'dead', k: 1, t: 'x', l: attempt(1, 400) });
+    expect(JSON.parse(storedAttempt(finished(1, 502)))).toEqual(attempt(1, 502));
   });
 
-  it.each([null, '', 'not json', '{"s":"lost","k":1,"t":"x"}', '{"s":"dead","t":"x"}', '{"s":"dead","k":1}'])('is no record: %j', (text) => {
+  it('stores a delivery that succeeded as one short line, and reads it back as the same record', () => {
+    const line = storedRecord({ state: 'delivered', attempts: 2, type: 'order.created', producer: 'shop', attempt: finished(2, 200) });
+    expect(line).toBe(`D|2|${T}|3|200|order.created|shop|`);
+    expect(parseDeliveryRecord(line)).toEqual({ state: 'delivered', attempts: 2, type: 'order.created', producer: 'shop', lastAttempt: attempt(2, 200) });
+    // The answer is last, separators and all; without a producer its field is empty.
+    const answered = storedRecord({ state: 'delivered', attempts: 1, type: 'x', attempt: { ...finished(1, 200), response: 'a|b|{"ok":true}' } });
+    expect(parseDeliveryRecord(answered)).toEqual({ state: 'delivered', attempts: 1, type: 'x', lastAttempt: { ...attempt(1, 200), response: 'a|b|{"ok":true}' } });
+  });
+
+  it('reads records of the JSON form, as written before the short line', () => {
+    const before = JSON.stringify({ s: 'delivered', k: 1, t: 'order.created', p: 'shop', l: attempt(1, 200) });
+    expect(parseDeliveryRecord(before)).toEqual({ state: 'delivered', attempts: 1, type: 'order.created', producer: 'shop', lastAttempt: attempt(1, 200) });
+  });
+
+  it.each([
+    ['a type with the separator', { type: 'a|b' }],
+    ['a producer with the separator', { producer: 'a|b' }],
+    ['an empty producer', { producer: '' }],
+    ['an attempt with an error', { attempt: { ...finished(1, 200), error: 'odd' } }],
+    ['an attempt number other than the count', { attempts: 2 }],
+  ])('keeps the JSON form for a delivery with %s, and reads it back', (_, change) => {
+    const { attempt: noted, ...r } = { state: 'delivered' as const, attempts: 1, type: 'x', producer: 'p', attempt: finished(1, 200), ...change };
+    const text = storedRecord({ ...r, attempt: noted });
+    expect(text.startsWith('{')).toBe(true);
+    expect(parseDeliveryRecord(text)).toEqual({ ...r, lastAttempt: { ...noted, at: '2026-01-01T00:00:00.000Z' } });
+  });
+
+  it.each([null, '', 'not json', '{"s":"lost","k":1,"t":"x"}', '{"s":"dead","t":"x"}', '{"s":"dead","k":1}', 'D|1|5|3|200|x', 'D|x|5|3|200|x||', 'D|1|5|3|200|||', 'D|0|5|3|200|x||'])('is no record: %j', (text) => {
     expect(parseDeliveryRecord(text)).toBeUndefined();
   });
 
