@@ -59,7 +59,7 @@ test: system-deps tools build typecheck ## run every test (unit, integration, cl
 # Integration files whose tests run unchanged on a Redis Cluster (3 primaries, 3 replicas) when
 # HERALD_TEST_REDIS=cluster (test/support/test-redis.ts); docs/adr/0015-redis-cluster.md says which
 # other files do not, and why.
-REDIS_CLUSTER_MATRIX := test/integration/pipeline.test.ts test/integration/delivery-stats.test.ts test/integration/faults-smtp.test.ts test/integration/live-spec-changes.test.ts test/integration/event-log.test.ts test/cluster/controller.test.ts
+REDIS_CLUSTER_MATRIX := test/integration/pipeline.test.ts test/integration/delivery-stats.test.ts test/integration/faults-smtp.test.ts test/integration/live-spec-changes.test.ts test/integration/event-log.test.ts test/integration/ordering.test.ts test/cluster/controller.test.ts
 
 .PHONY: test-redis-cluster-matrix
 test-redis-cluster-matrix: ## run the integration files that support it on a Redis Cluster
