@@ -6,9 +6,11 @@ export interface Closer {
 }
 
 /**
- * Runs closers in order on SIGTERM/SIGINT, each given what is left of `timeoutMs`, and every closer
- * runs even when an earlier one fails. Kubernetes sends SIGKILL 30 s after SIGTERM by default, so the
- * default budget (25 s) leaves room to flush logs and exit 0.
+ * Runs closers in order on SIGTERM/SIGINT/SIGHUP, each given what is left of `timeoutMs`, and every
+ * closer runs even when an earlier one fails. Kubernetes sends SIGKILL 30 s after SIGTERM by default,
+ * so the default budget (25 s) leaves room to flush logs and exit 0. SIGHUP is a terminal closing
+ * under `herald dev`: left to its default it ends the process at once, without the 'exit' event, so
+ * the private redis-server (in a process group of its own) would outlive it.
  */
 export class Shutdown {
   private readonly closers: Closer[] = [];
@@ -34,6 +36,7 @@ export class Shutdown {
     };
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
+    process.once('SIGHUP', onSignal);
   }
 
   /** Closes everything; resolves true when every closer finished in time. */

@@ -12,6 +12,7 @@ import { HANDOFF_FIELD_MANAGER } from '../../src/controller/scaler-client.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
 import { installKedaCrd, runController, startCluster, type Cluster, type TestController } from './harness.js';
+import { startTogether } from '../support/start-together.js';
 
 const PREFIX = 'scale';
 const url = 'https://example.com/hook';
@@ -20,7 +21,7 @@ let redisServer: RedisServer;
 let ctl: TestController;
 
 beforeAll(async () => {
-  [cluster, redisServer] = await Promise.all([startCluster({ namespace: 'herald' }), startRedis()]);
+  [cluster, redisServer] = await startTogether(startCluster({ namespace: 'herald' }), startRedis(), { a: (c) => c.stop(), b: (r) => r.close() });
   ctl = start('controller-keda', {});
 });
 afterAll(async () => {

@@ -12,6 +12,7 @@ import { startTestRedis, type TestRedis } from '../support/test-redis.js';
 import type { RedisClient } from '../../src/redis/client.js';
 import { waitFor } from '../support/wait.js';
 import { runController, startCluster, WORKER_IMAGE, type Cluster, type TestController } from './harness.js';
+import { startTogether } from '../support/start-together.js';
 
 const PREFIX = 'ctl';
 const keys = new RedisKeys(PREFIX);
@@ -22,7 +23,7 @@ let registry: DestinationRegistry;
 let ctl: TestController;
 
 beforeAll(async () => {
-  [cluster, redisServer] = await Promise.all([startCluster({ namespace: 'herald' }), startTestRedis()]);
+  [cluster, redisServer] = await startTogether(startCluster({ namespace: 'herald' }), startTestRedis(), { a: (c) => c.stop(), b: (r) => r.close() });
   redis = redisServer.client();
   registry = new DestinationRegistry(redis, keys);
   ctl = runController(cluster, { ...redisServer.target, prefix: PREFIX, identity: 'controller-0', env: { HERALD_DRAIN_SETTLE: '1s' } });

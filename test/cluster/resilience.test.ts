@@ -8,6 +8,7 @@ import { startRedis, type RedisServer } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
 import { runController, serviceAccountKubeconfig, SA, startCluster, type Cluster, type TestController } from './harness.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+import { startTogether } from '../support/start-together.js';
 
 /**
  * Two controller replicas and a misbehaving control plane: leader failover, a finalizer finished
@@ -25,7 +26,7 @@ const running: TestController[] = [];
 let proxy: TcpProxy | undefined;
 
 beforeAll(async () => {
-  [cluster, redisServer] = await Promise.all([startCluster({ namespace: 'herald', withControllerManager: true }), startRedis()]);
+  [cluster, redisServer] = await startTogether(startCluster({ namespace: 'herald', withControllerManager: true }), startRedis(), { a: (c) => c.stop(), b: (r) => r.close() });
   redis = redisServer.client();
   registry = new DestinationRegistry(redis, keys);
 });

@@ -90,14 +90,19 @@ describe('herald dev', () => {
     let out = '';
     tty.stdout.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise((r) => tty.once('exit', r));
+    let url: string | undefined;
     try {
       await waitFor(() => out.includes('Herald dev is running'), { what: 'herald dev on a terminal to start', timeoutMs: 30_000 });
       expect(out).toMatch(/\d\d:\d\d:\d\d\.\d{3}\u001b\[0m \u001b\[32mINFO \u001b\[0m .*Herald dev is running/);
       expect(out).not.toContain('{"level"');
+      url = (await readFile(join(dir, '.dev', 'redis-url'), 'utf8')).trim();
     } finally {
       process.kill(-tty.pid!, 'SIGINT');
       await exited;
     }
+    // The terminal went away under herald dev (its pty closed: SIGHUP), and it still stopped its
+    // private redis-server on the way out rather than leaving it running.
+    await waitFor(async () => (await assertRedisReachable(url, 1_000).then(() => false, () => true)), { what: 'the private redis-server to stop with the terminal', timeoutMs: 30_000 });
   }, 60_000);
 
   describe('that cannot listen', () => {
