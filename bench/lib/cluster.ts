@@ -335,10 +335,16 @@ export async function clusterScenario(ctx: Ctx): Promise<ScenarioResult> {
 
     const figures: ScenarioResult['figures'] = {};
     for (const [k, v] of Object.entries(values)) figures[k] = figure(v, units[k]!);
-    // cluster1 ÷ single: cluster mode's cost; clusterN ÷ cluster1: the shards' (and clusterN ÷ single, the two together).
-    const pairs = clusters.flatMap((c): Array<[string, string]> => {
-      const n = `cluster${c.primaries.length}`;
-      return hasOne && n !== 'cluster1' ? [[n, 'cluster1'], [n, 'single']] : [[n, 'single']];
+    // cluster1 ÷ single: cluster mode's cost; clusterN ÷ cluster1: the shards' (and clusterN ÷ single,
+    // the two together); each size ÷ the next smaller one past 1, e.g. 6 ÷ 3, where an event touches as many servers.
+    const sizes = clusters.map((c) => c.primaries.length);
+    const pairs = sizes.flatMap((n, i): Array<[string, string]> => {
+      const prev = sizes[i - 1];
+      return [
+        ...(hasOne && n !== 1 ? [[`cluster${n}`, 'cluster1'] as [string, string]] : []),
+        [`cluster${n}`, 'single'],
+        ...(prev !== undefined && prev !== 1 ? [[`cluster${n}`, `cluster${prev}`] as [string, string]] : []),
+      ];
     });
     for (const [a, b] of pairs) {
       for (const k of RATIO_FIGURES) {
