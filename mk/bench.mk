@@ -31,5 +31,5 @@ bench-durability: bench-deps bench-build ## ingest cost of appendfsync everysec 
 	bash bench/durability.sh
 
 .PHONY: bench-cluster
-bench-cluster: bench-deps bench-build ## Herald on a 3-primary Redis Cluster beside one Redis, alternating rounds: ingest, delivery, Redis CPU per shard (bench/lib/cluster.ts; also in `make bench`)
+bench-cluster: bench-deps bench-build ## Herald on 1- and 3-primary Redis Clusters (BENCH_CLUSTER_PRIMARIES) beside one Redis, alternating rounds: ingest, delivery, Redis CPU per shard (bench/lib/cluster.ts; also in `make bench`)
 	BENCH_ONLY=cluster BENCH_DURATION=$${BENCH_DURATION:-3} node bench/dist/run.js --mode quick

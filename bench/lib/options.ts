@@ -51,12 +51,18 @@ export interface BenchOptions {
   ingestAuth: 'key' | 'off';
   /** Also run the failing-destination scenario with `spec.circuitBreaker` on the failing one (default: when the build supports it). */
   breaker: boolean;
+  /**
+   * Sizes of the Redis Clusters the `cluster` scenario measures beside one Redis (BENCH_CLUSTER_PRIMARIES,
+   * comma-separated primaries, e.g. `1,3,6`); default 1 and 3: the 1-primary cluster is what the others
+   * are divided by to see growth with shards, and what is divided by one Redis to see cluster mode's own cost.
+   */
+  clusterPrimaries: number[];
   /** Where results go; `tmp/` below it holds logs, Redis data and profiles (git-ignored). */
   resultsDir: string;
   keepLogs: boolean;
 }
 
-const PRESETS: Record<Mode, Omit<BenchOptions, 'mode' | 'heraldDir' | 'heraldNode' | 'pin' | 'aof' | 'redisArgs' | 'replicas' | 'ackReplicas' | 'logLevel' | 'only' | 'ingestAuth' | 'breaker' | 'resultsDir' | 'keepLogs' | 'payloadBytes' | 'concurrency'>> = {
+const PRESETS: Record<Mode, Omit<BenchOptions, 'mode' | 'heraldDir' | 'heraldNode' | 'pin' | 'aof' | 'redisArgs' | 'replicas' | 'ackReplicas' | 'logLevel' | 'only' | 'ingestAuth' | 'breaker' | 'resultsDir' | 'keepLogs' | 'payloadBytes' | 'concurrency' | 'clusterPrimaries'>> = {
   quick: { runs: 3, durationS: 2, warmupS: 1, drainEvents: 3_000, backlogEvents: 2_000, backlogRuns: 1 },
   full: { runs: 3, durationS: 10, warmupS: 3, drainEvents: 60_000, backlogEvents: 1_000_000, backlogRuns: 1 },
   profile: { runs: 1, durationS: 15, warmupS: 2, drainEvents: 60_000, backlogEvents: 0, backlogRuns: 0 },
@@ -87,6 +93,15 @@ function num(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got "${v}"`);
   return n;
+}
+
+/** A comma-separated list of distinct whole numbers from 1 to 16 (primaries of a bench cluster), in ascending order. */
+function primariesList(env: NodeJS.ProcessEnv, name: string, fallback: number[]): number[] {
+  const v = env[name];
+  if (v === undefined || v.trim() === '') return fallback;
+  const ns = v.split(',').map((x) => Number(x.trim()));
+  if (ns.some((n) => !Number.isInteger(n) || n < 1 || n > 16)) throw new Error(`${name} must list whole numbers of primaries from 1 to 16, e.g. "1,3,6", got "${v}"`);
+  return [...new Set(ns)].sort((a, b) => a - b);
 }
 
 function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
@@ -132,6 +147,7 @@ export function loadOptions(argv: string[], env: NodeJS.ProcessEnv, benchDir: st
     only: (env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     ingestAuth: env.BENCH_INGEST_AUTH === 'off' ? 'off' : 'key',
     breaker: bool(env, 'BENCH_BREAKER', breakerSupported(heraldDir)),
+    clusterPrimaries: primariesList(env, 'BENCH_CLUSTER_PRIMARIES', [1, 3]),
     resultsDir: resolve(env.BENCH_RESULTS ?? resolve(benchDir, 'results')),
     keepLogs: bool(env, 'BENCH_KEEP_LOGS', false),
   });

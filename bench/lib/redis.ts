@@ -134,10 +134,28 @@ export async function commandStats(client: Redis): Promise<Record<string, { call
   return out;
 }
 
+/** Commands of the harness itself (its INFO, CONFIG RESETSTAT, …), left out of what Herald costs Redis. */
+const HARNESS_COMMANDS = new Set(['info', 'config', 'ping', 'client', 'dbsize', 'scan']);
+
+/**
+ * Redis µs spent running scripts (INFO commandstats' usec of EVAL, EVALSHA, FCALL and their `_ro`
+ * forms). Not summed over every command: a script's own calls are counted under their commands too.
+ */
+export function scriptUsec(stats: Record<string, { calls: number; usec: number }>): number {
+  return Object.entries(stats).reduce((sum, [c, s]) => sum + (/^(eval|evalsha|fcall)(_ro)?$/.test(c) ? s.usec : 0), 0);
+}
+
+/** Redis' own I/O counters (INFO stats): read events handled, and bytes in and out over client connections. */
+export async function ioCounters(client: Redis): Promise<{ reads: number; inBytes: number; outBytes: number }> {
+  const info = await client.info('stats');
+  const field = (n: string) => Number(new RegExp(`^${n}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
+  return { reads: field('total_reads_processed'), inBytes: field('total_net_input_bytes'), outBytes: field('total_net_output_bytes') };
+}
+
 /** Per-operation view of commandStats: calls and Redis µs per `ops`, largest Redis time first, top `n`. */
 export function perOperation(stats: Record<string, { calls: number; usec: number }>, ops: number, n = 8): Array<{ command: string; callsPerOp: number; usPerOp: number }> {
   return Object.entries(stats)
-    .filter(([c]) => !['info', 'config', 'ping', 'client', 'dbsize', 'scan'].includes(c))
+    .filter(([c]) => !HARNESS_COMMANDS.has(c))
     .map(([command, s]) => ({ command, callsPerOp: Number((s.calls / ops).toFixed(3)), usPerOp: Number((s.usec / ops).toFixed(2)) }))
     .sort((a, b) => b.usPerOp - a.usPerOp)
     .slice(0, n);

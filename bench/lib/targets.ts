@@ -56,6 +56,26 @@ function absCheck(id: string, target: string, unit: string, value: number | unde
   return { id, target, herald: value, unit, limit, kind, pass: kind === 'min' ? value >= limit : value <= limit };
 }
 
+const CLUSTER_CLIENT_CPU: Record<string, string> = {
+  batchIngestCpuUsPerEvent: 'batch ingest CPU per event',
+  singleIngestCpuUsPerEvent: 'single-event ingest CPU per event',
+  workerCpuUsPerDelivery: 'worker CPU per delivery',
+};
+
+/**
+ * Herald's CPU per event on a Redis Cluster may grow at most 10 % with the number of shards: the
+ * cluster scenario's N-primary ÷ 1-primary ratios (paired by round; same destinations and slots,
+ * so the same client work apart from the shards).
+ */
+function clusterChecks(r: Results): TargetCheck[] {
+  return Object.entries(r.cluster?.figures ?? {}).flatMap(([k, f]) => {
+    const m = /^ratio\.cluster(\d+)\/cluster1\.(\w+)$/.exec(k);
+    const what = m && CLUSTER_CLIENT_CPU[m[2]!];
+    if (!m || !what) return [];
+    return [absCheck(`cluster${m[1]}÷1`, `Redis Cluster: ${what} on ${m[1]} primaries ≤ 110% of on 1 (paired rounds)`, '× cluster÷1-primary', f.median, 1.1, 'max')!];
+  });
+}
+
 /** Evaluates every target whose figures this run measured. */
 export function evaluateTargets(r: Results, payloadBytes: number): TargetCheck[] {
   const backlog = r.backlog;
@@ -88,6 +108,7 @@ export function evaluateTargets(r: Results, payloadBytes: number): TargetCheck[]
     ratioCheck('T7c', 'Batch ingest with ordering on ≥ 90% of off (costs ≤ 10%), events behind busy keys', 'events/s', r, ['ordering-ingest', 'batchEventsPerSOn'], ['ordering-ingest', 'batchEventsPerSOff'], 0.9, { h: ['ordering-ingest', 'cpuUsPerEventOn'], c: ['ordering-ingest', 'cpuUsPerEventOff'] }),
     ratioCheck('T7d', 'Batch ingest with ordering on ≥ 90% of off (costs ≤ 10%), every event a new key', 'events/s', r, ['ordering-ingest', 'idleKeysEventsPerSOn'], ['ordering-ingest', 'idleKeysEventsPerSOff'], 0.9, { h: ['ordering-ingest', 'idleKeysCpuUsPerEventOn'], c: ['ordering-ingest', 'idleKeysCpuUsPerEventOff'] }),
     ratioCheck('T7e', 'Single-event ingest with ordering on ≥ 90% of off (costs ≤ 10%), every event a new key', 'events/s', r, ['ordering-ingest', 'singleEventsPerSOn'], ['ordering-ingest', 'singleEventsPerSOff'], 0.9, { h: ['ordering-ingest', 'singleCpuUsPerEventOn'], c: ['ordering-ingest', 'singleCpuUsPerEventOff'] }),
+    ...clusterChecks(r),
   ];
   return checks.filter((c): c is TargetCheck => c !== undefined);
 }
