@@ -28,8 +28,14 @@ export type SlotOutcomes = Map<string, { ok: true } | { ok: false; error: Ingest
  */
 export class SlotWrites {
   private readonly scripts: SlotWriteScripts;
-  private readonly trackers = new Map<string, { tracker: WriteTracker; journal: string }>();
+  private readonly trackers = new Map<string, { tracker: WriteTracker; journal: string; slot: number }>();
   private readonly journalTtlArg: string;
+  /**
+   * The client's primaries by `host:port`, as its slot map names them; filled when a lookup misses and
+   * emptied when the client adds or drops a node. Looked up on every write for every destination, so
+   * not rebuilt from the client's node list each time: that cost grew with the number of shards.
+   */
+  private readonly primaries = new Map<string, { status: string }>();
 
   constructor(
     private readonly deps: {
@@ -51,6 +57,7 @@ export class SlotWrites {
     deps.redis.on('close', () => {
       for (const { tracker } of this.trackers.values()) tracker.connectionLost();
     });
+    for (const event of ['+node', '-node', 'refresh']) deps.redis.on(event, () => this.primaries.clear());
   }
 
   /** Waits for the client's slot map and opens its connection to every primary that answers, so the first writes find them up. */
@@ -75,10 +82,10 @@ export class SlotWrites {
     const settled = await Promise.allSettled(
       names.map((name) => {
         const part = parts.get(name)!;
-        const { tracker, journal } = this.trackerOf(name);
+        const { tracker, journal, slot } = this.trackerOf(name);
         // As on one Redis: a shard whose connection is down certainly does not get the write, so
         // it is not stored there (a write sent and then cut off is settled by the tracker instead).
-        if (!this.primaryConnected(journal)) {
+        if (!this.primaryConnected(slot)) {
           // The client reconnects to a node only when a command goes its way: a read of the slot does.
           this.deps.redis.exists(journal).catch(() => undefined);
           return Promise.reject(new StoreUnavailableError(new Error(`the primary of ${name}'s slot is not connected`)));
@@ -111,15 +118,19 @@ export class SlotWrites {
    * Start-up opens a connection to every primary (assertNoEviction); a newly promoted one is opened by
    * the read {@link write} sends when it finds it down.
    */
-  private primaryConnected(key: string): boolean {
+  private primaryConnected(slot: number): boolean {
     const { redis } = this.deps;
-    const owner = redis.slots[keySlot(key)]?.[0];
+    const owner = redis.slots[slot]?.[0];
     if (owner === undefined) return false;
-    const node = redis.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
+    let node = this.primaries.get(owner);
+    if (!node) {
+      for (const n of redis.nodes('master')) this.primaries.set(`${n.options.host}:${n.options.port}`, n);
+      node = this.primaries.get(owner);
+    }
     return node?.status === 'ready';
   }
 
-  private trackerOf(destination: string): { tracker: WriteTracker; journal: string } {
+  private trackerOf(destination: string): { tracker: WriteTracker; journal: string; slot: number } {
     let t = this.trackers.get(destination);
     if (!t) {
       const journal = this.deps.keys.ingestSlotWrites(destination, this.deps.instance);
@@ -135,7 +146,7 @@ export class SlotWrites {
         ...(plan ? { confirmSettled: () => this.confirm(journal, plan) } : {}),
         ...(this.deps.logger ? { logger: this.deps.logger.child({ destination }) } : {}),
       });
-      this.trackers.set(destination, (t = { tracker, journal }));
+      this.trackers.set(destination, (t = { tracker, journal, slot: keySlot(journal) }));
     }
     return t;
   }
