@@ -113,7 +113,7 @@ export class SlotWrites {
   }
 
   /**
-   * Whether the client's connection to the primary of `key`'s slot is up. One not yet opened counts
+   * Whether the client's connection to the primary of `slot` is up. One not yet opened counts
    * as down: its first command would be the write, whose fate a refused connection leaves in doubt.
    * Start-up opens a connection to every primary (assertNoEviction); a newly promoted one is opened by
    * the read {@link write} sends when it finds it down.
